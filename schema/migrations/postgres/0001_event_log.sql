@@ -1,0 +1,221 @@
+-- The tamper-evident event log: one append-only Merkle log per tenant.
+--
+-- Every table's key starts with tenant_id. Row-level security keyed by the per-transaction
+-- setting `confide.tenant_id` is the second wall behind the tenant argument every query takes;
+-- `confide.all_tenants = 'on'` is set only by readers that must cross tenants (the global
+-- reader and projection runners). FORCE makes the wall hold for the table owner as well, so the
+-- service must connect as a role that is not a superuser.
+
+-- One row per tenant: the head of its tree. Appends to a tenant serialise on this row, which
+-- is what makes sequence numbers contiguous and commit order equal sequence order.
+CREATE TABLE tenant_heads (
+    tenant_id  text        NOT NULL PRIMARY KEY,
+    tree_size  bigint      NOT NULL CHECK (tree_size > 0),
+    root_hash  bytea       NOT NULL CHECK (length(root_hash) = 32),
+    -- Roots of the perfect subtrees of the right edge (the compact range), largest first.
+    frontier   bytea       NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Events are never updated or deleted. payload and metadata are stored as the exact RFC 8785
+-- canonical JSON text that went into the leaf hash, so the hash can be recomputed from the row.
+CREATE TABLE events (
+    tenant_id      text        NOT NULL,
+    sequence       bigint      NOT NULL CHECK (sequence >= 0),
+    event_id       uuid        NOT NULL,
+    stream_id      text        NOT NULL,
+    stream_version bigint      NOT NULL CHECK (stream_version > 0),
+    event_type     text        NOT NULL,
+    schema_version integer     NOT NULL CHECK (schema_version > 0),
+    payload        text        NOT NULL,
+    metadata       text        NOT NULL,
+    recorded_at    timestamptz NOT NULL,
+    leaf_hash      bytea       NOT NULL CHECK (length(leaf_hash) = 32),
+    PRIMARY KEY (tenant_id, sequence),
+    UNIQUE (tenant_id, event_id),
+    UNIQUE (tenant_id, stream_id, stream_version)
+);
+
+-- Completed perfect subtrees at level >= 1 (level 0, the leaves, live in events.leaf_hash).
+-- Node (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level).
+CREATE TABLE merkle_nodes (
+    tenant_id text     NOT NULL,
+    level     smallint NOT NULL CHECK (level > 0 AND level < 64),
+    idx       bigint   NOT NULL CHECK (idx >= 0),
+    hash      bytea    NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (tenant_id, level, idx)
+);
+
+-- Signed tree heads, kept forever.
+CREATE TABLE checkpoints (
+    tenant_id text        NOT NULL,
+    tree_size bigint      NOT NULL,
+    key_id    text        NOT NULL,
+    root_hash bytea       NOT NULL CHECK (length(root_hash) = 32),
+    note      text        NOT NULL,
+    signed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, tree_size, key_id)
+);
+
+-- Durable positions of cross-tenant readers: the next sequence to read, per tenant.
+CREATE TABLE consumer_positions (
+    consumer   text        NOT NULL,
+    tenant_id  text        NOT NULL,
+    position   bigint      NOT NULL CHECK (position >= 0),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, tenant_id)
+);
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tenant_heads', 'events', 'merkle_nodes', 'checkpoints', 'consumer_positions'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
+            USING (tenant_id = current_setting('confide.tenant_id', true)
+                   OR current_setting('confide.all_tenants', true) = 'on')
+            WITH CHECK (tenant_id = current_setting('confide.tenant_id', true)
+                   OR current_setting('confide.all_tenants', true) = 'on')$p$, t);
+    END LOOP;
+END $$;
+
+-- Scopes the current transaction to one tenant (and never to all of them).
+CREATE FUNCTION confide_use_tenant(p_tenant text) RETURNS void LANGUAGE sql AS $$
+    SELECT set_config('confide.all_tenants', 'off', true);
+    SELECT set_config('confide.tenant_id', p_tenant, true);
+$$;
+
+-- Takes the tenant's head row for the rest of the transaction: the path an append falls back
+-- to after losing a compare-and-swap, so that a busy tenant cannot starve a writer.
+CREATE FUNCTION confide_lock_tenant(p_tenant text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    PERFORM 1 FROM tenant_heads h WHERE h.tenant_id = p_tenant FOR UPDATE;
+END $$;
+
+-- What an append must know before it can hash: the tenant's head, the current version of every
+-- stream it writes or is conditioned on, and which of its event ids already exist. One statement,
+-- so all three come from one snapshot.
+CREATE FUNCTION confide_append_state(p_tenant text, p_streams text[], p_event_ids uuid[])
+RETURNS TABLE (kind text, key text, num bigint, bytes bytea) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    RETURN QUERY
+        SELECT 'head'::text, NULL::text, h.tree_size, h.frontier
+          FROM tenant_heads h WHERE h.tenant_id = p_tenant
+        UNION ALL
+        SELECT 'stream'::text, s.stream_id,
+               (SELECT e.stream_version FROM events e
+                 WHERE e.tenant_id = p_tenant AND e.stream_id = s.stream_id
+                 ORDER BY e.stream_version DESC LIMIT 1),
+               NULL::bytea
+          FROM unnest(p_streams) AS s(stream_id)
+        UNION ALL
+        SELECT 'event'::text, e.event_id::text, e.sequence, NULL::bytea
+          FROM events e WHERE e.tenant_id = p_tenant AND e.event_id = ANY(p_event_ids);
+END $$;
+
+-- Writes a planned append if, and only if, the tenant's tree is still at p_old_size
+-- (compare-and-swap on the head row). Returns false when another append got there first; the
+-- caller then plans again. The head row stays locked until the transaction ends, so a later
+-- append to this tenant commits after this one.
+CREATE FUNCTION confide_append(
+    p_tenant text, p_old_size bigint, p_new_size bigint, p_root bytea, p_frontier bytea,
+    p_recorded_at timestamptz,
+    p_event_ids uuid[], p_stream_ids text[], p_stream_versions bigint[], p_event_types text[],
+    p_schema_versions integer[], p_payloads text[], p_metadata text[], p_leaf_hashes bytea[],
+    p_node_levels smallint[], p_node_idx bigint[], p_node_hashes bytea[])
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    INSERT INTO tenant_heads AS h (tenant_id, tree_size, root_hash, frontier, updated_at)
+    VALUES (p_tenant, p_new_size, p_root, p_frontier, now())
+    ON CONFLICT (tenant_id) DO UPDATE
+        SET tree_size = excluded.tree_size, root_hash = excluded.root_hash,
+            frontier = excluded.frontier, updated_at = excluded.updated_at
+        WHERE h.tree_size = p_old_size;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
+                        schema_version, payload, metadata, recorded_at, leaf_hash)
+    SELECT p_tenant, p_old_size + u.ord - 1, u.event_id, u.stream_id, u.stream_version,
+           u.event_type, u.schema_version, u.payload, u.metadata, p_recorded_at, u.leaf_hash
+      FROM unnest(p_event_ids, p_stream_ids, p_stream_versions, p_event_types,
+                  p_schema_versions, p_payloads, p_metadata, p_leaf_hashes)
+           WITH ORDINALITY AS u(event_id, stream_id, stream_version, event_type,
+                                schema_version, payload, metadata, leaf_hash, ord);
+    INSERT INTO merkle_nodes (tenant_id, level, idx, hash)
+    SELECT p_tenant, n.level, n.idx, n.hash
+      FROM unnest(p_node_levels, p_node_idx, p_node_hashes) AS n(level, idx, hash);
+    RETURN true;
+END $$;
+
+-- Reads a stream in version order: the hot path of loading an aggregate.
+CREATE FUNCTION confide_read_stream(p_tenant text, p_stream text, p_from_version bigint, p_limit bigint)
+RETURNS SETOF events LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    RETURN QUERY
+        SELECT * FROM events e
+         WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.stream_version >= p_from_version
+         ORDER BY e.stream_version LIMIT p_limit;
+END $$;
+
+-- Reads a tenant's log in sequence order.
+CREATE FUNCTION confide_read_tenant(p_tenant text, p_from bigint, p_limit bigint)
+RETURNS SETOF events LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    RETURN QUERY
+        SELECT * FROM events e
+         WHERE e.tenant_id = p_tenant AND e.sequence >= p_from
+         ORDER BY e.sequence LIMIT p_limit;
+END $$;
+
+-- The head of a tenant's tree (no row for a tenant with no events).
+CREATE FUNCTION confide_tree_head(p_tenant text)
+RETURNS TABLE (tree_size bigint, root_hash bytea) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    RETURN QUERY SELECT h.tree_size, h.root_hash FROM tenant_heads h WHERE h.tenant_id = p_tenant;
+END $$;
+
+-- The perfect-subtree hashes a proof needs, fetched in one round trip.
+CREATE FUNCTION confide_read_nodes(p_tenant text, p_levels smallint[], p_idx bigint[])
+RETURNS TABLE (level smallint, idx bigint, hash bytea) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM confide_use_tenant(p_tenant);
+    RETURN QUERY
+        SELECT 0::smallint, e.sequence, e.leaf_hash
+          FROM unnest(p_levels, p_idx) AS w(level, idx)
+          JOIN events e ON e.tenant_id = p_tenant AND e.sequence = w.idx
+         WHERE w.level = 0
+        UNION ALL
+        SELECT n.level, n.idx, n.hash
+          FROM unnest(p_levels, p_idx) AS w(level, idx)
+          JOIN merkle_nodes n ON n.tenant_id = p_tenant AND n.level = w.level AND n.idx = w.idx
+         WHERE w.level > 0;
+END $$;
+
+-- The cross-tenant reader: for every tenant whose tree is longer than the caller's position,
+-- its next events in sequence order. Within a tenant, sequence order is commit order (appends
+-- serialise on the head row), so a reader that only ever advances per tenant, in sequence
+-- order, over what it can see can never skip an event that commits late.
+CREATE FUNCTION confide_read_all(p_tenants text[], p_positions bigint[], p_limit bigint)
+RETURNS SETOF events LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('confide.all_tenants', 'on', true);
+    RETURN QUERY
+        SELECT e.* FROM tenant_heads h
+          LEFT JOIN unnest(p_tenants, p_positions) AS p(tenant_id, pos) ON p.tenant_id = h.tenant_id
+          CROSS JOIN LATERAL (
+              SELECT * FROM events x
+               WHERE x.tenant_id = h.tenant_id AND x.sequence >= COALESCE(p.pos, 0)
+               ORDER BY x.sequence LIMIT p_limit) e
+         WHERE h.tree_size > COALESCE(p.pos, 0)
+         ORDER BY e.tenant_id, e.sequence
+         LIMIT p_limit;
+    PERFORM set_config('confide.all_tenants', 'off', true);
+END $$;

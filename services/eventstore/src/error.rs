@@ -1,0 +1,63 @@
+use uuid::Uuid;
+
+use crate::{ExpectedVersion, StreamId};
+
+/// What can go wrong in the store, in variants a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A stream was not at the version the append expected; nothing was written.
+    #[error("stream {stream} was expected at {expected} but is at version {actual}")]
+    Conflict {
+        stream: StreamId,
+        expected: ExpectedVersion,
+        actual: u64,
+    },
+    /// An event id was reused for different content, or a request mixes already-stored and new
+    /// events; nothing was written.
+    #[error("event {event_id} was already stored with different content or in another append")]
+    DuplicateEvent { event_id: Uuid },
+    /// The request itself is malformed; nothing was written.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database could not be reached or is shutting down: retrying later may succeed.
+    #[error("the event store is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Stored data does not match its own hashes: the log has been tampered with or corrupted.
+    #[error("integrity failure: {0}")]
+    Integrity(String),
+    #[error("unexpected event store failure")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    pub(crate) fn unexpected(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unexpected(Box::new(error))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => Self::Unavailable(error),
+            // Connection-level PostgreSQL errors (class 08, 57P0x shutdown) are worth a retry.
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) =>
+            {
+                Self::Unavailable(error)
+            }
+            other => Self::unexpected(other),
+        }
+    }
+}

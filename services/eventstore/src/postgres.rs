@@ -1,0 +1,553 @@
+//! The PostgreSQL event store.
+//!
+//! An append is two round trips when nothing competes for the tenant: one statement reads the
+//! tenant's head, stream versions and already-stored event ids from one snapshot; the append is
+//! planned and hashed in Rust; one statement writes it if, and only if, the head has not moved
+//! (compare-and-swap on the head row). A writer that loses the race plans again with the head
+//! row locked, so it cannot lose twice. Inline projections run in the same transaction.
+//!
+//! Every function sets `confide.tenant_id` for its transaction, so row-level security holds
+//! even for a query that forgot its tenant.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use confide_audit::merkle::{Frontier, Hash, NodeId};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::plan::{self, AppendState, Plan, WritePlan};
+use crate::projection::{InlineProjection, ProjectionHost};
+use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
+use crate::{
+    AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
+    StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
+};
+
+/// The PostgreSQL schema, embedded in the binary.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/postgres");
+
+/// How many times an append plans again after losing its compare-and-swap. The second attempt
+/// holds the head row's lock, so more than a few means something else is wrong.
+const MAX_ATTEMPTS: usize = 5;
+
+const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_version, event_type, \
+     schema_version, payload, metadata, recorded_at, leaf_hash";
+
+#[derive(Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+    upcasters: Upcasters,
+    inline: Vec<Arc<dyn InlineProjection<Postgres>>>,
+    appended: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for PgEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEventStore")
+            .field(
+                "inline",
+                &self.inline.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .field("upcasters", &self.upcasters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgEventStore {
+    /// Connects a pool to `url` (a `postgres://` URL).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            upcasters: Upcasters::new(),
+            inline: Vec::new(),
+            appended: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    pub fn with_inline_projection(
+        mut self,
+        projection: Arc<dyn InlineProjection<Postgres>>,
+    ) -> Self {
+        self.inline.push(projection);
+        self
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the embedded migrations that have not been applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::unexpected)
+    }
+
+    /// Begins a transaction scoped to one tenant (row-level security).
+    pub async fn begin_tenant(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT confide_use_tenant($1)")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    async fn attempt(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &TenantId,
+        request: &AppendRequest,
+        locked: bool,
+    ) -> Result<Attempt, StoreError> {
+        if locked {
+            sqlx::query("SELECT confide_lock_tenant($1)")
+                .bind(tenant.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        let state = read_state(conn, tenant, request).await?;
+        match plan::plan(tenant, request, state)? {
+            Plan::AlreadyStored => Ok(Attempt::AlreadyStored),
+            Plan::Write(plan) => {
+                if write(conn, tenant, &plan).await? {
+                    Ok(Attempt::Written(plan))
+                } else {
+                    Ok(Attempt::Lost)
+                }
+            }
+        }
+    }
+
+    async fn events_by_id(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND event_id = ANY($2) ORDER BY sequence"
+        ))
+        .bind(tenant.as_str())
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // The replayed result compares what was written, not an upcast form.
+        into_events(rows, &Upcasters::new())
+    }
+}
+
+enum Attempt {
+    Written(WritePlan),
+    AlreadyStored,
+    Lost,
+}
+
+async fn read_state(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    request: &AppendRequest,
+) -> Result<AppendState, StoreError> {
+    let streams: Vec<String> = plan::streams_to_read(request)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let rows = sqlx::query("SELECT kind, key, num, bytes FROM confide_append_state($1, $2, $3)")
+        .bind(tenant.as_str())
+        .bind(&streams)
+        .bind(plan::event_ids(request))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut state = AppendState {
+        frontier: Frontier::new(),
+        stream_versions: HashMap::new(),
+        existing_events: HashSet::new(),
+    };
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let key: Option<String> = row.try_get("key")?;
+        let num: Option<i64> = row.try_get("num")?;
+        match (kind.as_str(), key, num) {
+            ("head", _, Some(size)) => {
+                let bytes: Vec<u8> = row.try_get("bytes")?;
+                state.frontier = Frontier::from_bytes(to_u64(size), &bytes).map_err(|e| {
+                    StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}"))
+                })?;
+            }
+            ("stream", Some(stream), version) => {
+                state
+                    .stream_versions
+                    .insert(StreamId::parse(&stream)?, version.map_or(0, to_u64));
+            }
+            ("event", Some(id), _) => {
+                let id = Uuid::parse_str(&id).map_err(StoreError::unexpected)?;
+                state.existing_events.insert(id);
+            }
+            (other, _, _) => {
+                return Err(StoreError::Integrity(format!(
+                    "unexpected append state row {other}"
+                )));
+            }
+        }
+    }
+    Ok(state)
+}
+
+async fn write(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    plan: &WritePlan,
+) -> Result<bool, StoreError> {
+    let events = &plan.events;
+    let written: bool = sqlx::query_scalar(
+        "SELECT confide_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(tenant.as_str())
+    .bind(to_i64(plan.old_size))
+    .bind(to_i64(plan.new_size))
+    .bind(plan.root.as_slice())
+    .bind(plan.frontier.to_bytes())
+    .bind(plan.recorded_at)
+    .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| to_i64(e.stream_version)).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.schema_version as i32).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.payload.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.metadata.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.leaf_hash.to_vec()).collect::<Vec<_>>())
+    .bind(plan.nodes.iter().map(|(id, _)| i16::from(id.level)).collect::<Vec<_>>())
+    .bind(plan.nodes.iter().map(|(id, _)| to_i64(id.index)).collect::<Vec<_>>())
+    .bind(plan.nodes.iter().map(|(_, hash)| hash.to_vec()).collect::<Vec<_>>())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(written)
+}
+
+#[async_trait]
+impl EventStore for PgEventStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, events = request.event_count()))]
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        request: AppendRequest,
+    ) -> Result<AppendResult, StoreError> {
+        plan::validate(&request)?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let locked = attempt > 0;
+            let outcome = if locked || !self.inline.is_empty() {
+                let mut tx = self.pool.begin().await?;
+                let outcome = self.attempt(&mut tx, tenant, &request, locked).await?;
+                if let Attempt::Written(plan) = &outcome {
+                    let events = plan.recorded(tenant, &request);
+                    for projection in &self.inline {
+                        projection.apply(&mut tx, &events).await?;
+                    }
+                    tx.commit().await?;
+                }
+                outcome
+            } else {
+                let mut conn = self.pool.acquire().await?;
+                self.attempt(&mut conn, tenant, &request, false).await?
+            };
+            match outcome {
+                Attempt::Written(plan) => {
+                    self.appended.send_modify(|n| *n = n.wrapping_add(1));
+                    return Ok(plan.result);
+                }
+                Attempt::AlreadyStored => {
+                    let stored = self
+                        .events_by_id(tenant, &plan::event_ids(&request))
+                        .await?;
+                    return plan::replayed_result(&request, &stored);
+                }
+                Attempt::Lost => tracing::debug!(attempt, "append lost the race; planning again"),
+            }
+        }
+        Err(StoreError::Integrity(format!(
+            "tenant {tenant}'s head kept moving while locked"
+        )))
+    }
+
+    async fn read_stream(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM confide_read_stream($1, $2, $3, $4)"
+        ))
+        .bind(tenant.as_str())
+        .bind(stream.as_str())
+        .bind(to_i64(from_version))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await?;
+        into_events(rows, &self.upcasters)
+    }
+
+    async fn read_tenant(
+        &self,
+        tenant: &TenantId,
+        from_sequence: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM confide_read_tenant($1, $2, $3)"
+        ))
+        .bind(tenant.as_str())
+        .bind(to_i64(from_sequence))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await?;
+        into_events(rows, &self.upcasters)
+    }
+
+    async fn read_all(
+        &self,
+        position: &GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.read_all_in(&mut conn, position, limit).await
+    }
+
+    async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT tree_size, root_hash FROM confide_tree_head($1)")
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(size, root)| {
+            Ok(TreeHead {
+                size: to_u64(size),
+                root: to_hash(&root)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn nodes(
+        &self,
+        tenant: &TenantId,
+        ids: &[NodeId],
+    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let rows: Vec<(i16, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT level, idx, hash FROM confide_read_nodes($1, $2, $3)")
+                .bind(tenant.as_str())
+                .bind(ids.iter().map(|id| i16::from(id.level)).collect::<Vec<_>>())
+                .bind(ids.iter().map(|id| to_i64(id.index)).collect::<Vec<_>>())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(level, index, hash)| {
+                let id = NodeId {
+                    level: u8::try_from(level).map_err(StoreError::unexpected)?,
+                    index: to_u64(index),
+                };
+                Ok((id, to_hash(&hash)?))
+            })
+            .collect()
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        let mut tx = self.begin_tenant(&checkpoint.tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO checkpoints (tenant_id, tree_size, key_id, root_hash, note, signed_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(checkpoint.tenant_id.as_str())
+        .bind(to_i64(checkpoint.tree_size))
+        .bind(&checkpoint.key_id)
+        .bind(checkpoint.root.as_slice())
+        .bind(&checkpoint.note)
+        .bind(checkpoint.signed_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<(i64, String, Vec<u8>, String, chrono::DateTime<chrono::Utc>)> =
+            sqlx::query_as(
+                "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
+                  WHERE tenant_id = $1 ORDER BY tree_size, signed_at",
+            )
+            .bind(tenant.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(size, key_id, root, note, signed_at)| {
+                Ok(StoredCheckpoint {
+                    tenant_id: tenant.clone(),
+                    tree_size: to_u64(size),
+                    root: to_hash(&root)?,
+                    key_id,
+                    note,
+                    signed_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_position(&self, consumer: &str) -> Result<GlobalPosition, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        all_tenants(&mut tx).await?;
+        let position = self.load_position_in(&mut tx, consumer).await?;
+        tx.commit().await?;
+        Ok(position)
+    }
+
+    async fn save_position(
+        &self,
+        consumer: &str,
+        position: &GlobalPosition,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        all_tenants(&mut tx).await?;
+        self.save_position_in(&mut tx, consumer, position).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+}
+
+async fn all_tenants(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl ProjectionHost for PgEventStore {
+    type Db = Postgres;
+
+    async fn begin_projection(
+        &self,
+        consumer: &str,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        all_tenants(&mut tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('confide.consumer:' || $1, 0))")
+            .bind(consumer)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    async fn load_position_in(
+        &self,
+        conn: &mut PgConnection,
+        consumer: &str,
+    ) -> Result<GlobalPosition, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT tenant_id, position FROM consumer_positions WHERE consumer = $1",
+        )
+        .bind(consumer)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut position = GlobalPosition::default();
+        for (tenant, next) in rows {
+            position.set(TenantId::parse(&tenant)?, to_u64(next));
+        }
+        Ok(position)
+    }
+
+    async fn read_all_in(
+        &self,
+        conn: &mut PgConnection,
+        position: &GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let (tenants, positions): (Vec<&str>, Vec<i64>) = position
+            .iter()
+            .map(|(tenant, next)| (tenant.as_str(), to_i64(next)))
+            .unzip();
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM confide_read_all($1, $2, $3)"
+        ))
+        .bind(tenants)
+        .bind(positions)
+        .bind(to_i64(limit as u64))
+        .fetch_all(&mut *conn)
+        .await?;
+        into_events(rows, &self.upcasters)
+    }
+
+    async fn save_position_in(
+        &self,
+        conn: &mut PgConnection,
+        consumer: &str,
+        position: &GlobalPosition,
+    ) -> Result<(), StoreError> {
+        let (tenants, positions): (Vec<&str>, Vec<i64>) = position
+            .iter()
+            .map(|(tenant, next)| (tenant.as_str(), to_i64(next)))
+            .unzip();
+        sqlx::query(
+            "INSERT INTO consumer_positions (consumer, tenant_id, position)
+             SELECT $1, u.tenant_id, u.position FROM unnest($2::text[], $3::bigint[]) AS u(tenant_id, position)
+             ON CONFLICT (consumer, tenant_id)
+             DO UPDATE SET position = excluded.position, updated_at = now()",
+        )
+        .bind(consumer)
+        .bind(tenants)
+        .bind(positions)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_position_in(
+        &self,
+        conn: &mut PgConnection,
+        consumer: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM consumer_positions WHERE consumer = $1")
+            .bind(consumer)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}

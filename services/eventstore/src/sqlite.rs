@@ -1,0 +1,527 @@
+//! The SQLite event store: the embedded default.
+//!
+//! SQLite has one writer at a time. Appends run on a pool of exactly one connection, each in a
+//! `BEGIN IMMEDIATE` transaction that holds the database's write lock from its first read, so
+//! reading the head, planning and writing cannot interleave with another append, in this
+//! process or another. Reads use a separate pool and see committed data only (WAL mode).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use confide_audit::merkle::{Frontier, Hash, NodeId};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::plan::{self, AppendState, Plan, WritePlan};
+use crate::projection::{InlineProjection, ProjectionHost};
+use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
+use crate::{
+    AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
+    StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
+};
+
+/// The SQLite schema, embedded in the binary.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/sqlite");
+
+const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_version, event_type, \
+     schema_version, payload, metadata, recorded_at, leaf_hash";
+
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    upcasters: Upcasters,
+    inline: Vec<Arc<dyn InlineProjection<Sqlite>>>,
+    appended: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for SqliteEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEventStore")
+            .field(
+                "inline",
+                &self.inline.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .field("upcasters", &self.upcasters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An acknowledged append survives a power cut, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            writer,
+            reader,
+            upcasters: Upcasters::new(),
+            inline: Vec::new(),
+            appended: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    pub fn with_inline_projection(mut self, projection: Arc<dyn InlineProjection<Sqlite>>) -> Self {
+        self.inline.push(projection);
+        self
+    }
+
+    /// The pool for reads; writes go through the store.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.writer)
+            .await
+            .map_err(StoreError::unexpected)
+    }
+
+    async fn events_by_id(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<EventRow> = sqlx::query_as(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = ?1 AND event_id = ?2"
+            ))
+            .bind(tenant.as_str())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            rows.extend(row);
+        }
+        into_events(rows, &Upcasters::new())
+    }
+}
+
+async fn read_state(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    request: &AppendRequest,
+) -> Result<AppendState, StoreError> {
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT tree_size, frontier FROM tenant_heads WHERE tenant_id = ?1")
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let frontier = match head {
+        Some((size, bytes)) => Frontier::from_bytes(to_u64(size), &bytes).map_err(|e| {
+            StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}"))
+        })?,
+        None => Frontier::new(),
+    };
+    let mut stream_versions = HashMap::new();
+    for stream in plan::streams_to_read(request) {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT max(stream_version) FROM events WHERE tenant_id = ?1 AND stream_id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(stream.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+        stream_versions.insert(stream, version.map_or(0, to_u64));
+    }
+    let mut existing_events = HashSet::new();
+    for id in plan::event_ids(request) {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM events WHERE tenant_id = ?1 AND event_id = ?2")
+                .bind(tenant.as_str())
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_some() {
+            existing_events.insert(id);
+        }
+    }
+    Ok(AppendState {
+        frontier,
+        stream_versions,
+        existing_events,
+    })
+}
+
+async fn write(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    plan: &WritePlan,
+) -> Result<(), StoreError> {
+    let moved = sqlx::query(
+        "INSERT INTO tenant_heads (tenant_id, tree_size, root_hash, frontier) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant_id) DO UPDATE
+            SET tree_size = excluded.tree_size, root_hash = excluded.root_hash,
+                frontier = excluded.frontier, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+          WHERE tenant_heads.tree_size = ?5",
+    )
+    .bind(tenant.as_str())
+    .bind(to_i64(plan.new_size))
+    .bind(plan.root.as_slice())
+    .bind(plan.frontier.to_bytes())
+    .bind(to_i64(plan.old_size))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved != 1 {
+        // The write lock was held since the head was read, so this means corruption.
+        return Err(StoreError::Integrity(format!(
+            "tenant {tenant}'s head moved during a locked append"
+        )));
+    }
+    for (offset, event) in plan.events.iter().enumerate() {
+        sqlx::query(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
+        .bind(tenant.as_str())
+        .bind(to_i64(plan.old_size + offset as u64))
+        .bind(event.event_id)
+        .bind(event.stream_id.as_str())
+        .bind(to_i64(event.stream_version))
+        .bind(&event.event_type)
+        .bind(event.schema_version as i32)
+        .bind(&event.payload)
+        .bind(&event.metadata)
+        .bind(plan.recorded_at)
+        .bind(event.leaf_hash.as_slice())
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (id, hash) in &plan.nodes {
+        sqlx::query(
+            "INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(tenant.as_str())
+        .bind(i64::from(id.level))
+        .bind(to_i64(id.index))
+        .bind(hash.as_slice())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, events = request.event_count()))]
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        request: AppendRequest,
+    ) -> Result<AppendResult, StoreError> {
+        plan::validate(&request)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state = read_state(&mut tx, tenant, &request).await?;
+        match plan::plan(tenant, &request, state)? {
+            Plan::AlreadyStored => {
+                tx.rollback().await?;
+                let stored = self
+                    .events_by_id(tenant, &plan::event_ids(&request))
+                    .await?;
+                plan::replayed_result(&request, &stored)
+            }
+            Plan::Write(plan) => {
+                write(&mut tx, tenant, &plan).await?;
+                if !self.inline.is_empty() {
+                    let events = plan.recorded(tenant, &request);
+                    for projection in &self.inline {
+                        projection.apply(&mut tx, &events).await?;
+                    }
+                }
+                tx.commit().await?;
+                self.appended.send_modify(|n| *n = n.wrapping_add(1));
+                Ok(plan.result)
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+              WHERE tenant_id = ?1 AND stream_id = ?2 AND stream_version >= ?3
+              ORDER BY stream_version LIMIT ?4"
+        ))
+        .bind(tenant.as_str())
+        .bind(stream.as_str())
+        .bind(to_i64(from_version))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.reader)
+        .await?;
+        into_events(rows, &self.upcasters)
+    }
+
+    async fn read_tenant(
+        &self,
+        tenant: &TenantId,
+        from_sequence: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        read_tenant_in(&mut conn, tenant, from_sequence, limit, &self.upcasters).await
+    }
+
+    async fn read_all(
+        &self,
+        position: &GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        self.read_all_in(&mut conn, position, limit).await
+    }
+
+    async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT tree_size, root_hash FROM tenant_heads WHERE tenant_id = ?1")
+                .bind(tenant.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|(size, root)| {
+            Ok(TreeHead {
+                size: to_u64(size),
+                root: to_hash(&root)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn nodes(
+        &self,
+        tenant: &TenantId,
+        ids: &[NodeId],
+    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let hash: Option<Vec<u8>> = if id.level == 0 {
+                sqlx::query_scalar(
+                    "SELECT leaf_hash FROM events WHERE tenant_id = ?1 AND sequence = ?2",
+                )
+                .bind(tenant.as_str())
+                .bind(to_i64(id.index))
+                .fetch_optional(&mut *conn)
+                .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT hash FROM merkle_nodes WHERE tenant_id = ?1 AND level = ?2 AND idx = ?3",
+                )
+                .bind(tenant.as_str())
+                .bind(i64::from(id.level))
+                .bind(to_i64(id.index))
+                .fetch_optional(&mut *conn)
+                .await?
+            };
+            if let Some(hash) = hash {
+                found.insert(*id, to_hash(&hash)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (tenant_id, tree_size, key_id, root_hash, note, signed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )
+        .bind(checkpoint.tenant_id.as_str())
+        .bind(to_i64(checkpoint.tree_size))
+        .bind(&checkpoint.key_id)
+        .bind(checkpoint.root.as_slice())
+        .bind(&checkpoint.note)
+        .bind(checkpoint.signed_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows: Vec<(i64, String, Vec<u8>, String, chrono::DateTime<chrono::Utc>)> =
+            sqlx::query_as(
+                "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
+                  WHERE tenant_id = ?1 ORDER BY tree_size, signed_at",
+            )
+            .bind(tenant.as_str())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|(size, key_id, root, note, signed_at)| {
+                Ok(StoredCheckpoint {
+                    tenant_id: tenant.clone(),
+                    tree_size: to_u64(size),
+                    root: to_hash(&root)?,
+                    key_id,
+                    note,
+                    signed_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_position(&self, consumer: &str) -> Result<GlobalPosition, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        self.load_position_in(&mut conn, consumer).await
+    }
+
+    async fn save_position(
+        &self,
+        consumer: &str,
+        position: &GlobalPosition,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        self.save_position_in(&mut tx, consumer, position).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+}
+
+async fn read_tenant_in(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    from_sequence: u64,
+    limit: usize,
+    upcasters: &Upcasters,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows: Vec<EventRow> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = ?1 AND sequence >= ?2
+          ORDER BY sequence LIMIT ?3"
+    ))
+    .bind(tenant.as_str())
+    .bind(to_i64(from_sequence))
+    .bind(to_i64(limit as u64))
+    .fetch_all(&mut *conn)
+    .await?;
+    into_events(rows, upcasters)
+}
+
+#[async_trait]
+impl ProjectionHost for SqliteEventStore {
+    type Db = Sqlite;
+
+    /// The single writer connection is the consumer's lock as well.
+    async fn begin_projection(
+        &self,
+        _consumer: &str,
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn load_position_in(
+        &self,
+        conn: &mut SqliteConnection,
+        consumer: &str,
+    ) -> Result<GlobalPosition, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT tenant_id, position FROM consumer_positions WHERE consumer = ?1",
+        )
+        .bind(consumer)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut position = GlobalPosition::default();
+        for (tenant, next) in rows {
+            position.set(TenantId::parse(&tenant)?, to_u64(next));
+        }
+        Ok(position)
+    }
+
+    /// Visits tenants in order. Each tenant's events are read in sequence order from the
+    /// caller's position, so nothing can be skipped: see the PostgreSQL reader for why.
+    async fn read_all_in(
+        &self,
+        conn: &mut SqliteConnection,
+        position: &GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let heads: Vec<(String, i64)> =
+            sqlx::query_as("SELECT tenant_id, tree_size FROM tenant_heads ORDER BY tenant_id")
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut events = Vec::new();
+        for (tenant, size) in heads {
+            let tenant = TenantId::parse(&tenant)?;
+            let next = position.get(&tenant);
+            if to_u64(size) <= next {
+                continue;
+            }
+            let room = limit - events.len();
+            events.extend(read_tenant_in(conn, &tenant, next, room, &self.upcasters).await?);
+            if events.len() >= limit {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    async fn save_position_in(
+        &self,
+        conn: &mut SqliteConnection,
+        consumer: &str,
+        position: &GlobalPosition,
+    ) -> Result<(), StoreError> {
+        for (tenant, next) in position.iter() {
+            sqlx::query(
+                "INSERT INTO consumer_positions (consumer, tenant_id, position) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (consumer, tenant_id) DO UPDATE
+                    SET position = excluded.position,
+                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            )
+            .bind(consumer)
+            .bind(tenant.as_str())
+            .bind(to_i64(next))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_position_in(
+        &self,
+        conn: &mut SqliteConnection,
+        consumer: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM consumer_positions WHERE consumer = ?1")
+            .bind(consumer)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}

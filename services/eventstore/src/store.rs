@@ -1,0 +1,82 @@
+//! The `EventStore` trait: what every backend provides.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use confide_audit::merkle::{Hash, NodeId};
+use tokio::sync::watch;
+
+use crate::{
+    AppendRequest, AppendResult, GlobalPosition, RecordedEvent, StoreError, StoredCheckpoint,
+    StreamId, TenantId, TreeHead,
+};
+
+/// A per-tenant, append-only, Merkle-hashed event log.
+///
+/// Every method takes the tenant first, except the cross-tenant reader and consumer positions,
+/// which exist for projections.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+
+    /// Appends atomically, or writes nothing: see [`AppendRequest`] and [`StoreError`].
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        request: AppendRequest,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// A stream's events from `from_version` (1 is the first), in order, upcast.
+    async fn read_stream(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// A tenant's events from `from_sequence`, in sequence order, upcast.
+    async fn read_tenant(
+        &self,
+        tenant: &TenantId,
+        from_sequence: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Events of every tenant past `position`, each tenant's in sequence order, upcast. An
+    /// event that commits late is never skipped: see ARCHITECTURE.md.
+    async fn read_all(
+        &self,
+        position: &GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The current head of a tenant's tree; `None` before its first event.
+    async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError>;
+
+    /// Hashes of completed perfect subtrees of a tenant's tree. Missing ones are left out.
+    async fn nodes(
+        &self,
+        tenant: &TenantId,
+        ids: &[NodeId],
+    ) -> Result<HashMap<NodeId, Hash>, StoreError>;
+
+    /// Keeps a signed checkpoint; storing the same one twice is not an error.
+    async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+
+    /// A tenant's signed checkpoints, oldest first.
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// A cross-tenant reader's durable position (empty if it never saved one).
+    async fn load_position(&self, consumer: &str) -> Result<GlobalPosition, StoreError>;
+
+    async fn save_position(
+        &self,
+        consumer: &str,
+        position: &GlobalPosition,
+    ) -> Result<(), StoreError>;
+
+    /// Changes after every append this process commits; subscriptions wait on it.
+    fn appended(&self) -> watch::Receiver<u64>;
+}
