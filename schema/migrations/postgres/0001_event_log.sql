@@ -205,6 +205,8 @@ END $$;
 -- order, over what it can see can never skip an event that commits late.
 CREATE FUNCTION confide_read_all(p_tenants text[], p_positions bigint[], p_limit bigint)
 RETURNS SETOF events LANGUAGE plpgsql AS $$
+DECLARE
+    v_caller text := coalesce(current_setting('confide.all_tenants', true), 'off');
 BEGIN
     PERFORM set_config('confide.all_tenants', 'on', true);
     RETURN QUERY
@@ -217,5 +219,6 @@ BEGIN
          WHERE h.tree_size > COALESCE(p.pos, 0)
          ORDER BY e.tenant_id, e.sequence
          LIMIT p_limit;
-    PERFORM set_config('confide.all_tenants', 'off', true);
+    -- A projection runner's transaction already reads every tenant; leave it as it was.
+    PERFORM set_config('confide.all_tenants', v_caller, true);
 END $$;
