@@ -121,27 +121,52 @@ BEGIN
          WHERE found.sequence IS NOT NULL;
 END $$;
 
--- Writes a planned append if, and only if, the tenant's tree is still at p_old_size
--- (compare-and-swap on the head row). Returns false when another append got there first; the
--- caller then plans again. The head row stays locked until the transaction ends, so a later
--- append to this tenant commits after this one.
+-- Writes a planned append if, and only if, the tenant's tree is still exactly where the
+-- writer planned it (compare-and-swap on the head row's size and root) and every stream in
+-- p_check_streams is at the version the writer planned with. Nothing is written otherwise:
+-- 'moved' tells the caller to read the head again and plan anew; 'conflict' names a stream and
+-- its actual version. The head row stays locked until the transaction ends, so a later append
+-- to this tenant commits after this one.
 CREATE FUNCTION confide_append(
-    p_tenant text, p_old_size bigint, p_new_size bigint, p_root bytea, p_frontier bytea,
-    p_recorded_at timestamptz,
+    p_tenant text, p_old_size bigint, p_old_root bytea,
+    p_new_size bigint, p_root bytea, p_frontier bytea, p_recorded_at timestamptz,
     p_event_ids uuid[], p_stream_ids text[], p_stream_versions bigint[], p_event_types text[],
     p_schema_versions integer[], p_payloads text[], p_metadata text[], p_leaf_hashes bytea[],
-    p_node_levels smallint[], p_node_idx bigint[], p_node_hashes bytea[])
-RETURNS boolean LANGUAGE plpgsql AS $$
+    p_node_levels smallint[], p_node_idx bigint[], p_node_hashes bytea[],
+    p_check_streams text[], p_check_versions bigint[])
+RETURNS TABLE (outcome text, conflict_stream text, conflict_version bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_stream text;
+    v_actual bigint;
 BEGIN
     PERFORM confide_use_tenant(p_tenant);
+    -- Checked before the head is taken: if the head then still matches, no append has
+    -- committed since the writer's view, so these versions are still current.
+    SELECT c.stream_id, c.actual INTO v_stream, v_actual
+      FROM (SELECT s.stream_id, s.expected,
+                   COALESCE((SELECT e.stream_version FROM events e
+                              WHERE e.tenant_id = p_tenant AND e.stream_id = s.stream_id
+                              ORDER BY e.stream_version DESC LIMIT 1), 0) AS actual
+              FROM unnest(p_check_streams, p_check_versions) AS s(stream_id, expected)) c
+     WHERE c.actual <> c.expected
+     LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'conflict'::text, v_stream, v_actual;
+        RETURN;
+    END IF;
     INSERT INTO tenant_heads AS h (tenant_id, tree_size, root_hash, frontier, updated_at)
-    VALUES (p_tenant, p_new_size, p_root, p_frontier, now())
-    ON CONFLICT (tenant_id) DO UPDATE
-        SET tree_size = excluded.tree_size, root_hash = excluded.root_hash,
-            frontier = excluded.frontier, updated_at = excluded.updated_at
-        WHERE h.tree_size = p_old_size;
-    IF NOT FOUND THEN
-        RETURN false;
+    SELECT p_tenant, p_new_size, p_root, p_frontier, now()
+     WHERE p_old_size = 0
+    ON CONFLICT (tenant_id) DO NOTHING;
+    IF p_old_size > 0 OR NOT FOUND THEN
+        UPDATE tenant_heads h
+           SET tree_size = p_new_size, root_hash = p_root, frontier = p_frontier, updated_at = now()
+         WHERE h.tenant_id = p_tenant AND h.tree_size = p_old_size AND h.root_hash = p_old_root;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'moved'::text, NULL::text, NULL::bigint;
+            RETURN;
+        END IF;
     END IF;
     INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
                         schema_version, payload, metadata, recorded_at, leaf_hash)
@@ -154,7 +179,7 @@ BEGIN
     INSERT INTO merkle_nodes (tenant_id, level, idx, hash)
     SELECT p_tenant, n.level, n.idx, n.hash
       FROM unnest(p_node_levels, p_node_idx, p_node_hashes) AS n(level, idx, hash);
-    RETURN true;
+    RETURN QUERY SELECT 'written'::text, NULL::text, NULL::bigint;
 END $$;
 
 -- Reads a stream in version order: the hot path of loading an aggregate.

@@ -171,7 +171,9 @@ async fn bare_insert_batch(pool: &PgPool, writer: usize, i: u64) -> u64 {
     100
 }
 
-async fn append(store: &PgEventStore, tenant: &TenantId, i: u64, batch: u64) -> u64 {
+/// Appends `batch` events to `stream` as an aggregate does: expecting the exact version its
+/// writer left it at (each writer has a stream of its own).
+async fn append(store: &PgEventStore, tenant: &TenantId, stream: &str, i: u64, batch: u64) -> u64 {
     let events = (0..batch)
         .map(|k| NewEvent::new("ConsentGiven", 1, payload(i * batch + k)))
         .collect();
@@ -179,8 +181,8 @@ async fn append(store: &PgEventStore, tenant: &TenantId, i: u64, batch: u64) -> 
         .append(
             tenant,
             AppendRequest::to_stream(
-                StreamId::parse("log").unwrap(),
-                ExpectedVersion::Any,
+                StreamId::parse(stream).unwrap(),
+                ExpectedVersion::Exact(i * batch),
                 events,
                 Utc::now(),
             ),
@@ -266,7 +268,10 @@ async fn main() {
         let s = store.clone();
         let ours = run(append_name, writers, seconds, move |w, i| {
             let s = s.clone();
-            async move { append(&s, &tenant(w % TENANTS), i, batch).await }
+            async move {
+                let stream = format!("writer-{n}-{w}");
+                append(&s, &tenant(w % TENANTS), &stream, i, batch).await
+            }
         })
         .await;
         pairs.push((bare, ours));
@@ -278,7 +283,7 @@ async fn main() {
     let mut written = 0;
     while written < proof_events {
         let n = (proof_events - written).min(1000);
-        append(&store, &big, written / 1000, n).await;
+        append(&store, &big, "proofs", written / 1000, n).await;
         written += n;
     }
     let fill = started.elapsed();

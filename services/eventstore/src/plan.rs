@@ -10,7 +10,9 @@ use confide_audit::merkle::{Frontier, Hash, NodeId};
 use uuid::Uuid;
 
 use crate::types::{format_timestamp, truncate_timestamp};
-use crate::{AppendRequest, AppendResult, RecordedEvent, StoreError, StreamId, TenantId};
+use crate::{
+    AppendRequest, AppendResult, ExpectedVersion, RecordedEvent, StoreError, StreamId, TenantId,
+};
 
 /// The most events one append may carry.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -150,6 +152,34 @@ pub(crate) fn streams_to_read(request: &AppendRequest) -> Vec<StreamId> {
         .map(|w| w.stream_id.clone())
         .chain(request.conditions.iter().map(|(s, _)| s.clone()))
         .collect()
+}
+
+/// Every stream whose expectation names one version (`NoStream` is version 0), with it. The
+/// store re-checks these when it writes, so an append whose expectations are all exact can be
+/// planned without reading stream versions first.
+pub(crate) fn exact_expectations(request: &AppendRequest) -> Vec<(StreamId, u64)> {
+    request
+        .writes
+        .iter()
+        .map(|w| (&w.stream_id, w.expected))
+        .chain(request.conditions.iter().map(|(s, e)| (s, *e)))
+        .filter_map(|(stream, expected)| match expected {
+            ExpectedVersion::NoStream => Some((stream.clone(), 0)),
+            ExpectedVersion::Exact(version) => Some((stream.clone(), version)),
+            ExpectedVersion::Any | ExpectedVersion::StreamExists => None,
+        })
+        .collect()
+}
+
+/// The expectation the request has of `stream`, for a conflict reported by the database.
+pub(crate) fn expectation_of(request: &AppendRequest, stream: &StreamId) -> ExpectedVersion {
+    request
+        .writes
+        .iter()
+        .map(|w| (&w.stream_id, w.expected))
+        .chain(request.conditions.iter().map(|(s, e)| (s, *e)))
+        .find(|(s, _)| *s == stream)
+        .map_or(ExpectedVersion::Any, |(_, e)| e)
 }
 
 pub(crate) fn event_ids(request: &AppendRequest) -> Vec<Uuid> {
@@ -307,7 +337,7 @@ fn invalid_json(error: confide_audit::canonical::CanonicalError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ExpectedVersion, NewEvent};
+    use crate::NewEvent;
     use serde_json::json;
 
     fn tenant() -> TenantId {

@@ -1,17 +1,20 @@
 //! The PostgreSQL event store.
 //!
-//! An append is two round trips when nothing competes for the tenant: one statement reads the
-//! tenant's head, stream versions and already-stored event ids from one snapshot; the append is
-//! planned and hashed in Rust; one statement writes it if, and only if, the head has not moved
-//! (compare-and-swap on the head row). A writer that loses the race plans again with the head
-//! row locked, so it cannot lose twice. Inline projections run in the same transaction.
+//! An append is planned and hashed in Rust and written by one SQL function that checks, before
+//! writing anything, that the tenant's head (size and root) and every exactly-expected stream
+//! are where the plan assumed (compare-and-swap on the head row). The store remembers each
+//! tenant's head after its own appends, so an append whose expectations are all exact — how
+//! aggregates append — is one round trip. Otherwise, or when the head has moved (another node
+//! appended), it first reads the head, stream versions and already-stored event ids from one
+//! snapshot; a writer that loses the race again plans with the head row locked, so it cannot
+//! lose twice. Inline projections run in the same transaction.
 //!
 //! Every function sets `confide.tenant_id` for its transaction, so row-level security holds
 //! even for a query that forgot its tenant.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,6 +46,9 @@ const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_ve
 #[derive(Clone)]
 pub struct PgEventStore {
     pool: PgPool,
+    /// The head of every tenant this store last appended to, as it committed. Only a hint:
+    /// the database refuses a plan made from a stale head.
+    heads: Arc<Mutex<HashMap<TenantId, Frontier>>>,
     upcasters: Upcasters,
     inline: Vec<Arc<dyn InlineProjection<Postgres>>>,
     appended: Arc<watch::Sender<u64>>,
@@ -76,6 +82,7 @@ impl PgEventStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
+            heads: Arc::default(),
             upcasters: Upcasters::new(),
             inline: Vec::new(),
             appended: Arc::new(watch::channel(0).0),
@@ -125,24 +132,59 @@ impl PgEventStore {
         conn: &mut PgConnection,
         tenant: &TenantId,
         request: &AppendRequest,
-        locked: bool,
+        mode: Mode,
     ) -> Result<Attempt, StoreError> {
-        if locked {
-            sqlx::query("SELECT confide_lock_tenant($1)")
-                .bind(tenant.as_str())
-                .execute(&mut *conn)
-                .await?;
-        }
-        let state = read_state(conn, tenant, request).await?;
-        match plan::plan(tenant, request, state)? {
-            Plan::AlreadyStored => Ok(Attempt::AlreadyStored),
-            Plan::Write(plan) => {
-                if write(conn, tenant, &plan).await? {
-                    Ok(Attempt::Written(plan))
-                } else {
-                    Ok(Attempt::Lost)
+        let exact = plan::exact_expectations(request);
+        let locked = matches!(mode, Mode::Locked);
+        let state = match mode {
+            Mode::Remembered(frontier) => AppendState {
+                frontier,
+                stream_versions: exact.iter().cloned().collect(),
+                existing_events: HashSet::new(),
+            },
+            Mode::Read | Mode::Locked => {
+                if locked {
+                    sqlx::query("SELECT confide_lock_tenant($1)")
+                        .bind(tenant.as_str())
+                        .execute(&mut *conn)
+                        .await?;
                 }
+                read_state(conn, tenant, request).await?
             }
+        };
+        let old_root = state.frontier.root();
+        let plan = match plan::plan(tenant, request, state)? {
+            Plan::AlreadyStored => return Ok(Attempt::AlreadyStored),
+            Plan::Write(plan) => plan,
+        };
+        match write(conn, tenant, &plan, &old_root, &exact).await? {
+            Written::Yes => Ok(Attempt::Written(plan)),
+            Written::HeadMoved | Written::EventIdTaken => Ok(Attempt::Again),
+            // Planned from memory or from a view that has since moved: a re-sent append looks
+            // like a conflict too, so plan again from a locked read, which checks idempotency
+            // first. Under the lock, the plan's own checks saw the current versions.
+            Written::Conflict { .. } if !locked => Ok(Attempt::Again),
+            Written::Conflict { stream, actual } => {
+                let expected = plan::expectation_of(request, &stream);
+                Err(StoreError::Conflict {
+                    stream,
+                    expected,
+                    actual,
+                })
+            }
+        }
+    }
+
+    fn remembered_head(&self, tenant: &TenantId) -> Option<Frontier> {
+        self.heads.lock().ok()?.get(tenant).cloned()
+    }
+
+    fn remember_head(&self, tenant: &TenantId, frontier: Option<Frontier>) {
+        if let Ok(mut heads) = self.heads.lock() {
+            match frontier {
+                Some(frontier) => heads.insert(tenant.clone(), frontier),
+                None => heads.remove(tenant),
+            };
         }
     }
 
@@ -165,10 +207,33 @@ impl PgEventStore {
     }
 }
 
+/// How an attempt learns the tenant's head.
+enum Mode {
+    /// From this store's memory, with exact expectations only: no read before the write.
+    Remembered(Frontier),
+    /// From the database.
+    Read,
+    /// From the database, holding the head row's lock for the rest of the transaction.
+    Locked,
+}
+
 enum Attempt {
     Written(WritePlan),
     AlreadyStored,
-    Lost,
+    /// The plan rested on a stale view; plan again from the database.
+    Again,
+}
+
+enum Written {
+    Yes,
+    HeadMoved,
+    /// Another append stored one of these event ids since the plan's view: a retry finds out
+    /// whether this is a re-sent append.
+    EventIdTaken,
+    Conflict {
+        stream: StreamId,
+        actual: u64,
+    },
 }
 
 async fn read_state(
@@ -225,13 +290,17 @@ async fn write(
     conn: &mut PgConnection,
     tenant: &TenantId,
     plan: &WritePlan,
-) -> Result<bool, StoreError> {
+    old_root: &Hash,
+    exact: &[(StreamId, u64)],
+) -> Result<Written, StoreError> {
     let events = &plan.events;
-    let written: bool = sqlx::query_scalar(
-        "SELECT confide_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    let row: Result<(String, Option<String>, Option<i64>), sqlx::Error> = sqlx::query_as(
+        "SELECT outcome, conflict_stream, conflict_version FROM confide_append(
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(tenant.as_str())
     .bind(to_i64(plan.old_size))
+    .bind(old_root.as_slice())
     .bind(to_i64(plan.new_size))
     .bind(plan.root.as_slice())
     .bind(plan.frontier.to_bytes())
@@ -247,9 +316,29 @@ async fn write(
     .bind(plan.nodes.iter().map(|(id, _)| i16::from(id.level)).collect::<Vec<_>>())
     .bind(plan.nodes.iter().map(|(id, _)| to_i64(id.index)).collect::<Vec<_>>())
     .bind(plan.nodes.iter().map(|(_, hash)| hash.to_vec()).collect::<Vec<_>>())
+    .bind(exact.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
+    .bind(exact.iter().map(|(_, v)| to_i64(*v)).collect::<Vec<_>>())
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(written)
+    .await;
+    match row {
+        Ok((outcome, stream, version)) => match (outcome.as_str(), stream) {
+            ("written", _) => Ok(Written::Yes),
+            ("moved", _) => Ok(Written::HeadMoved),
+            ("conflict", Some(stream)) => Ok(Written::Conflict {
+                stream: StreamId::parse(&stream)?,
+                actual: version.map_or(0, to_u64),
+            }),
+            (other, _) => Err(StoreError::Integrity(format!(
+                "unexpected append outcome {other}"
+            ))),
+        },
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("events_tenant_id_event_id_key") =>
+        {
+            Ok(Written::EventIdTaken)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[async_trait]
@@ -265,35 +354,51 @@ impl EventStore for PgEventStore {
         request: AppendRequest,
     ) -> Result<AppendResult, StoreError> {
         plan::validate(&request)?;
+        let all_exact = plan::exact_expectations(&request).len()
+            == request.writes.len() + request.conditions.len();
         for attempt in 0..MAX_ATTEMPTS {
-            let locked = attempt > 0;
-            let outcome = if locked || !self.inline.is_empty() {
-                let mut tx = self.pool.begin().await?;
-                let outcome = self.attempt(&mut tx, tenant, &request, locked).await?;
-                if let Attempt::Written(plan) = &outcome {
-                    let events = plan.recorded(tenant, &request);
-                    for projection in &self.inline {
-                        projection.apply(&mut tx, &events).await?;
-                    }
-                    tx.commit().await?;
-                }
-                outcome
-            } else {
-                let mut conn = self.pool.acquire().await?;
-                self.attempt(&mut conn, tenant, &request, false).await?
+            let mode = match self.remembered_head(tenant) {
+                Some(frontier) if attempt == 0 && all_exact => Mode::Remembered(frontier),
+                _ if attempt == 0 => Mode::Read,
+                _ => Mode::Locked,
             };
+            let outcome =
+                if !matches!(mode, Mode::Remembered(_) | Mode::Read) || !self.inline.is_empty() {
+                    let mut tx = self.pool.begin().await?;
+                    let outcome = self.attempt(&mut tx, tenant, &request, mode).await;
+                    if let Ok(Attempt::Written(plan)) = &outcome {
+                        let events = plan.recorded(tenant, &request);
+                        for projection in &self.inline {
+                            projection.apply(&mut tx, &events).await?;
+                        }
+                        tx.commit().await?;
+                    }
+                    outcome
+                } else {
+                    let mut conn = self.pool.acquire().await?;
+                    self.attempt(&mut conn, tenant, &request, mode).await
+                };
             match outcome {
-                Attempt::Written(plan) => {
+                Ok(Attempt::Written(plan)) => {
+                    self.remember_head(tenant, Some(plan.frontier));
                     self.appended.send_modify(|n| *n = n.wrapping_add(1));
                     return Ok(plan.result);
                 }
-                Attempt::AlreadyStored => {
+                Ok(Attempt::AlreadyStored) => {
                     let stored = self
                         .events_by_id(tenant, &plan::event_ids(&request))
                         .await?;
                     return plan::replayed_result(&request, &stored);
                 }
-                Attempt::Lost => tracing::debug!(attempt, "append lost the race; planning again"),
+                Ok(Attempt::Again) => {
+                    self.remember_head(tenant, None);
+                    tracing::debug!(attempt, "the tenant's head moved; planning again");
+                }
+                Err(error) => {
+                    // A failed write may have been planned from a head that is no longer true.
+                    self.remember_head(tenant, None);
+                    return Err(error);
+                }
             }
         }
         Err(StoreError::Integrity(format!(

@@ -15,7 +15,7 @@ pub async fn root_at<S: EventStore + ?Sized>(
     if size == head.size {
         return Ok(head.root);
     }
-    build(store, tenant, |node| merkle::root(size, node)).await
+    build(store, tenant, size, |node| merkle::root(size, node)).await
 }
 
 /// Proves that event `sequence` is in the tenant's tree of `tree_size` events.
@@ -25,13 +25,12 @@ pub async fn inclusion_proof<S: EventStore + ?Sized>(
     sequence: u64,
     tree_size: u64,
 ) -> Result<InclusionProof, StoreError> {
-    require_size(store, tenant, tree_size).await?;
     if sequence >= tree_size {
         return Err(StoreError::Invalid(format!(
             "event {sequence} is not in a tree of {tree_size} events"
         )));
     }
-    let path = build(store, tenant, |node| {
+    let path = build(store, tenant, tree_size, |node| {
         merkle::inclusion_proof(sequence, tree_size, node)
     })
     .await?
@@ -50,13 +49,12 @@ pub async fn consistency_proof<S: EventStore + ?Sized>(
     old_size: u64,
     new_size: u64,
 ) -> Result<ConsistencyProof, StoreError> {
-    require_size(store, tenant, new_size).await?;
     if old_size == 0 || old_size > new_size {
         return Err(StoreError::Invalid(format!(
             "no consistency proof from {old_size} to {new_size} events"
         )));
     }
-    let path = build(store, tenant, |node| {
+    let path = build(store, tenant, new_size, |node| {
         merkle::consistency_proof(old_size, new_size, node)
     })
     .await?
@@ -87,8 +85,14 @@ async fn require_size<S: EventStore + ?Sized>(
 }
 
 /// Runs a proof builder twice: once to learn which nodes it needs (they do not depend on the
-/// hash values), then with those nodes fetched in a single round trip.
-async fn build<S, T, F>(store: &S, tenant: &TenantId, builder: F) -> Result<T, StoreError>
+/// hash values), then with those nodes fetched in a single round trip. The head is read only
+/// to explain a node that is not there.
+async fn build<S, T, F>(
+    store: &S,
+    tenant: &TenantId,
+    size: u64,
+    builder: F,
+) -> Result<T, StoreError>
 where
     S: EventStore + ?Sized,
     F: Fn(&mut dyn FnMut(NodeId) -> Hash) -> T,
@@ -100,8 +104,16 @@ where
     });
     wanted.sort_unstable();
     wanted.dedup();
+    if wanted.is_empty() {
+        // A proof with no hashes (a tree of one event, or a tree against itself) still
+        // claims that the tree exists.
+        require_size(store, tenant, size).await?;
+    }
     let found = store.nodes(tenant, &wanted).await?;
     if let Some(missing) = wanted.iter().find(|id| !found.contains_key(id)) {
+        // Usually a size beyond the tree (or a tenant with no events): say which. Only a tree
+        // that is long enough and still lacks a node is damaged.
+        require_size(store, tenant, size).await?;
         return Err(StoreError::Integrity(format!(
             "tenant {tenant}'s tree is missing node {missing:?}"
         )));

@@ -289,3 +289,58 @@ async fn a_conflicting_append_under_contention_writes_nothing() {
     assert_eq!(results, BTreeMap::from([("conflict", 9), ("won", 1)]));
     assert_eq!(store.tree_head(&t).await.unwrap().unwrap().size, 2);
 }
+
+#[tokio::test]
+async fn two_nodes_with_stale_memories_of_a_head_never_fork_the_tree() {
+    // Two stores on one database are two API nodes: each remembers the head after its own
+    // appends, and each append by one makes the other's memory stale.
+    let node_a = postgres().await;
+    let node_b = PgEventStore::new(node_a.pool().clone());
+    let t = tenant("shared");
+    let mut version = 0;
+    for round in 0..6u64 {
+        let node = if round % 2 == 0 { &node_a } else { &node_b };
+        node.append(
+            &t,
+            AppendRequest::to_stream(
+                stream("consent-1"),
+                ExpectedVersion::Exact(version),
+                vec![event("Noted", round)],
+                at(round as i64),
+            ),
+        )
+        .await
+        .unwrap();
+        version += 1;
+    }
+    // A stale memory with a wrong expectation is a conflict with the true version.
+    match node_b
+        .append(
+            &t,
+            AppendRequest::to_stream(
+                stream("consent-1"),
+                ExpectedVersion::Exact(3),
+                vec![event("Late", 9)],
+                at(9),
+            ),
+        )
+        .await
+    {
+        Err(StoreError::Conflict {
+            actual: 6,
+            expected: ExpectedVersion::Exact(3),
+            ..
+        }) => {}
+        other => panic!("expected a conflict at version 6, got {other:?}"),
+    }
+    let events = node_a.read_tenant(&t, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 6);
+    let head = node_b.tree_head(&t).await.unwrap().unwrap();
+    for e in &events {
+        assert_eq!(e.envelope().leaf_hash().unwrap(), e.leaf_hash);
+        let p = proof::inclusion_proof(&node_a, &t, e.sequence, head.size)
+            .await
+            .unwrap();
+        merkle::verify_inclusion(&e.leaf_hash, e.sequence, head.size, &p.path, &head.root).unwrap();
+    }
+}
