@@ -31,19 +31,14 @@ CREATE TABLE events (
     metadata       text        NOT NULL,
     recorded_at    timestamptz NOT NULL,
     leaf_hash      bytea       NOT NULL CHECK (length(leaf_hash) = 32),
+    -- The roots of the perfect subtrees this event completes, smallest first: appending leaf
+    -- s completes the subtrees of levels 1..t, t being the number of trailing zero bits of
+    -- s + 1. So node (level l, index i) is stored with event (i + 1) * 2^l - 1, at bytes
+    -- [(l - 1) * 32, l * 32), and every proof reads only this table's primary key.
+    subtree_roots  bytea       NOT NULL CHECK (length(subtree_roots) % 32 = 0),
     PRIMARY KEY (tenant_id, sequence),
     UNIQUE (tenant_id, event_id),
     UNIQUE (tenant_id, stream_id, stream_version)
-);
-
--- Completed perfect subtrees at level >= 1 (level 0, the leaves, live in events.leaf_hash).
--- Node (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level).
-CREATE TABLE merkle_nodes (
-    tenant_id text     NOT NULL,
-    level     smallint NOT NULL CHECK (level > 0 AND level < 64),
-    idx       bigint   NOT NULL CHECK (idx >= 0),
-    hash      bytea    NOT NULL CHECK (length(hash) = 32),
-    PRIMARY KEY (tenant_id, level, idx)
 );
 
 -- Signed tree heads, kept forever.
@@ -69,7 +64,7 @@ CREATE TABLE consumer_positions (
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tenant_heads', 'events', 'merkle_nodes', 'checkpoints', 'consumer_positions'] LOOP
+    FOREACH t IN ARRAY ARRAY['tenant_heads', 'events', 'checkpoints', 'consumer_positions'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
@@ -132,8 +127,7 @@ CREATE FUNCTION confide_append(
     p_new_size bigint, p_root bytea, p_frontier bytea, p_recorded_at timestamptz,
     p_event_ids uuid[], p_stream_ids text[], p_stream_versions bigint[], p_event_types text[],
     p_schema_versions integer[], p_payloads text[], p_metadata text[], p_leaf_hashes bytea[],
-    p_node_levels smallint[], p_node_idx bigint[], p_node_hashes bytea[],
-    p_check_streams text[], p_check_versions bigint[])
+    p_subtree_roots bytea[], p_check_streams text[], p_check_versions bigint[])
 RETURNS TABLE (outcome text, conflict_stream text, conflict_version bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -169,16 +163,14 @@ BEGIN
         END IF;
     END IF;
     INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
-                        schema_version, payload, metadata, recorded_at, leaf_hash)
+                        schema_version, payload, metadata, recorded_at, leaf_hash, subtree_roots)
     SELECT p_tenant, p_old_size + u.ord - 1, u.event_id, u.stream_id, u.stream_version,
-           u.event_type, u.schema_version, u.payload, u.metadata, p_recorded_at, u.leaf_hash
+           u.event_type, u.schema_version, u.payload, u.metadata, p_recorded_at, u.leaf_hash,
+           u.subtree_roots
       FROM unnest(p_event_ids, p_stream_ids, p_stream_versions, p_event_types,
-                  p_schema_versions, p_payloads, p_metadata, p_leaf_hashes)
+                  p_schema_versions, p_payloads, p_metadata, p_leaf_hashes, p_subtree_roots)
            WITH ORDINALITY AS u(event_id, stream_id, stream_version, event_type,
-                                schema_version, payload, metadata, leaf_hash, ord);
-    INSERT INTO merkle_nodes (tenant_id, level, idx, hash)
-    SELECT p_tenant, n.level, n.idx, n.hash
-      FROM unnest(p_node_levels, p_node_idx, p_node_hashes) AS n(level, idx, hash);
+                                schema_version, payload, metadata, leaf_hash, subtree_roots, ord);
     RETURN QUERY SELECT 'written'::text, NULL::text, NULL::bigint;
 END $$;
 
@@ -212,8 +204,8 @@ BEGIN
     RETURN QUERY SELECT h.tree_size, h.root_hash FROM tenant_heads h WHERE h.tenant_id = p_tenant;
 END $$;
 
--- The perfect-subtree hashes a proof needs, fetched in one round trip. Each is looked up by
--- its full key, so the plan never depends on how well the planner knows the table's size.
+-- The perfect-subtree hashes a proof needs, fetched in one round trip: each from the event
+-- that completed it (see events.subtree_roots), by primary key.
 CREATE FUNCTION confide_read_nodes(p_tenant text, p_levels smallint[], p_idx bigint[])
 RETURNS TABLE (level smallint, idx bigint, hash bytea) LANGUAGE plpgsql AS $$
 BEGIN
@@ -221,14 +213,14 @@ BEGIN
     RETURN QUERY
         SELECT found.level, found.idx, found.hash FROM (
             SELECT w.level, w.idx,
-                   CASE WHEN w.level = 0
-                        THEN (SELECT e.leaf_hash FROM events e
-                               WHERE e.tenant_id = p_tenant AND e.sequence = w.idx)
-                        ELSE (SELECT n.hash FROM merkle_nodes n
-                               WHERE n.tenant_id = p_tenant AND n.level = w.level AND n.idx = w.idx)
-                   END AS hash
+                   (SELECT CASE WHEN w.level = 0 THEN e.leaf_hash
+                                ELSE substring(e.subtree_roots FROM (w.level - 1) * 32 + 1 FOR 32)
+                           END
+                      FROM events e
+                     WHERE e.tenant_id = p_tenant
+                       AND e.sequence = ((w.idx + 1) << w.level) - 1) AS hash
               FROM unnest(p_levels, p_idx) AS w(level, idx)) found
-         WHERE found.hash IS NOT NULL;
+         WHERE length(found.hash) = 32;
 END $$;
 
 -- The cross-tenant reader: for every tenant whose tree is longer than the caller's position,

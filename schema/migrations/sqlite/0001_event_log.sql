@@ -21,17 +21,13 @@ CREATE TABLE events (
     metadata       TEXT    NOT NULL,
     recorded_at    TEXT    NOT NULL,
     leaf_hash      BLOB    NOT NULL CHECK (length(leaf_hash) = 32),
+    -- The roots of the perfect subtrees this event completes, smallest first (see the
+    -- PostgreSQL schema): node (l, i) is at bytes [(l - 1) * 32, l * 32) of event
+    -- (i + 1) * 2^l - 1.
+    subtree_roots  BLOB    NOT NULL CHECK (length(subtree_roots) % 32 = 0),
     PRIMARY KEY (tenant_id, sequence),
     UNIQUE (tenant_id, event_id),
     UNIQUE (tenant_id, stream_id, stream_version)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE merkle_nodes (
-    tenant_id TEXT    NOT NULL,
-    level     INTEGER NOT NULL CHECK (level > 0 AND level < 64),
-    idx       INTEGER NOT NULL CHECK (idx >= 0),
-    hash      BLOB    NOT NULL CHECK (length(hash) = 32),
-    PRIMARY KEY (tenant_id, level, idx)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE checkpoints (

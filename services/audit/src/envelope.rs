@@ -3,8 +3,6 @@
 //! [`crate::canonical`]), so an auditor can recompute every leaf hash from an
 //! export with any JCS implementation.
 
-use serde_json::json;
-
 use crate::canonical::{self, CanonicalError};
 use crate::merkle::{self, Hash};
 
@@ -44,21 +42,9 @@ impl Envelope {
     /// `stream_version` exceed 2^53 - 1, or if the payload or metadata hold
     /// a number that is not a safe integer.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
-        // The members are spelled out rather than derived from `Serialize`
-        // so that a serde attribute can never change the hashed form.
-        let value = json!({
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "metadata": self.metadata,
-            "payload": self.payload,
-            "recorded_at": self.recorded_at,
-            "schema_version": self.schema_version,
-            "sequence": self.sequence,
-            "stream_id": self.stream_id,
-            "stream_version": self.stream_version,
-            "tenant_id": self.tenant_id,
-        });
-        canonical::to_canonical_vec(&value)
+        let payload = canonical::to_canonical_vec(&self.payload)?;
+        let metadata = canonical::to_canonical_vec(&self.metadata)?;
+        self.header().canonical_bytes(&payload, &metadata)
     }
 
     /// The Merkle leaf hash of the envelope: `SHA-256(0x00 || canonical
@@ -66,11 +52,90 @@ impl Envelope {
     pub fn leaf_hash(&self) -> Result<Hash, CanonicalError> {
         Ok(merkle::leaf_hash(&self.canonical_bytes()?))
     }
+
+    /// Every member but the payload and metadata.
+    pub fn header(&self) -> EnvelopeHeader<'_> {
+        EnvelopeHeader {
+            tenant_id: &self.tenant_id,
+            sequence: self.sequence,
+            event_id: &self.event_id,
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            recorded_at: &self.recorded_at,
+        }
+    }
+}
+
+/// The members of an envelope other than its payload and metadata, for a writer that holds
+/// those two already in canonical form (the event store keeps them so).
+#[derive(Clone, Copy, Debug)]
+pub struct EnvelopeHeader<'a> {
+    pub tenant_id: &'a str,
+    pub sequence: u64,
+    pub event_id: &'a str,
+    pub stream_id: &'a str,
+    pub stream_version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u32,
+    pub recorded_at: &'a str,
+}
+
+impl EnvelopeHeader<'_> {
+    /// The canonical bytes of the envelope, given the canonical JSON of its payload and
+    /// metadata. The members are written in their JCS order (all names are ASCII, so UTF-16
+    /// order is byte order) rather than derived from `Serialize`, so that no serde attribute
+    /// can ever change the hashed form.
+    pub fn canonical_bytes(
+        &self,
+        canonical_payload: &[u8],
+        canonical_metadata: &[u8],
+    ) -> Result<Vec<u8>, CanonicalError> {
+        for number in [self.sequence, self.stream_version] {
+            if number > canonical::MAX_SAFE_INTEGER {
+                return Err(CanonicalError::UnsupportedNumber(number.to_string()));
+            }
+        }
+        let mut out = Vec::with_capacity(
+            256 + canonical_payload.len() + canonical_metadata.len() + self.stream_id.len(),
+        );
+        let string = |out: &mut Vec<u8>, name: &str, value: &str| {
+            out.extend_from_slice(name.as_bytes());
+            canonical::write_string(out, value);
+        };
+        out.push(b'{');
+        string(&mut out, "\"event_id\":", self.event_id);
+        string(&mut out, ",\"event_type\":", self.event_type);
+        out.extend_from_slice(b",\"metadata\":");
+        out.extend_from_slice(canonical_metadata);
+        out.extend_from_slice(b",\"payload\":");
+        out.extend_from_slice(canonical_payload);
+        string(&mut out, ",\"recorded_at\":", self.recorded_at);
+        out.extend_from_slice(format!(",\"schema_version\":{}", self.schema_version).as_bytes());
+        out.extend_from_slice(format!(",\"sequence\":{}", self.sequence).as_bytes());
+        string(&mut out, ",\"stream_id\":", self.stream_id);
+        out.extend_from_slice(format!(",\"stream_version\":{}", self.stream_version).as_bytes());
+        string(&mut out, ",\"tenant_id\":", self.tenant_id);
+        out.push(b'}');
+        Ok(out)
+    }
+
+    pub fn leaf_hash(
+        &self,
+        canonical_payload: &[u8],
+        canonical_metadata: &[u8],
+    ) -> Result<Hash, CanonicalError> {
+        Ok(merkle::leaf_hash(
+            &self.canonical_bytes(canonical_payload, canonical_metadata)?,
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn envelope() -> Envelope {
         Envelope {
@@ -157,6 +222,32 @@ mod tests {
         assert_eq!(
             fractional.leaf_hash(),
             Err(CanonicalError::UnsupportedNumber("1.5".to_owned()))
+        );
+    }
+
+    /// The hand-written member order and escaping agree with canonicalising the same object
+    /// generically, also for strings that need escapes and characters outside the BMP.
+    #[test]
+    fn the_direct_writer_agrees_with_generic_canonicalisation() {
+        let mut envelope = envelope();
+        envelope.tenant_id = "t\u{1}\"\\/\u{7f}é".to_owned();
+        envelope.stream_id = "s\u{1f600}\u{e000}\n\t".to_owned();
+        envelope.event_type = "\u{8}\u{c}\r".to_owned();
+        let generic = json!({
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type,
+            "metadata": envelope.metadata,
+            "payload": envelope.payload,
+            "recorded_at": envelope.recorded_at,
+            "schema_version": envelope.schema_version,
+            "sequence": envelope.sequence,
+            "stream_id": envelope.stream_id,
+            "stream_version": envelope.stream_version,
+            "tenant_id": envelope.tenant_id,
+        });
+        assert_eq!(
+            envelope.canonical_bytes().unwrap(),
+            canonical::to_canonical_vec(&generic).unwrap()
         );
     }
 }

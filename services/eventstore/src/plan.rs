@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use confide_audit::envelope::Envelope;
-use confide_audit::merkle::{Frontier, Hash, NodeId};
+use confide_audit::envelope::EnvelopeHeader;
+use confide_audit::merkle::{Frontier, Hash};
 use uuid::Uuid;
 
 use crate::types::{format_timestamp, truncate_timestamp};
@@ -37,6 +37,8 @@ pub(crate) struct PlannedEvent {
     pub(crate) payload: String,
     pub(crate) metadata: String,
     pub(crate) leaf_hash: Hash,
+    /// The roots of the perfect subtrees this event completes, smallest first.
+    pub(crate) subtree_roots: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -47,8 +49,6 @@ pub(crate) struct WritePlan {
     pub(crate) frontier: Frontier,
     pub(crate) recorded_at: DateTime<Utc>,
     pub(crate) events: Vec<PlannedEvent>,
-    /// Perfect subtrees (level >= 1) completed by this append.
-    pub(crate) nodes: Vec<(NodeId, Hash)>,
     pub(crate) result: AppendResult,
 }
 
@@ -234,36 +234,40 @@ pub(crate) fn plan(
     let recorded_at_text = format_timestamp(recorded_at);
     let old_size = state.frontier.size();
     let mut frontier = state.frontier;
-    let mut nodes = Vec::new();
+    let mut completed = Vec::new();
     let mut events = Vec::with_capacity(request.event_count());
     let mut stream_versions = Vec::with_capacity(request.writes.len());
     for write in &request.writes {
         let mut version = current(&write.stream_id);
         for event in &write.events {
             version += 1;
-            let envelope = Envelope {
-                tenant_id: tenant.to_string(),
+            let payload = canonical_text(&event.payload)?;
+            let metadata = canonical_text(&event.metadata)?;
+            let event_id = event.event_id.hyphenated().to_string();
+            let leaf_hash = EnvelopeHeader {
+                tenant_id: tenant.as_str(),
                 sequence: frontier.size(),
-                event_id: event.event_id.hyphenated().to_string(),
-                stream_id: write.stream_id.to_string(),
+                event_id: &event_id,
+                stream_id: write.stream_id.as_str(),
                 stream_version: version,
-                event_type: event.event_type.clone(),
+                event_type: &event.event_type,
                 schema_version: event.schema_version,
-                payload: event.payload.clone(),
-                metadata: event.metadata.clone(),
-                recorded_at: recorded_at_text.clone(),
-            };
-            let leaf_hash = envelope.leaf_hash().map_err(invalid_json)?;
-            frontier.push(leaf_hash, &mut nodes);
+                recorded_at: &recorded_at_text,
+            }
+            .leaf_hash(payload.as_bytes(), metadata.as_bytes())
+            .map_err(invalid_json)?;
+            completed.clear();
+            frontier.push(leaf_hash, &mut completed);
             events.push(PlannedEvent {
                 event_id: event.event_id,
                 stream_id: write.stream_id.clone(),
                 stream_version: version,
                 event_type: event.event_type.clone(),
                 schema_version: event.schema_version,
-                payload: canonical_text(&event.payload)?,
-                metadata: canonical_text(&event.metadata)?,
+                payload,
+                metadata,
                 leaf_hash,
+                subtree_roots: completed.iter().flat_map(|(_, hash)| *hash).collect(),
             });
         }
         stream_versions.push((write.stream_id.clone(), version));
@@ -276,7 +280,6 @@ pub(crate) fn plan(
         frontier,
         recorded_at,
         events,
-        nodes,
         result: AppendResult {
             first_sequence: old_size,
             last_sequence: new_size - 1,
@@ -386,9 +389,11 @@ mod tests {
         assert_eq!(plan.result.stream_versions, vec![(stream("consent-1"), 5)]);
         let versions: Vec<u64> = plan.events.iter().map(|e| e.stream_version).collect();
         assert_eq!(versions, vec![3, 4, 5]);
-        // Size 8 completes the subtrees [4,6), [6,8), [4,8) and [0,8).
-        let completed: Vec<NodeId> = plan.nodes.iter().map(|(id, _)| *id).collect();
-        assert!(completed.contains(&NodeId { level: 3, index: 0 }));
+        // Event 5 completes [4,6); event 6 nothing; event 7 completes [6,8), [4,8) and [0,8),
+        // the whole tree, whose root is the last of its subtree roots.
+        let roots: Vec<usize> = plan.events.iter().map(|e| e.subtree_roots.len()).collect();
+        assert_eq!(roots, vec![32, 0, 96]);
+        assert_eq!(plan.events[2].subtree_roots[64..], plan.root);
         assert_eq!(plan.frontier.hashes().len(), 1);
     }
 

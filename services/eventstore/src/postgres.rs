@@ -296,7 +296,7 @@ async fn write(
     let events = &plan.events;
     let row: Result<(String, Option<String>, Option<i64>), sqlx::Error> = sqlx::query_as(
         "SELECT outcome, conflict_stream, conflict_version FROM confide_append(
-            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(tenant.as_str())
     .bind(to_i64(plan.old_size))
@@ -306,16 +306,54 @@ async fn write(
     .bind(plan.frontier.to_bytes())
     .bind(plan.recorded_at)
     .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| to_i64(e.stream_version)).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.schema_version as i32).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.payload.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.metadata.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.leaf_hash.to_vec()).collect::<Vec<_>>())
-    .bind(plan.nodes.iter().map(|(id, _)| i16::from(id.level)).collect::<Vec<_>>())
-    .bind(plan.nodes.iter().map(|(id, _)| to_i64(id.index)).collect::<Vec<_>>())
-    .bind(plan.nodes.iter().map(|(_, hash)| hash.to_vec()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.stream_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| to_i64(e.stream_version))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.schema_version as i32)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.payload.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.metadata.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.leaf_hash.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.subtree_roots.as_slice())
+            .collect::<Vec<_>>(),
+    )
     .bind(exact.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
     .bind(exact.iter().map(|(_, v)| to_i64(*v)).collect::<Vec<_>>())
     .fetch_one(&mut *conn)

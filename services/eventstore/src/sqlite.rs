@@ -198,7 +198,8 @@ async fn write(
     }
     for (offset, event) in plan.events.iter().enumerate() {
         sqlx::query(&format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO events ({EVENT_COLUMNS}, subtree_roots)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))
         .bind(tenant.as_str())
         .bind(to_i64(plan.old_size + offset as u64))
@@ -211,17 +212,7 @@ async fn write(
         .bind(&event.metadata)
         .bind(plan.recorded_at)
         .bind(event.leaf_hash.as_slice())
-        .execute(&mut *conn)
-        .await?;
-    }
-    for (id, hash) in &plan.nodes {
-        sqlx::query(
-            "INSERT INTO merkle_nodes (tenant_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(tenant.as_str())
-        .bind(i64::from(id.level))
-        .bind(to_i64(id.index))
-        .bind(hash.as_slice())
+        .bind(event.subtree_roots.as_slice())
         .execute(&mut *conn)
         .await?;
     }
@@ -329,24 +320,27 @@ impl EventStore for SqliteEventStore {
         let mut conn = self.reader.acquire().await?;
         let mut found = HashMap::with_capacity(ids.len());
         for id in ids {
-            let hash: Option<Vec<u8>> = if id.level == 0 {
-                sqlx::query_scalar(
-                    "SELECT leaf_hash FROM events WHERE tenant_id = ?1 AND sequence = ?2",
-                )
-                .bind(tenant.as_str())
-                .bind(to_i64(id.index))
-                .fetch_optional(&mut *conn)
-                .await?
-            } else {
-                sqlx::query_scalar(
-                    "SELECT hash FROM merkle_nodes WHERE tenant_id = ?1 AND level = ?2 AND idx = ?3",
-                )
-                .bind(tenant.as_str())
-                .bind(i64::from(id.level))
-                .bind(to_i64(id.index))
-                .fetch_optional(&mut *conn)
-                .await?
+            // Node (l, i) was completed, and is stored, by event (i + 1) * 2^l - 1.
+            let Some(sequence) = (id.index + 1)
+                .checked_shl(u32::from(id.level))
+                .and_then(|end| end.checked_sub(1))
+            else {
+                continue;
             };
+            let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                "SELECT leaf_hash, subtree_roots FROM events WHERE tenant_id = ?1 AND sequence = ?2",
+            )
+            .bind(tenant.as_str())
+            .bind(to_i64(sequence))
+            .fetch_optional(&mut *conn)
+            .await?;
+            let hash = row.and_then(|(leaf, roots)| match id.level {
+                0 => Some(leaf),
+                level => {
+                    let start = (usize::from(level) - 1) * 32;
+                    roots.get(start..start + 32).map(<[u8]>::to_vec)
+                }
+            });
             if let Some(hash) = hash {
                 found.insert(*id, to_hash(&hash)?);
             }
