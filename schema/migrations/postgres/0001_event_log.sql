@@ -12,8 +12,6 @@ CREATE TABLE tenant_heads (
     tenant_id  text        NOT NULL PRIMARY KEY,
     tree_size  bigint      NOT NULL CHECK (tree_size > 0),
     root_hash  bytea       NOT NULL CHECK (length(root_hash) = 32),
-    -- Roots of the perfect subtrees of the right edge (the compact range), largest first.
-    frontier   bytea       NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -95,11 +93,32 @@ END $$;
 -- a set-based `= ANY(...)` lets a planner without statistics (a young table) scan the tenant.
 CREATE FUNCTION confide_append_state(p_tenant text, p_streams text[], p_event_ids uuid[])
 RETURNS TABLE (kind text, key text, num bigint, bytes bytea) LANGUAGE plpgsql AS $$
+DECLARE
+    v_size bigint;
+    v_levels integer[];
+    v_sequences bigint[];
 BEGIN
     PERFORM confide_use_tenant(p_tenant);
+    SELECT h.tree_size INTO v_size FROM tenant_heads h WHERE h.tenant_id = p_tenant;
+    IF NOT FOUND THEN
+        v_size := 0;
+    END IF;
+    -- The right edge of the tree: one perfect subtree per bit of the size, each stored with
+    -- the event that completed it. Events never change, so these stay right even if an
+    -- append commits after the size was read (the write's compare-and-swap catches that).
+    SELECT array_agg(l ORDER BY l DESC), array_agg(((v_size >> l) << l) - 1 ORDER BY l DESC)
+      INTO v_levels, v_sequences
+      FROM generate_series(0, 62) AS l
+     WHERE (v_size >> l) & 1 = 1;
     RETURN QUERY
-        SELECT 'head'::text, NULL::text, h.tree_size, h.frontier
-          FROM tenant_heads h WHERE h.tenant_id = p_tenant
+        SELECT 'head'::text, NULL::text, v_size, NULL::bytea
+        UNION ALL
+        SELECT 'frontier'::text, f.level::text, f.sequence,
+               (SELECT CASE WHEN f.level = 0 THEN e.leaf_hash
+                            ELSE substring(e.subtree_roots FROM (f.level - 1) * 32 + 1 FOR 32)
+                       END
+                  FROM events e WHERE e.tenant_id = p_tenant AND e.sequence = f.sequence)
+          FROM unnest(v_levels, v_sequences) AS f(level, sequence)
         UNION ALL
         SELECT 'stream'::text, s.stream_id,
                (SELECT e.stream_version FROM events e
@@ -124,7 +143,7 @@ END $$;
 -- to this tenant commits after this one.
 CREATE FUNCTION confide_append(
     p_tenant text, p_old_size bigint, p_old_root bytea,
-    p_new_size bigint, p_root bytea, p_frontier bytea, p_recorded_at timestamptz,
+    p_new_size bigint, p_root bytea, p_recorded_at timestamptz,
     p_event_ids uuid[], p_stream_ids text[], p_stream_versions bigint[], p_event_types text[],
     p_schema_versions integer[], p_payloads text[], p_metadata text[], p_leaf_hashes bytea[],
     p_subtree_roots bytea[], p_check_streams text[], p_check_versions bigint[])
@@ -149,18 +168,17 @@ BEGIN
         RETURN QUERY SELECT 'conflict'::text, v_stream, v_actual;
         RETURN;
     END IF;
-    INSERT INTO tenant_heads AS h (tenant_id, tree_size, root_hash, frontier, updated_at)
-    SELECT p_tenant, p_new_size, p_root, p_frontier, now()
-     WHERE p_old_size = 0
-    ON CONFLICT (tenant_id) DO NOTHING;
-    IF p_old_size > 0 OR NOT FOUND THEN
-        UPDATE tenant_heads h
-           SET tree_size = p_new_size, root_hash = p_root, frontier = p_frontier, updated_at = now()
+    IF p_old_size = 0 THEN
+        INSERT INTO tenant_heads (tenant_id, tree_size, root_hash)
+        VALUES (p_tenant, p_new_size, p_root)
+        ON CONFLICT (tenant_id) DO NOTHING;
+    ELSE
+        UPDATE tenant_heads h SET tree_size = p_new_size, root_hash = p_root, updated_at = now()
          WHERE h.tenant_id = p_tenant AND h.tree_size = p_old_size AND h.root_hash = p_old_root;
-        IF NOT FOUND THEN
-            RETURN QUERY SELECT 'moved'::text, NULL::text, NULL::bigint;
-            RETURN;
-        END IF;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'moved'::text, NULL::text, NULL::bigint;
+        RETURN;
     END IF;
     INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
                         schema_version, payload, metadata, recorded_at, leaf_hash, subtree_roots)
@@ -204,22 +222,23 @@ BEGIN
     RETURN QUERY SELECT h.tree_size, h.root_hash FROM tenant_heads h WHERE h.tenant_id = p_tenant;
 END $$;
 
--- The perfect-subtree hashes a proof needs, fetched in one round trip: each from the event
--- that completed it (see events.subtree_roots), by primary key.
-CREATE FUNCTION confide_read_nodes(p_tenant text, p_levels smallint[], p_idx bigint[])
-RETURNS TABLE (level smallint, idx bigint, hash bytea) LANGUAGE plpgsql AS $$
+-- The perfect-subtree hashes a proof needs, fetched in one round trip: node (level l, index i)
+-- from the event that completed it, p_sequences[k] = (i + 1) * 2^l - 1, computed by the
+-- caller. (Row-level security keeps a predicate with arithmetic in it from using the index,
+-- so the lookup compares the key with plain values.)
+CREATE FUNCTION confide_read_nodes(p_tenant text, p_levels smallint[], p_sequences bigint[])
+RETURNS TABLE (level smallint, sequence bigint, hash bytea) LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM confide_use_tenant(p_tenant);
     RETURN QUERY
-        SELECT found.level, found.idx, found.hash FROM (
-            SELECT w.level, w.idx,
+        SELECT found.level, found.sequence, found.hash FROM (
+            SELECT w.level, w.sequence,
                    (SELECT CASE WHEN w.level = 0 THEN e.leaf_hash
                                 ELSE substring(e.subtree_roots FROM (w.level - 1) * 32 + 1 FOR 32)
                            END
                       FROM events e
-                     WHERE e.tenant_id = p_tenant
-                       AND e.sequence = ((w.idx + 1) << w.level) - 1) AS hash
-              FROM unnest(p_levels, p_idx) AS w(level, idx)) found
+                     WHERE e.tenant_id = p_tenant AND e.sequence = w.sequence) AS hash
+              FROM unnest(p_levels, p_sequences) AS w(level, sequence)) found
          WHERE length(found.hash) = 32;
 END $$;
 

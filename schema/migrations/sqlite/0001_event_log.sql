@@ -5,7 +5,6 @@ CREATE TABLE tenant_heads (
     tenant_id  TEXT    NOT NULL PRIMARY KEY,
     tree_size  INTEGER NOT NULL CHECK (tree_size > 0),
     root_hash  BLOB    NOT NULL CHECK (length(root_hash) = 32),
-    frontier   BLOB    NOT NULL,
     updated_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
 

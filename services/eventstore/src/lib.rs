@@ -18,6 +18,7 @@
 //! - [`Upcasters`]: old event schemas brought up to date on read.
 
 mod error;
+mod layout;
 mod plan;
 mod postgres;
 mod row;

@@ -25,6 +25,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::layout;
 use crate::plan::{self, AppendState, Plan, WritePlan};
 use crate::projection::{InlineProjection, ProjectionHost};
 use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
@@ -251,6 +252,8 @@ async fn read_state(
         .bind(plan::event_ids(request))
         .fetch_all(&mut *conn)
         .await?;
+    let mut size = 0;
+    let mut edge = Vec::new();
     let mut state = AppendState {
         frontier: Frontier::new(),
         stream_versions: HashMap::new(),
@@ -261,11 +264,19 @@ async fn read_state(
         let key: Option<String> = row.try_get("key")?;
         let num: Option<i64> = row.try_get("num")?;
         match (kind.as_str(), key, num) {
-            ("head", _, Some(size)) => {
-                let bytes: Vec<u8> = row.try_get("bytes")?;
-                state.frontier = Frontier::from_bytes(to_u64(size), &bytes).map_err(|e| {
-                    StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}"))
-                })?;
+            ("head", _, Some(tree_size)) => size = to_u64(tree_size),
+            ("frontier", Some(level), Some(_)) => {
+                let bytes: Option<Vec<u8>> = row.try_get("bytes")?;
+                let level: u8 = level.parse().map_err(StoreError::unexpected)?;
+                let hash = bytes
+                    .as_deref()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        StoreError::Integrity(format!(
+                            "tenant {tenant}'s tree is missing the subtree root of level {level}"
+                        ))
+                    })?;
+                edge.push((level, hash));
             }
             ("stream", Some(stream), version) => {
                 state
@@ -283,6 +294,9 @@ async fn read_state(
             }
         }
     }
+    edge.sort_by(|a, b| b.0.cmp(&a.0));
+    state.frontier = Frontier::from_parts(size, edge.into_iter().map(|(_, h)| h).collect())
+        .map_err(|e| StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}")))?;
     Ok(state)
 }
 
@@ -296,14 +310,13 @@ async fn write(
     let events = &plan.events;
     let row: Result<(String, Option<String>, Option<i64>), sqlx::Error> = sqlx::query_as(
         "SELECT outcome, conflict_stream, conflict_version FROM confide_append(
-            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(tenant.as_str())
     .bind(to_i64(plan.old_size))
     .bind(old_root.as_slice())
     .bind(to_i64(plan.new_size))
     .bind(plan.root.as_slice())
-    .bind(plan.frontier.to_bytes())
     .bind(plan.recorded_at)
     .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
     .bind(
@@ -509,20 +522,21 @@ impl EventStore for PgEventStore {
         tenant: &TenantId,
         ids: &[NodeId],
     ) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let (levels, sequences): (Vec<i16>, Vec<i64>) = ids
+            .iter()
+            .filter_map(|id| Some((i16::from(id.level), to_i64(layout::stored_at(*id)?))))
+            .unzip();
         let rows: Vec<(i16, i64, Vec<u8>)> =
-            sqlx::query_as("SELECT level, idx, hash FROM confide_read_nodes($1, $2, $3)")
+            sqlx::query_as("SELECT level, sequence, hash FROM confide_read_nodes($1, $2, $3)")
                 .bind(tenant.as_str())
-                .bind(ids.iter().map(|id| i16::from(id.level)).collect::<Vec<_>>())
-                .bind(ids.iter().map(|id| to_i64(id.index)).collect::<Vec<_>>())
+                .bind(levels)
+                .bind(sequences)
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|(level, index, hash)| {
-                let id = NodeId {
-                    level: u8::try_from(level).map_err(StoreError::unexpected)?,
-                    index: to_u64(index),
-                };
-                Ok((id, to_hash(&hash)?))
+            .map(|(level, sequence, hash)| {
+                let level = u8::try_from(level).map_err(StoreError::unexpected)?;
+                Ok((layout::node_at(level, to_u64(sequence)), to_hash(&hash)?))
             })
             .collect()
     }

@@ -18,6 +18,7 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::layout;
 use crate::plan::{self, AppendState, Plan, WritePlan};
 use crate::projection::{InlineProjection, ProjectionHost};
 use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
@@ -129,17 +130,24 @@ async fn read_state(
     tenant: &TenantId,
     request: &AppendRequest,
 ) -> Result<AppendState, StoreError> {
-    let head: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT tree_size, frontier FROM tenant_heads WHERE tenant_id = ?1")
+    let size: Option<i64> =
+        sqlx::query_scalar("SELECT tree_size FROM tenant_heads WHERE tenant_id = ?1")
             .bind(tenant.as_str())
             .fetch_optional(&mut *conn)
             .await?;
-    let frontier = match head {
-        Some((size, bytes)) => Frontier::from_bytes(to_u64(size), &bytes).map_err(|e| {
-            StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}"))
-        })?,
-        None => Frontier::new(),
-    };
+    let size = size.map_or(0, to_u64);
+    let edge = layout::right_edge(size);
+    let found = nodes_in(conn, tenant, &edge).await?;
+    let hashes = edge
+        .iter()
+        .map(|id| {
+            found.get(id).copied().ok_or_else(|| {
+                StoreError::Integrity(format!("tenant {tenant}'s tree is missing node {id:?}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let frontier = Frontier::from_parts(size, hashes)
+        .map_err(|e| StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}")))?;
     let mut stream_versions = HashMap::new();
     for stream in plan::streams_to_read(request) {
         let version: Option<i64> = sqlx::query_scalar(
@@ -170,22 +178,48 @@ async fn read_state(
     })
 }
 
+/// Node hashes from the events that store them (see `layout`); missing ones are left out.
+async fn nodes_in(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for id in ids {
+        let Some(sequence) = layout::stored_at(*id) else {
+            continue;
+        };
+        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT leaf_hash, subtree_roots FROM events WHERE tenant_id = ?1 AND sequence = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(to_i64(sequence))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(hash) =
+            row.and_then(|(leaf, roots)| layout::hash_in_row(id.level, &leaf, &roots))
+        {
+            found.insert(*id, hash);
+        }
+    }
+    Ok(found)
+}
+
 async fn write(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     plan: &WritePlan,
 ) -> Result<(), StoreError> {
     let moved = sqlx::query(
-        "INSERT INTO tenant_heads (tenant_id, tree_size, root_hash, frontier) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO tenant_heads (tenant_id, tree_size, root_hash) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant_id) DO UPDATE
             SET tree_size = excluded.tree_size, root_hash = excluded.root_hash,
-                frontier = excluded.frontier, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-          WHERE tenant_heads.tree_size = ?5",
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+          WHERE tenant_heads.tree_size = ?4",
     )
     .bind(tenant.as_str())
     .bind(to_i64(plan.new_size))
     .bind(plan.root.as_slice())
-    .bind(plan.frontier.to_bytes())
     .bind(to_i64(plan.old_size))
     .execute(&mut *conn)
     .await?
@@ -318,34 +352,7 @@ impl EventStore for SqliteEventStore {
         ids: &[NodeId],
     ) -> Result<HashMap<NodeId, Hash>, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        let mut found = HashMap::with_capacity(ids.len());
-        for id in ids {
-            // Node (l, i) was completed, and is stored, by event (i + 1) * 2^l - 1.
-            let Some(sequence) = (id.index + 1)
-                .checked_shl(u32::from(id.level))
-                .and_then(|end| end.checked_sub(1))
-            else {
-                continue;
-            };
-            let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                "SELECT leaf_hash, subtree_roots FROM events WHERE tenant_id = ?1 AND sequence = ?2",
-            )
-            .bind(tenant.as_str())
-            .bind(to_i64(sequence))
-            .fetch_optional(&mut *conn)
-            .await?;
-            let hash = row.and_then(|(leaf, roots)| match id.level {
-                0 => Some(leaf),
-                level => {
-                    let start = (usize::from(level) - 1) * 32;
-                    roots.get(start..start + 32).map(<[u8]>::to_vec)
-                }
-            });
-            if let Some(hash) = hash {
-                found.insert(*id, to_hash(&hash)?);
-            }
-        }
-        Ok(found)
+        nodes_in(&mut conn, tenant, ids).await
     }
 
     async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
