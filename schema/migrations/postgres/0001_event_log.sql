@@ -75,8 +75,7 @@ END $$;
 
 -- Scopes the current transaction to one tenant (and never to all of them).
 CREATE FUNCTION confide_use_tenant(p_tenant text) RETURNS void LANGUAGE sql AS $$
-    SELECT set_config('confide.all_tenants', 'off', true);
-    SELECT set_config('confide.tenant_id', p_tenant, true);
+    SELECT set_config('confide.all_tenants', 'off', true), set_config('confide.tenant_id', p_tenant, true);
 $$;
 
 -- Takes the tenant's head row for the rest of the transaction: the path an append falls back
@@ -153,7 +152,8 @@ DECLARE
     v_stream text;
     v_actual bigint;
 BEGIN
-    PERFORM confide_use_tenant(p_tenant);
+    -- confide_use_tenant, inlined: this is the hot path.
+    PERFORM set_config('confide.all_tenants', 'off', true), set_config('confide.tenant_id', p_tenant, true);
     -- Checked before the head is taken: if the head then still matches, no append has
     -- committed since the writer's view, so these versions are still current.
     SELECT c.stream_id, c.actual INTO v_stream, v_actual
@@ -165,19 +165,23 @@ BEGIN
      WHERE c.actual <> c.expected
      LIMIT 1;
     IF FOUND THEN
-        RETURN QUERY SELECT 'conflict'::text, v_stream, v_actual;
+        outcome := 'conflict';
+        conflict_stream := v_stream;
+        conflict_version := v_actual;
+        RETURN NEXT;
         RETURN;
     END IF;
     IF p_old_size = 0 THEN
-        INSERT INTO tenant_heads (tenant_id, tree_size, root_hash)
-        VALUES (p_tenant, p_new_size, p_root)
+        INSERT INTO tenant_heads (tenant_id, tree_size, root_hash, updated_at)
+        VALUES (p_tenant, p_new_size, p_root, p_recorded_at)
         ON CONFLICT (tenant_id) DO NOTHING;
     ELSE
-        UPDATE tenant_heads h SET tree_size = p_new_size, root_hash = p_root, updated_at = now()
+        UPDATE tenant_heads h SET tree_size = p_new_size, root_hash = p_root, updated_at = p_recorded_at
          WHERE h.tenant_id = p_tenant AND h.tree_size = p_old_size AND h.root_hash = p_old_root;
     END IF;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'moved'::text, NULL::text, NULL::bigint;
+        outcome := 'moved';
+        RETURN NEXT;
         RETURN;
     END IF;
     INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
@@ -189,7 +193,8 @@ BEGIN
                   p_schema_versions, p_payloads, p_metadata, p_leaf_hashes, p_subtree_roots)
            WITH ORDINALITY AS u(event_id, stream_id, stream_version, event_type,
                                 schema_version, payload, metadata, leaf_hash, subtree_roots, ord);
-    RETURN QUERY SELECT 'written'::text, NULL::text, NULL::bigint;
+    outcome := 'written';
+    RETURN NEXT;
 END $$;
 
 -- Reads a stream in version order: the hot path of loading an aggregate.

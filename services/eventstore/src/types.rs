@@ -319,7 +319,12 @@ impl GlobalPosition {
     /// Moves past `event`; events must be passed in each tenant's sequence order.
     pub fn advance(&mut self, event: &RecordedEvent) {
         debug_assert_eq!(self.get(&event.tenant_id), event.sequence);
-        self.0.insert(event.tenant_id.clone(), event.sequence + 1);
+        match self.0.get_mut(&event.tenant_id) {
+            Some(next) => *next = event.sequence + 1,
+            None => {
+                self.0.insert(event.tenant_id.clone(), event.sequence + 1);
+            }
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&TenantId, u64)> {
