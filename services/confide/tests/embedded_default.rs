@@ -2,6 +2,8 @@
 //! a generated key in a fresh data directory), on port 0, asked for its health, stopped with
 //! SIGTERM, and started again with the same key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;

@@ -8,7 +8,10 @@ use confide_audit::merkle::{Hash, NodeId};
 /// The sequence of the event that stores `node`.
 pub(crate) fn stored_at(node: NodeId) -> Option<u64> {
     let width = 1u64.checked_shl(u32::from(node.level))?;
-    node.index.checked_add(1)?.checked_mul(width)?.checked_sub(1)
+    node.index
+        .checked_add(1)?
+        .checked_mul(width)?
+        .checked_sub(1)
 }
 
 /// The node of `level` stored with event `sequence`.

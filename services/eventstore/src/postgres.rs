@@ -294,7 +294,7 @@ async fn read_state(
             }
         }
     }
-    edge.sort_by(|a, b| b.0.cmp(&a.0));
+    edge.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
     state.frontier = Frontier::from_parts(size, edge.into_iter().map(|(_, h)| h).collect())
         .map_err(|e| StoreError::Integrity(format!("tenant {tenant}'s head is corrupt: {e}")))?;
     Ok(state)

@@ -1,5 +1,7 @@
 //! One conformance suite, run against every backend.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! Inline projections commit or roll back with their append; asynchronous projections move
 //! their position in the same transaction as their rows, and rebuild to the same tables.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
 mod common;
 
 use async_trait::async_trait;
