@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::layout;
 use crate::plan::{self, AppendState, Plan, WritePlan};
 use crate::projection::{InlineProjection, ProjectionHost};
-use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
+use crate::row::{EVENT_COLUMNS, EventRow, collect_events, into_events, to_hash, to_i64, to_u64};
 use crate::{
     AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
@@ -40,9 +40,6 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/p
 /// How many times an append plans again after losing its compare-and-swap. The second attempt
 /// holds the head row's lock, so more than a few means something else is wrong.
 const MAX_ATTEMPTS: usize = 5;
-
-const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_version, event_type, \
-     schema_version, payload, metadata, recorded_at, leaf_hash";
 
 #[derive(Clone)]
 pub struct PgEventStore {
@@ -482,15 +479,13 @@ impl EventStore for PgEventStore {
         from_sequence: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS} FROM confide_read_tenant($1, $2, $3)"
-        ))
-        .bind(tenant.as_str())
-        .bind(to_i64(from_sequence))
-        .bind(to_i64(limit as u64))
-        .fetch_all(&self.pool)
-        .await?;
-        into_events(rows, &self.upcasters)
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM confide_read_tenant($1, $2, $3)");
+        let rows = sqlx::query_as(&sql)
+            .bind(tenant.as_str())
+            .bind(to_i64(from_sequence))
+            .bind(to_i64(limit as u64))
+            .fetch(&self.pool);
+        collect_events(rows, &self.upcasters).await
     }
 
     async fn read_all(
@@ -661,15 +656,13 @@ impl ProjectionHost for PgEventStore {
             .iter()
             .map(|(tenant, next)| (tenant.as_str(), to_i64(next)))
             .unzip();
-        let rows: Vec<EventRow> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS} FROM confide_read_all($1, $2, $3)"
-        ))
-        .bind(tenants)
-        .bind(positions)
-        .bind(to_i64(limit as u64))
-        .fetch_all(&mut *conn)
-        .await?;
-        into_events(rows, &self.upcasters)
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM confide_read_all($1, $2, $3)");
+        let rows = sqlx::query_as(&sql)
+            .bind(tenants)
+            .bind(positions)
+            .bind(to_i64(limit as u64))
+            .fetch(&mut *conn);
+        collect_events(rows, &self.upcasters).await
     }
 
     async fn save_position_in(

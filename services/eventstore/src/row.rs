@@ -5,7 +5,10 @@ use uuid::Uuid;
 
 use crate::{RecordedEvent, StoreError, StreamId, TenantId, Upcasters};
 
-#[derive(sqlx::FromRow)]
+/// The columns of an event as read, in the order `EventRow` decodes them.
+pub(crate) const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_version, \
+     event_type, schema_version, payload, metadata, recorded_at, leaf_hash";
+
 pub(crate) struct EventRow {
     tenant_id: String,
     sequence: i64,
@@ -18,6 +21,49 @@ pub(crate) struct EventRow {
     metadata: String,
     recorded_at: DateTime<Utc>,
     leaf_hash: Vec<u8>,
+}
+
+/// Decoded by position, in the order of [`EVENT_COLUMNS`]: reading a log is mostly this.
+impl<'r, R> sqlx::FromRow<'r, R> for EventRow
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            tenant_id: row.try_get(0)?,
+            sequence: row.try_get(1)?,
+            event_id: row.try_get(2)?,
+            stream_id: row.try_get(3)?,
+            stream_version: row.try_get(4)?,
+            event_type: row.try_get(5)?,
+            schema_version: row.try_get(6)?,
+            payload: row.try_get(7)?,
+            metadata: row.try_get(8)?,
+            recorded_at: row.try_get(9)?,
+            leaf_hash: row.try_get(10)?,
+        })
+    }
+}
+
+/// Decodes rows into events as they arrive, so decoding overlaps with the database sending
+/// the rest of a large batch.
+pub(crate) async fn collect_events<'e>(
+    mut rows: futures_util::stream::BoxStream<'e, Result<EventRow, sqlx::Error>>,
+    upcasters: &Upcasters,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    use futures_util::TryStreamExt;
+    let mut events = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        events.push(row.into_event(upcasters)?);
+    }
+    Ok(events)
 }
 
 impl EventRow {

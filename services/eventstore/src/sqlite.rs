@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::layout;
 use crate::plan::{self, AppendState, Plan, WritePlan};
 use crate::projection::{InlineProjection, ProjectionHost};
-use crate::row::{EventRow, into_events, to_hash, to_i64, to_u64};
+use crate::row::{EVENT_COLUMNS, EventRow, into_events, to_hash, to_i64, to_u64};
 use crate::{
     AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
@@ -29,9 +29,6 @@ use crate::{
 
 /// The SQLite schema, embedded in the binary.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/sqlite");
-
-const EVENT_COLUMNS: &str = "tenant_id, sequence, event_id, stream_id, stream_version, event_type, \
-     schema_version, payload, metadata, recorded_at, leaf_hash";
 
 #[derive(Clone)]
 pub struct SqliteEventStore {
