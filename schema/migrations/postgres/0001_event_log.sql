@@ -136,53 +136,56 @@ END $$;
 
 -- Writes a planned append if, and only if, the tenant's tree is still exactly where the
 -- writer planned it (compare-and-swap on the head row's size and root) and every stream in
--- p_check_streams is at the version the writer planned with. Nothing is written otherwise:
--- 'moved' tells the caller to read the head again and plan anew; 'conflict' names a stream and
--- its actual version. The head row stays locked until the transaction ends, so a later append
--- to this tenant commits after this one.
+-- p_check_streams is at the version the writer planned with. Nothing is written otherwise.
+-- Answers 'written'; 'moved' (read the head again and plan anew); or 'conflict', a space, the
+-- stream's actual version, a space and the stream. The head row stays locked until the
+-- transaction ends, so a later append to this tenant commits after this one.
 CREATE FUNCTION confide_append(
     p_tenant text, p_old_size bigint, p_old_root bytea,
     p_new_size bigint, p_root bytea, p_recorded_at timestamptz,
     p_event_ids uuid[], p_stream_ids text[], p_stream_versions bigint[], p_event_types text[],
     p_schema_versions integer[], p_payloads text[], p_metadata text[], p_leaf_hashes bytea[],
     p_subtree_roots bytea[], p_check_streams text[], p_check_versions bigint[])
-RETURNS TABLE (outcome text, conflict_stream text, conflict_version bigint)
-LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_stream text;
     v_actual bigint;
 BEGIN
     -- confide_use_tenant, inlined: this is the hot path.
     PERFORM set_config('confide.all_tenants', 'off', true), set_config('confide.tenant_id', p_tenant, true);
-    -- Checked before the head is taken: if the head then still matches, no append has
-    -- committed since the writer's view, so these versions are still current.
-    SELECT c.stream_id, c.actual INTO v_stream, v_actual
-      FROM (SELECT s.stream_id, s.expected,
-                   COALESCE((SELECT e.stream_version FROM events e
-                              WHERE e.tenant_id = p_tenant AND e.stream_id = s.stream_id
-                              ORDER BY e.stream_version DESC LIMIT 1), 0) AS actual
-              FROM unnest(p_check_streams, p_check_versions) AS s(stream_id, expected)) c
-     WHERE c.actual <> c.expected
-     LIMIT 1;
-    IF FOUND THEN
-        outcome := 'conflict';
-        conflict_stream := v_stream;
-        conflict_version := v_actual;
-        RETURN NEXT;
-        RETURN;
-    END IF;
     IF p_old_size = 0 THEN
         INSERT INTO tenant_heads (tenant_id, tree_size, root_hash, updated_at)
-        VALUES (p_tenant, p_new_size, p_root, p_recorded_at)
+        SELECT p_tenant, p_new_size, p_root, p_recorded_at
+         WHERE NOT EXISTS (SELECT 1 FROM unnest(p_check_streams, p_check_versions) AS c(s, v)
+                            WHERE c.v <> 0)
         ON CONFLICT (tenant_id) DO NOTHING;
     ELSE
+        -- Taking the head and checking the expected versions in one statement: if the head
+        -- matches, no append has committed since the writer's view, so the versions it sees
+        -- are the current ones.
         UPDATE tenant_heads h SET tree_size = p_new_size, root_hash = p_root, updated_at = p_recorded_at
-         WHERE h.tenant_id = p_tenant AND h.tree_size = p_old_size AND h.root_hash = p_old_root;
+         WHERE h.tenant_id = p_tenant AND h.tree_size = p_old_size AND h.root_hash = p_old_root
+           AND NOT EXISTS (
+               SELECT 1 FROM unnest(p_check_streams, p_check_versions) AS c(stream_id, expected)
+                WHERE c.expected <> COALESCE(
+                      (SELECT e.stream_version FROM events e
+                        WHERE e.tenant_id = p_tenant AND e.stream_id = c.stream_id
+                        ORDER BY e.stream_version DESC LIMIT 1), 0));
     END IF;
     IF NOT FOUND THEN
-        outcome := 'moved';
-        RETURN NEXT;
-        RETURN;
+        -- Say which: a stream not at its expected version, or a head that moved.
+        SELECT c.stream_id, c.actual INTO v_stream, v_actual
+          FROM (SELECT s.stream_id, s.expected,
+                       COALESCE((SELECT e.stream_version FROM events e
+                                  WHERE e.tenant_id = p_tenant AND e.stream_id = s.stream_id
+                                  ORDER BY e.stream_version DESC LIMIT 1), 0) AS actual
+                  FROM unnest(p_check_streams, p_check_versions) AS s(stream_id, expected)) c
+         WHERE c.actual <> c.expected
+         LIMIT 1;
+        IF FOUND THEN
+            RETURN 'conflict ' || v_actual || ' ' || v_stream;
+        END IF;
+        RETURN 'moved';
     END IF;
     INSERT INTO events (tenant_id, sequence, event_id, stream_id, stream_version, event_type,
                         schema_version, payload, metadata, recorded_at, leaf_hash, subtree_roots)
@@ -193,8 +196,7 @@ BEGIN
                   p_schema_versions, p_payloads, p_metadata, p_leaf_hashes, p_subtree_roots)
            WITH ORDINALITY AS u(event_id, stream_id, stream_version, event_type,
                                 schema_version, payload, metadata, leaf_hash, subtree_roots, ord);
-    outcome := 'written';
-    RETURN NEXT;
+    RETURN 'written';
 END $$;
 
 -- Reads a stream in version order: the hot path of loading an aggregate.

@@ -305,8 +305,8 @@ async fn write(
     exact: &[(StreamId, u64)],
 ) -> Result<Written, StoreError> {
     let events = &plan.events;
-    let row: Result<(String, Option<String>, Option<i64>), sqlx::Error> = sqlx::query_as(
-        "SELECT outcome, conflict_stream, conflict_version FROM confide_append(
+    let outcome: Result<String, sqlx::Error> = sqlx::query_scalar(
+        "SELECT confide_append(
             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(tenant.as_str())
@@ -368,16 +368,19 @@ async fn write(
     .bind(exact.iter().map(|(_, v)| to_i64(*v)).collect::<Vec<_>>())
     .fetch_one(&mut *conn)
     .await;
-    match row {
-        Ok((outcome, stream, version)) => match (outcome.as_str(), stream) {
-            ("written", _) => Ok(Written::Yes),
-            ("moved", _) => Ok(Written::HeadMoved),
-            ("conflict", Some(stream)) => Ok(Written::Conflict {
-                stream: StreamId::parse(&stream)?,
-                actual: version.map_or(0, to_u64),
-            }),
-            (other, _) => Err(StoreError::Integrity(format!(
-                "unexpected append outcome {other}"
+    match outcome {
+        Ok(outcome) => match outcome.split_once(' ') {
+            None if outcome == "written" => Ok(Written::Yes),
+            None if outcome == "moved" => Ok(Written::HeadMoved),
+            Some(("conflict", rest)) => {
+                let (actual, stream) = rest.split_once(' ').unwrap_or(("", rest));
+                Ok(Written::Conflict {
+                    stream: StreamId::parse(stream)?,
+                    actual: actual.parse().map_err(StoreError::unexpected)?,
+                })
+            }
+            _ => Err(StoreError::Integrity(format!(
+                "unexpected append outcome {outcome}"
             ))),
         },
         Err(sqlx::Error::Database(error))
