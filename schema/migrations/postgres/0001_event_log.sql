@@ -229,6 +229,17 @@ BEGIN
     RETURN QUERY SELECT h.tree_size, h.root_hash FROM tenant_heads h WHERE h.tenant_id = p_tenant;
 END $$;
 
+-- The size of every tenant's log: what a catch-up reader plans its reads from.
+CREATE FUNCTION confide_tenant_sizes()
+RETURNS TABLE (tenant_id text, tree_size bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    v_caller text := coalesce(current_setting('confide.all_tenants', true), 'off');
+BEGIN
+    PERFORM set_config('confide.all_tenants', 'on', true);
+    RETURN QUERY SELECT h.tenant_id, h.tree_size FROM tenant_heads h ORDER BY h.tenant_id;
+    PERFORM set_config('confide.all_tenants', v_caller, true);
+END $$;
+
 -- The perfect-subtree hashes a proof needs, fetched in one round trip: node (level l, index i)
 -- from the event that completed it, p_sequences[k] = (i + 1) * 2^l - 1, computed by the
 -- caller. (Row-level security keeps a predicate with arithmetic in it from using the index,

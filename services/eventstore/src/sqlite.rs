@@ -328,6 +328,16 @@ impl EventStore for SqliteEventStore {
         self.read_all_in(&mut conn, position, limit).await
     }
 
+    async fn tenant_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT tenant_id, tree_size FROM tenant_heads ORDER BY tenant_id")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|(tenant, size)| Ok((TenantId::parse(&tenant)?, to_u64(size))))
+            .collect()
+    }
+
     async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError> {
         let row: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT tree_size, root_hash FROM tenant_heads WHERE tenant_id = ?1")

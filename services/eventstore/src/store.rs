@@ -52,6 +52,9 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The size of every tenant's log, in tenant order: what a catch-up reader plans from.
+    async fn tenant_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError>;
+
     /// The current head of a tenant's tree; `None` before its first event.
     async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError>;
 

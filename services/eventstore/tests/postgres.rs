@@ -14,7 +14,7 @@ use common::*;
 use confide_audit::merkle;
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, GlobalPosition, InlineProjection, NewEvent,
-    PgEventStore, RecordedEvent, StoreError, TenantId, proof,
+    PgEventStore, RecordedEvent, StoreError, Subscription, TenantId, proof,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,11 +64,28 @@ async fn a_concurrent_reader_sees_every_committed_event_once_and_no_rolled_back_
     let tenants: Vec<TenantId> = ["tenant-a", "tenant-b", "tenant-c"].map(tenant).to_vec();
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
 
-    // The reader runs from the start, concurrently with every writer.
+    // Two readers run from the start, concurrently with every writer: the global reader one
+    // batch at a time, and a catch-up subscription with small batches read ahead.
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let reader = {
         let store = plain.clone();
         tokio::spawn(async move { read_everything(store, done_rx).await })
+    };
+    let (followed_tx, mut followed_rx) = tokio::sync::mpsc::unbounded_channel();
+    let subscriber = {
+        let store: Arc<dyn EventStore> = Arc::new(plain.clone());
+        tokio::spawn(async move {
+            let mut subscription =
+                Subscription::new(store, GlobalPosition::default(), Duration::from_millis(50))
+                    .with_batch_size(7)
+                    .with_read_ahead(3);
+            loop {
+                let event = subscription.next().await.unwrap();
+                if followed_tx.send(event).is_err() {
+                    return;
+                }
+            }
+        })
     };
 
     // One append holds its tenant's transaction open for two seconds while others write.
@@ -153,6 +170,28 @@ async fn a_concurrent_reader_sees_every_committed_event_once_and_no_rolled_back_
         seen_ids, outcomes.acknowledged,
         "the reader missed or invented events"
     );
+
+    // The subscription delivers the same events, each tenant's in sequence order.
+    let mut followed = Vec::new();
+    while followed.len() < seen.len() {
+        let event = tokio::time::timeout(Duration::from_secs(30), followed_rx.recv())
+            .await
+            .expect("the subscription reaches every acknowledged event")
+            .expect("the subscription is still running");
+        followed.push(event);
+    }
+    subscriber.abort();
+    let mut next = GlobalPosition::default();
+    for event in &followed {
+        assert_eq!(event.sequence, next.get(&event.tenant_id), "out of order");
+        next.advance(event);
+    }
+    let key = |e: &RecordedEvent| (e.tenant_id.clone(), e.sequence, e.event_id);
+    let mut by_subscription: Vec<_> = followed.iter().map(key).collect();
+    let mut by_reader: Vec<_> = seen.iter().map(key).collect();
+    by_subscription.sort();
+    by_reader.sort();
+    assert_eq!(by_subscription, by_reader);
 
     // Every tenant's log is gap-free and its tree matches its events.
     for t in &tenants {
