@@ -193,6 +193,18 @@ macro_rules! event_from {
             fn from(event: $inner) -> Self {
                 Event::$kind(event)
             }
+        }
+
+        /// An aggregate's own events out of the union; any other kind is handed back.
+        impl TryFrom<Event> for $inner {
+            type Error = Event;
+
+            fn try_from(event: Event) -> Result<Self, Event> {
+                match event {
+                    Event::$kind(event) => Ok(event),
+                    other => Err(other),
+                }
+            }
         })+
     };
 }
