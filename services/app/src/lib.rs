@@ -141,19 +141,13 @@ impl App {
         A::Command: Clone,
         A::Event: TryFrom<Event, Error = Event> + Into<Event>,
     {
-        let domain_tenant = confide_domain::TenantId::parse(tenant.as_str())?;
         let tenant_stream = tenant_stream();
         for attempt in 0..MAX_ATTEMPTS {
             let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream).await?;
             let target: Loaded<A> = self.load(tenant, stream).await?;
             let now = self.clock.now();
-            let ctx = Ctx::new(
-                domain_tenant.clone(),
-                &organisation.state,
-                actor.clone(),
-                now,
-            )
-            .with_new_ids(new_ids);
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now)
+                .with_new_ids(new_ids);
             let decided = target.state.decide(command.clone(), &ctx)?;
             if decided.is_empty() {
                 return Ok(decided);

@@ -61,3 +61,10 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+/// A value the store was given (or read) that the domain's types refuse.
+impl From<confide_domain::DomainError> for StoreError {
+    fn from(error: confide_domain::DomainError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}

@@ -86,7 +86,8 @@ impl EventRow {
         let schema_version =
             u32::try_from(self.schema_version).map_err(|_| corrupt("a negative schema version"))?;
         let mut event = RecordedEvent {
-            tenant_id: TenantId::parse(&self.tenant_id)?,
+            tenant_id: TenantId::parse(&self.tenant_id)
+                .map_err(|_| corrupt("an invalid tenant id"))?,
             sequence: u64::try_from(self.sequence).map_err(|_| corrupt("a negative sequence"))?,
             event_id: self.event_id,
             stream_id: StreamId::parse(&self.stream_id)?,

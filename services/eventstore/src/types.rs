@@ -12,54 +12,8 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// One organisation's slug. Every stream, event and tree belongs to exactly one tenant.
-///
-/// Lowercase ASCII letters, digits and '-', 1 to 63 characters, starting and ending with a
-/// letter or digit (a DNS label, so it is safe in URLs, checkpoint origins and file names).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
-
-impl TenantId {
-    pub fn parse(value: &str) -> Result<Self, StoreError> {
-        let bytes = value.as_bytes();
-        let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-        let valid = (1..=63).contains(&bytes.len())
-            && bytes.iter().all(allowed)
-            && bytes.first() != Some(&b'-')
-            && bytes.last() != Some(&b'-');
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(StoreError::Invalid(format!(
-                "tenant id {value:?} must be 1 to 63 lowercase letters, digits or '-', not starting or ending with '-'"
-            )))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for TenantId {
-    type Error = StoreError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<TenantId> for String {
-    fn from(value: TenantId) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// One organisation: every stream, event and tree belongs to exactly one tenant.
+pub use confide_domain::TenantId;
 
 /// A stream's name inside its tenant, by convention `<aggregate>-<id>` (`consent-…`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
