@@ -2,7 +2,10 @@
 //! domain decide, and appends the decision with optimistic concurrency.
 //!
 //! Layout:
-//! - [`App`]: `load` a stream into its aggregate and `execute` a command against it.
+//! - [`App`]: `load` a stream into its aggregate and `execute` a command against it;
+//!   `start_playback` and `withdraw_consent`, the commands that read other streams.
+//! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
+//!   the [`StreamLinks`] inline projection).
 //! - [`Clock`]: where the time of a decision comes from.
 //! - [`AppError`]: what a caller can act on.
 //! - `streams`: the name of each aggregate's stream.
@@ -11,18 +14,30 @@
 //! version the decision saw, so roles and policy cannot change between a decision and its
 //! commit; a conflict reloads and decides again, a bounded number of times.
 
+mod links;
 mod streams;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
+use confide_domain::aggregates::grant::Grant;
+use confide_domain::aggregates::recording::{
+    AccessFacts, Recording, RecordingCommand, RecordingEvent,
+};
 use confide_domain::aggregates::tenant::Tenant;
-use confide_domain::{Actor, Aggregate, Ctx, DomainError, DomainEvent, Event};
+use confide_domain::cascade::after_consent_event;
+use confide_domain::{
+    Actor, Aggregate, ConsentId, Ctx, DomainError, DomainEvent, Event, Medium, Purpose, RecordingId,
+};
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
 };
 use uuid::Uuid;
 
+pub use links::{Links, StreamLinks, Subject};
 pub use streams::{stream_of, tenant_stream};
 
 /// How many times a command is decided again after another writer got there first.
@@ -75,12 +90,18 @@ pub struct Loaded<A> {
 
 pub struct App {
     store: Arc<dyn EventStore>,
+    links: Arc<dyn Links>,
     clock: Arc<dyn Clock>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// `links` reads what the store's [`StreamLinks`] projection writes: the same database.
+    pub fn new(store: Arc<dyn EventStore>, links: Arc<dyn Links>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            links,
+            clock,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -124,6 +145,28 @@ impl App {
         }
     }
 
+    /// Every stream linked to `subject` whose name starts with `kind`, loaded.
+    async fn load_linked<A>(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, Loaded<A>)>, AppError>
+    where
+        A: Aggregate,
+        A::Event: TryFrom<Event, Error = Event>,
+    {
+        let prefix = format!("{kind}-");
+        let mut loaded = Vec::new();
+        for stream in self.links.linked(tenant, subject).await? {
+            if stream.as_str().starts_with(&prefix) {
+                let state = self.load(tenant, &stream).await?;
+                loaded.push((stream, state));
+            }
+        }
+        Ok(loaded)
+    }
+
     /// Decides `command` against `stream` as `actor` and appends the events, expecting the
     /// stream and the tenant's stream to be where the decision saw them. On a conflict it
     /// loads both again and decides again. Returns the events written (none if the command
@@ -141,9 +184,8 @@ impl App {
         A::Command: Clone,
         A::Event: TryFrom<Event, Error = Event> + Into<Event>,
     {
-        let tenant_stream = tenant_stream();
-        for attempt in 0..MAX_ATTEMPTS {
-            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
             let target: Loaded<A> = self.load(tenant, stream).await?;
             let now = self.clock.now();
             let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now)
@@ -152,42 +194,223 @@ impl App {
             if decided.is_empty() {
                 return Ok(decided);
             }
-            let metadata = serde_json::json!({ "actor": actor });
-            let events = decided
-                .iter()
-                .map(|event| {
-                    let event: Event = event.clone().into();
-                    Ok(NewEvent {
-                        event_id: Uuid::now_v7(),
-                        event_type: event.event_type().to_owned(),
-                        schema_version: event.schema_version(),
-                        payload: event.to_payload()?,
-                        metadata: metadata.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, AppError>>()?;
-            let mut request = AppendRequest::to_stream(
+            let request = AppendRequest::new(now).write(
                 stream.clone(),
                 ExpectedVersion::Exact(target.version),
-                events,
-                now,
+                new_events(&decided, actor)?,
             );
-            if *stream != tenant_stream {
-                request = request.condition(
-                    tenant_stream.clone(),
-                    ExpectedVersion::Exact(organisation.version),
-                );
-            }
-            match self.store.append(tenant, request).await {
-                Ok(_) => return Ok(decided),
-                Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(attempt, %stream, "decided on a stale view; deciding again");
-                }
-                Err(error) => return Err(error.into()),
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(decided);
             }
         }
         Err(AppError::Contention {
             stream: stream.clone(),
         })
     }
+
+    /// Decides whether `actor` may play a recording for `purpose` in `medium`, from the
+    /// consents about its client and the grants on it, and records the decision: a
+    /// `PlaybackStarted` with its basis, or a `PlaybackRefused` with its reasons. The append
+    /// is conditioned on every consent and grant the decision read, so a withdrawal committed
+    /// before it makes it decide again.
+    pub async fn start_playback(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        recording_id: RecordingId,
+        purpose: Purpose,
+        medium: Medium,
+    ) -> Result<RecordingEvent, AppError> {
+        let stream = stream_of("recording", recording_id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let recording: Loaded<Recording> = self.load(tenant, &stream).await?;
+            let client = recording
+                .state
+                .core()
+                .map(|core| core.client_id.to_string())
+                .ok_or_else(|| DomainError::not_found("recording"))?;
+            let consents: Vec<(StreamId, Loaded<Consent>)> = self
+                .load_linked(tenant, &Subject::Client(client), "consent")
+                .await?;
+            let grants: Vec<(StreamId, Loaded<Grant>)> = self
+                .load_linked(
+                    tenant,
+                    &Subject::Recording(recording_id.to_string()),
+                    "grant",
+                )
+                .await?;
+            let facts = AccessFacts {
+                consents: consents.iter().map(|(_, c)| c.state.clone()).collect(),
+                grants: grants.iter().map(|(_, g)| g.state.clone()).collect(),
+            };
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now);
+            let decided = recording.state.decide(
+                RecordingCommand::StartPlayback {
+                    purpose,
+                    medium,
+                    facts: Box::new(facts),
+                },
+                &ctx,
+            )?;
+            let Some(decision) = decided.first().cloned() else {
+                return Err(AppError::Domain(DomainError::conflict(
+                    "a playback decision recorded nothing",
+                )));
+            };
+            let mut request = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(recording.version),
+                new_events(&decided, actor)?,
+            );
+            for (read, version) in consents
+                .iter()
+                .map(|(s, c)| (s, c.version))
+                .chain(grants.iter().map(|(s, g)| (s, g.version)))
+            {
+                request = request.condition(read.clone(), ExpectedVersion::Exact(version));
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(decision);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Withdraws consent, in whole or in part, and in the same append everything that
+    /// follows from it: each grant it no longer covers is revoked, and with a deletion request
+    /// each recording it covered is scheduled for destruction and everyone who had access is
+    /// sent a notice (GDPR Art. 19), an event per recipient.
+    pub async fn withdraw_consent(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        consent_id: ConsentId,
+        scope: WithdrawalScope,
+        deletion_requested: bool,
+    ) -> Result<Vec<ConsentEvent>, AppError> {
+        let stream = stream_of("consent", consent_id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let consent: Loaded<Consent> = self.load(tenant, &stream).await?;
+            let client = consent
+                .state
+                .core()
+                .map(|core| core.client_id.to_string())
+                .ok_or_else(|| DomainError::not_found("consent"))?;
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now);
+            let decided = consent.state.decide(
+                ConsentCommand::WithdrawConsent {
+                    scope: scope.clone(),
+                    deletion_requested,
+                },
+                &ctx,
+            )?;
+            let recordings: Vec<(StreamId, Loaded<Recording>)> = self
+                .load_linked(tenant, &Subject::Client(client), "recording")
+                .await?;
+            let grants: Vec<(StreamId, Loaded<Grant>)> = self
+                .load_linked(tenant, &Subject::Consent(consent_id.to_string()), "grant")
+                .await?;
+            let mut after = consent.state.clone();
+            let mut consent_events = decided.clone();
+            let mut grant_events: BTreeMap<StreamId, Vec<Event>> = BTreeMap::new();
+            let mut recording_events: BTreeMap<StreamId, Vec<Event>> = BTreeMap::new();
+            for event in &decided {
+                let cascade = after_consent_event(
+                    &after,
+                    event,
+                    &grants
+                        .iter()
+                        .map(|(_, g)| g.state.clone())
+                        .collect::<Vec<_>>(),
+                    &recordings
+                        .iter()
+                        .map(|(_, r)| r.state.clone())
+                        .collect::<Vec<_>>(),
+                    &organisation.state,
+                );
+                after = after.apply(event);
+                consent_events.extend(cascade.notices);
+                for (grant_id, revoked) in cascade.revocations {
+                    grant_events
+                        .entry(stream_of("grant", grant_id)?)
+                        .or_default()
+                        .push(revoked.into());
+                }
+                for (recording_id, scheduled) in cascade.destructions {
+                    recording_events
+                        .entry(stream_of("recording", recording_id)?)
+                        .or_default()
+                        .push(scheduled.into());
+                }
+            }
+            let mut request = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(consent.version),
+                new_events(&consent_events, actor)?,
+            );
+            let versions: BTreeMap<&StreamId, u64> = grants
+                .iter()
+                .map(|(s, g)| (s, g.version))
+                .chain(recordings.iter().map(|(s, r)| (s, r.version)))
+                .collect();
+            for (target, events) in grant_events.into_iter().chain(recording_events) {
+                let version = versions.get(&target).copied().unwrap_or(0);
+                let events =
+                    new_events(&events, &Actor::system(confide_domain::SystemJob::Cascade))?;
+                request = request.write(target, ExpectedVersion::Exact(version), events);
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(consent_events);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Appends `request` conditioned on the tenant's stream (roles, policy) being where the
+    /// decision saw it. False when another writer got there first: decide again.
+    async fn commit(
+        &self,
+        tenant: &TenantId,
+        mut request: AppendRequest,
+        organisation: &Loaded<Tenant>,
+    ) -> Result<bool, AppError> {
+        let tenant_stream = tenant_stream();
+        if !request.writes.iter().any(|w| w.stream_id == tenant_stream) {
+            request =
+                request.condition(tenant_stream, ExpectedVersion::Exact(organisation.version));
+        }
+        match self.store.append(tenant, request).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { stream, .. }) => {
+                tracing::debug!(%stream, "decided on a stale view; deciding again");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Domain events as the store takes them, with who caused them in the metadata.
+fn new_events<E: Clone + Into<Event>>(
+    events: &[E],
+    actor: &Actor,
+) -> Result<Vec<NewEvent>, AppError> {
+    let metadata = serde_json::json!({ "actor": actor });
+    events
+        .iter()
+        .map(|event| {
+            let event: Event = event.clone().into();
+            Ok(NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                payload: event.to_payload()?,
+                metadata: metadata.clone(),
+            })
+        })
+        .collect()
 }

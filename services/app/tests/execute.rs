@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use confide_app::{App, AppError, Clock, stream_of, tenant_stream};
+use confide_app::{App, AppError, Clock, Links, StreamLinks, stream_of, tenant_stream};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
@@ -69,15 +69,25 @@ fn add_member(name: &str, role: Role) -> TenantCommand {
     }
 }
 
+/// An app over a fresh store with the stream links kept inline.
+fn app_over<S>(store: S) -> App
+where
+    S: EventStore + Links + 'static,
+{
+    let store = Arc::new(store);
+    App::new(store.clone(), store, Arc::new(FixedClock))
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store: std::sync::Arc<dyn confide_eventstore::EventStore> =
-                        std::sync::Arc::new(super::common::sqlite().await);
-                    super::$case(store).await;
+                    let store = super::common::sqlite()
+                        .await
+                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    super::$case(super::app_over(store)).await;
                 }
             )*
         }
@@ -85,9 +95,10 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store: std::sync::Arc<dyn confide_eventstore::EventStore> =
-                        std::sync::Arc::new(super::common::postgres().await);
-                    super::$case(store).await;
+                    let store = super::common::postgres()
+                        .await
+                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    super::$case(super::app_over(store)).await;
                 }
             )*
         }
@@ -100,8 +111,8 @@ on_both_backends!(
     concurrent_commands_are_decided_again_not_lost,
 );
 
-async fn commands_become_events_and_load_back_as_state(store: Arc<dyn EventStore>) {
-    let app = App::new(store.clone(), Arc::new(FixedClock));
+async fn commands_become_events_and_load_back_as_state(app: App) {
+    let store = app.store().clone();
     let tenant = TenantId::parse("brookes-counselling").unwrap();
     create_tenant(&app, &tenant).await;
     let created = app.load::<Tenant>(&tenant, &tenant_stream()).await.unwrap();
@@ -153,8 +164,8 @@ async fn commands_become_events_and_load_back_as_state(store: Arc<dyn EventStore
     assert_eq!(client.version, 1);
 }
 
-async fn a_refused_command_writes_nothing(store: Arc<dyn EventStore>) {
-    let app = App::new(store.clone(), Arc::new(FixedClock));
+async fn a_refused_command_writes_nothing(app: App) {
+    let store = app.store().clone();
     let tenant = TenantId::parse("coaching-co").unwrap();
     create_tenant(&app, &tenant).await;
     let head = store.tree_head(&tenant).await.unwrap();
@@ -179,8 +190,9 @@ async fn a_refused_command_writes_nothing(store: Arc<dyn EventStore>) {
 
 /// Members are added while clients are registered: every client append is conditioned on the
 /// tenant stream, so each tenant change forces the client commands to decide again.
-async fn concurrent_commands_are_decided_again_not_lost(store: Arc<dyn EventStore>) {
-    let app = Arc::new(App::new(store.clone(), Arc::new(FixedClock)));
+async fn concurrent_commands_are_decided_again_not_lost(app: App) {
+    let store = app.store().clone();
+    let app = Arc::new(app);
     let tenant = TenantId::parse("busy-clinic").unwrap();
     create_tenant(&app, &tenant).await;
     let created = app

@@ -1,0 +1,170 @@
+//! Which streams concern what: the consents and recordings about a client, the grants on a
+//! recording or under a consent. An inline projection writes the links in the append's own
+//! transaction (so a decision never misses a stream committed before it), and [`Links`]
+//! reads them.
+
+use async_trait::async_trait;
+use confide_eventstore::{
+    InlineProjection, PgEventStore, RecordedEvent, SqliteEventStore, StoreError, StreamId, TenantId,
+};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
+
+/// What a stream can be linked to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Client(String),
+    Recording(String),
+    Consent(String),
+}
+
+impl Subject {
+    fn key(&self) -> String {
+        match self {
+            Self::Client(id) => format!("client:{id}"),
+            Self::Recording(id) => format!("recording:{id}"),
+            Self::Consent(id) => format!("consent:{id}"),
+        }
+    }
+}
+
+/// The links an event creates: (subject, stream), from the fields of the events that create
+/// consents, recordings and grants.
+fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
+    let field = |name: &str| event.payload[name].as_str().map(str::to_owned);
+    let link = |subject: Option<String>, kind: &str, id: Option<String>| {
+        subject.zip(id).map(|(s, id)| (s, format!("{kind}-{id}")))
+    };
+    match event.event_type.as_str() {
+        "ConsentRequested" | "ConsentNoticeGiven" => vec![link(
+            field("client_id").map(|id| Subject::Client(id).key()),
+            "consent",
+            field("consent_id"),
+        )],
+        "RecordingCreated" => vec![link(
+            field("client_id").map(|id| Subject::Client(id).key()),
+            "recording",
+            field("recording_id"),
+        )],
+        "AccessGranted" => vec![
+            link(
+                field("recording_id").map(|id| Subject::Recording(id).key()),
+                "grant",
+                field("grant_id"),
+            ),
+            link(
+                field("consent_id").map(|id| Subject::Consent(id).key()),
+                "grant",
+                field("grant_id"),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The inline projection; register it on the store with `with_inline_projection`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamLinks;
+
+const INSERT_PG: &str = "INSERT INTO stream_links (tenant_id, subject, stream_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+const INSERT_SQLITE: &str = "INSERT INTO stream_links (tenant_id, subject, stream_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+
+#[async_trait]
+impl InlineProjection<Postgres> for StreamLinks {
+    fn name(&self) -> &'static str {
+        "stream_links"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), StoreError> {
+        for event in events {
+            for (subject, stream) in links_of(event) {
+                sqlx::query(INSERT_PG)
+                    .bind(event.tenant_id.as_str())
+                    .bind(subject)
+                    .bind(stream)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InlineProjection<Sqlite> for StreamLinks {
+    fn name(&self) -> &'static str {
+        "stream_links"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut SqliteConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), StoreError> {
+        for event in events {
+            for (subject, stream) in links_of(event) {
+                sqlx::query(INSERT_SQLITE)
+                    .bind(event.tenant_id.as_str())
+                    .bind(subject)
+                    .bind(stream)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the links.
+#[async_trait]
+pub trait Links: Send + Sync {
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError>;
+}
+
+#[async_trait]
+impl Links for PgEventStore {
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM stream_links WHERE tenant_id = $1 AND subject = $2 ORDER BY stream_id",
+        )
+        .bind(tenant.as_str())
+        .bind(subject.key())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(|s| StreamId::parse(s)).collect()
+    }
+}
+
+#[async_trait]
+impl Links for SqliteEventStore {
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM stream_links WHERE tenant_id = ?1 AND subject = ?2 ORDER BY stream_id",
+        )
+        .bind(tenant.as_str())
+        .bind(subject.key())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|s| StreamId::parse(s)).collect()
+    }
+}
