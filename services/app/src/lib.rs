@@ -3,7 +3,8 @@
 //!
 //! Layout:
 //! - [`App`]: `load` a stream into its aggregate and `execute` a command against it;
-//!   `start_playback` and `withdraw_consent`, the commands that read other streams.
+//!   `grant_access`, `start_playback` and `withdraw_consent`, the commands that read other
+//!   streams and are conditioned on them.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
 //! - [`Clock`]: where the time of a decision comes from.
@@ -23,14 +24,15 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
-use confide_domain::aggregates::grant::Grant;
+use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee};
 use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent,
 };
 use confide_domain::aggregates::tenant::Tenant;
 use confide_domain::cascade::after_consent_event;
 use confide_domain::{
-    Actor, Aggregate, ConsentId, Ctx, DomainError, DomainEvent, Event, Medium, Purpose, RecordingId,
+    Actor, Aggregate, ConsentId, Ctx, DomainError, DomainEvent, Event, GrantId, Medium, Purpose,
+    RecordingId,
 };
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
@@ -273,6 +275,64 @@ impl App {
             }
             if self.commit(tenant, request, &organisation).await? {
                 return Ok(decision);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Grants `grantee` access to a recording for `purpose` until `expires_at`, under the
+    /// consent that must cover them. The grant is conditioned on the recording and the consent
+    /// being as the decision saw them.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn grant_access(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        grant_id: GrantId,
+        recording_id: RecordingId,
+        consent_id: ConsentId,
+        grantee: Grantee,
+        purpose: Purpose,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Vec<confide_domain::aggregates::grant::GrantEvent>, AppError> {
+        let stream = stream_of("grant", grant_id)?;
+        let recording_stream = stream_of("recording", recording_id)?;
+        let consent_stream = stream_of("consent", consent_id)?;
+        let new_ids = [grant_id.as_uuid()];
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let grant: Loaded<Grant> = self.load(tenant, &stream).await?;
+            let recording: Loaded<Recording> = self.load(tenant, &recording_stream).await?;
+            let consent: Loaded<Consent> = self.load(tenant, &consent_stream).await?;
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now)
+                .with_new_ids(&new_ids);
+            let decided = grant.state.decide(
+                GrantCommand::GrantAccess {
+                    recording: Box::new(recording.state),
+                    consent: Box::new(consent.state),
+                    grantee: grantee.clone(),
+                    purpose,
+                    expires_at,
+                },
+                &ctx,
+            )?;
+            let request = AppendRequest::new(now)
+                .write(
+                    stream.clone(),
+                    ExpectedVersion::Exact(grant.version),
+                    new_events(&decided, actor)?,
+                )
+                .condition(
+                    recording_stream.clone(),
+                    ExpectedVersion::Exact(recording.version),
+                )
+                .condition(
+                    consent_stream.clone(),
+                    ExpectedVersion::Exact(consent.version),
+                );
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(decided);
             }
         }
         Err(AppError::Contention { stream })

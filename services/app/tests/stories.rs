@@ -8,21 +8,23 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
-use confide_app::{App, Clock, Links, StreamLinks, stream_of, tenant_stream};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use confide_app::{App, AppError, Clock, Links, StreamLinks, stream_of, tenant_stream};
+use confide_domain::access::DenyReason;
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
     Audience, CollectionMethod, Consent, ConsentCommand, ConsentEvent, ConsentScope, ConsentStatus,
     Evidence, PurposeTerms, WithdrawalScope,
 };
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
+use confide_domain::aggregates::grant::Grantee;
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
-    Actor, ClientId, ConsentFormId, ConsentId, Jurisdiction, KeyId, Language, Medium, Offset,
-    Purpose, RecordingId, Role, Sealed, Sha256, UserId,
+    Actor, ClientId, ConsentFormId, ConsentId, DomainError, GrantId, Jurisdiction, KeyId, Language,
+    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
@@ -89,6 +91,164 @@ impl Story {
             .unwrap();
     }
 
+    /// The counselling service: written consent, audio only, with these members.
+    async fn counselling_service(&self, members: &[(&str, Role)]) {
+        self.as_admin(TenantCommand::CreateTenant {
+            name: "Community Counselling".into(),
+            policy: TenantPolicy {
+                consent_model: ConsentModel::WrittenOptIn,
+                allowed_media: MediaPolicy::AudioOnly,
+                practitioner_self_access: true,
+                client_copies: ClientCopies::OnRequestReviewed,
+                retention_days: 365,
+                course_grace_days: 14,
+                jurisdiction: Jurisdiction::UkGdpr,
+            },
+            first_admin: user("admin"),
+        })
+        .await;
+        for (name, role) in members {
+            self.as_admin(TenantCommand::AddMember {
+                user_id: user(name),
+                roles: BTreeSet::from([*role]),
+            })
+            .await;
+        }
+    }
+
+    /// Publishes the form, registers a client and has `practitioner` ask for `terms`; the
+    /// client then signs through their link.
+    async fn consent(&self, practitioner: &str, terms: Vec<PurposeTerms>) -> (ClientId, ConsentId) {
+        let (app, tenant) = (&self.app, &self.tenant);
+        let form_id = ConsentFormId::from_uuid(Uuid::now_v7()).unwrap();
+        let form_stream = stream_of("consent_form", form_id).unwrap();
+        app.execute::<ConsentForm>(
+            tenant,
+            &as_user("admin"),
+            &form_stream,
+            ConsentFormCommand::PublishConsentForm {
+                title: "Recording consent".into(),
+                language: Language::parse("en-GB").unwrap(),
+                text: FORM_TEXT.into(),
+            },
+            &[form_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        let client_id = ClientId::from_uuid(Uuid::now_v7()).unwrap();
+        let client_stream = stream_of("client", client_id).unwrap();
+        app.execute::<Client>(
+            tenant,
+            &as_user(practitioner),
+            &client_stream,
+            ClientCommand::RegisterClient {
+                details: sealed("c2VhbGVkIGRldGFpbHM="),
+            },
+            &[client_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
+        let form: ConsentForm = app.load(tenant, &form_stream).await.unwrap().state;
+        let consent_id = ConsentId::from_uuid(Uuid::now_v7()).unwrap();
+        let consent_stream = stream_of("consent", consent_id).unwrap();
+        app.execute::<Consent>(
+            tenant,
+            &as_user(practitioner),
+            &consent_stream,
+            ConsentCommand::RequestConsent {
+                client,
+                practitioner: user(practitioner),
+                scope: ConsentScope::Engagement,
+                course_id: None,
+                terms,
+                expiry: None,
+                form,
+                form_version: 1,
+                renews: None,
+            },
+            &[consent_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        app.execute::<Consent>(
+            tenant,
+            &Actor::client(client_id),
+            &consent_stream,
+            ConsentCommand::GiveConsent {
+                evidence: Evidence {
+                    form: FormRef {
+                        consent_form_id: form_id,
+                        version: 1,
+                        text_sha256: Sha256::of(FORM_TEXT.as_bytes()),
+                    },
+                    collected_by: CollectionMethod::ClientLinkSignature,
+                    typed_name: sealed("dHlwZWQgbmFtZQ=="),
+                    signed_at: self.clock.now(),
+                    jurisdiction: Jurisdiction::UkGdpr,
+                    language: Language::parse("en-GB").unwrap(),
+                },
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+        let consent: Consent = app.load(tenant, &consent_stream).await.unwrap().state;
+        assert_eq!(consent.status(), Some(ConsentStatus::Given));
+        (client_id, consent_id)
+    }
+
+    /// `practitioner` records a session in audio under the consent and stores it.
+    async fn record(&self, practitioner: &str, consent_id: ConsentId) -> RecordingId {
+        let (app, tenant) = (&self.app, &self.tenant);
+        let consent_stream = stream_of("consent", consent_id).unwrap();
+        let consent: Consent = app.load(tenant, &consent_stream).await.unwrap().state;
+        let recording_id = RecordingId::from_uuid(Uuid::now_v7()).unwrap();
+        let recording_stream = stream_of("recording", recording_id).unwrap();
+        app.execute::<Recording>(
+            tenant,
+            &as_user(practitioner),
+            &recording_stream,
+            RecordingCommand::CreateRecording {
+                consent: Box::new(consent),
+                session_on: self.clock.now().date_naive(),
+                medium: Medium::Audio,
+                course_id: None,
+            },
+            &[recording_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        app.execute::<Recording>(
+            tenant,
+            &as_user(practitioner),
+            &recording_stream,
+            RecordingCommand::StoreMedia {
+                sha256: Sha256::of(b"session audio"),
+                bytes: 48_000_000,
+                duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
+                data_key_id: KeyId::parse("data-key-1").unwrap(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+        recording_id
+    }
+
+    async fn play(&self, who: &str, recording: RecordingId, purpose: Purpose) -> RecordingEvent {
+        self.app
+            .start_playback(
+                &self.tenant,
+                &as_user(who),
+                recording,
+                purpose,
+                Medium::Audio,
+            )
+            .await
+            .unwrap()
+    }
+
     async fn recording_events(&self, recording: RecordingId) -> Vec<String> {
         let stream = stream_of("recording", recording).unwrap();
         self.app
@@ -99,6 +259,15 @@ impl Story {
             .into_iter()
             .map(|e| e.event_type)
             .collect()
+    }
+}
+
+fn terms(purpose: Purpose, audience: &[&str]) -> PurposeTerms {
+    PurposeTerms {
+        purpose,
+        audience: Audience::users(audience.iter().map(|name| user(name))),
+        media: BTreeSet::from([Medium::Audio]),
+        derivatives: BTreeSet::from([Derivative::Transcript]),
     }
 }
 
@@ -129,193 +298,45 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(a_student_counsellors_client_consents_then_withdraws_with_deletion);
+on_both_backends!(
+    a_student_counsellors_client_consents_then_withdraws_with_deletion,
+    a_credential_submission_grant_expires_after_thirty_days,
+);
 
 /// A student counsellor's client consents in writing to audio recording for course
 /// assessment by two named tutors; a tutor plays it; the client withdraws with deletion; the
 /// next play is refused and recorded as refused; the recording is scheduled for destruction
 /// and both tutors get notices.
 async fn a_student_counsellors_client_consents_then_withdraws_with_deletion(story: Story) {
-    let tenant = &story.tenant;
-    let app = &story.app;
-
-    // The counselling service: written consent, audio only; Sam is a student, Ada, Bob and
-    // Cai are tutors.
     story
-        .as_admin(TenantCommand::CreateTenant {
-            name: "Community Counselling".into(),
-            policy: TenantPolicy {
-                consent_model: ConsentModel::WrittenOptIn,
-                allowed_media: MediaPolicy::AudioOnly,
-                practitioner_self_access: true,
-                client_copies: ClientCopies::OnRequestReviewed,
-                retention_days: 365,
-                course_grace_days: 14,
-                jurisdiction: Jurisdiction::UkGdpr,
-            },
-            first_admin: user("admin"),
-        })
+        .counselling_service(&[
+            ("sam", Role::Practitioner),
+            ("ada", Role::Tutor),
+            ("bob", Role::Tutor),
+            ("cai", Role::Tutor),
+        ])
         .await;
-    for (name, role) in [
-        ("sam", Role::Practitioner),
-        ("ada", Role::Tutor),
-        ("bob", Role::Tutor),
-        ("cai", Role::Tutor),
-    ] {
-        story
-            .as_admin(TenantCommand::AddMember {
-                user_id: user(name),
-                roles: BTreeSet::from([role]),
-            })
-            .await;
-    }
-
-    // The consent form, and the client.
-    let form_id = ConsentFormId::from_uuid(Uuid::now_v7()).unwrap();
-    let form_stream = stream_of("consent_form", form_id).unwrap();
-    app.execute::<ConsentForm>(
-        tenant,
-        &as_user("admin"),
-        &form_stream,
-        ConsentFormCommand::PublishConsentForm {
-            title: "Recording consent".into(),
-            language: Language::parse("en-GB").unwrap(),
-            text: FORM_TEXT.into(),
-        },
-        &[form_id.as_uuid()],
-    )
-    .await
-    .unwrap();
-    let client_id = ClientId::from_uuid(Uuid::now_v7()).unwrap();
-    let client_stream = stream_of("client", client_id).unwrap();
-    app.execute::<Client>(
-        tenant,
-        &as_user("sam"),
-        &client_stream,
-        ClientCommand::RegisterClient {
-            details: sealed("c2VhbGVkIGRldGFpbHM="),
-        },
-        &[client_id.as_uuid()],
-    )
-    .await
-    .unwrap();
-
-    // Sam asks in writing: audio, for course assessment by Ada and Bob only.
-    let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
-    let form: ConsentForm = app.load(tenant, &form_stream).await.unwrap().state;
-    let consent_id = ConsentId::from_uuid(Uuid::now_v7()).unwrap();
-    let consent_stream = stream_of("consent", consent_id).unwrap();
-    app.execute::<Consent>(
-        tenant,
-        &as_user("sam"),
-        &consent_stream,
-        ConsentCommand::RequestConsent {
-            client,
-            practitioner: user("sam"),
-            scope: ConsentScope::Engagement,
-            course_id: None,
-            terms: vec![PurposeTerms {
-                purpose: Purpose::CourseAssessment,
-                audience: Audience::users([user("ada"), user("bob")]),
-                media: BTreeSet::from([Medium::Audio]),
-                derivatives: BTreeSet::from([Derivative::Transcript]),
-            }],
-            expiry: None,
-            form,
-            form_version: 1,
-            renews: None,
-        },
-        &[consent_id.as_uuid()],
-    )
-    .await
-    .unwrap();
-
-    // The client signs through their link.
-    let the_client = Actor::client(client_id);
-    app.execute::<Consent>(
-        tenant,
-        &the_client,
-        &consent_stream,
-        ConsentCommand::GiveConsent {
-            evidence: Evidence {
-                form: FormRef {
-                    consent_form_id: form_id,
-                    version: 1,
-                    text_sha256: Sha256::of(FORM_TEXT.as_bytes()),
-                },
-                collected_by: CollectionMethod::ClientLinkSignature,
-                typed_name: sealed("dHlwZWQgbmFtZQ=="),
-                signed_at: story.clock.now(),
-                jurisdiction: Jurisdiction::UkGdpr,
-                language: Language::parse("en-GB").unwrap(),
-            },
-        },
-        &[],
-    )
-    .await
-    .unwrap();
-    let consent: Consent = app.load(tenant, &consent_stream).await.unwrap().state;
-    assert_eq!(consent.status(), Some(ConsentStatus::Given));
-
-    // The session is recorded in audio and stored.
+    let (client_id, consent_id) = story
+        .consent(
+            "sam",
+            vec![terms(Purpose::CourseAssessment, &["ada", "bob"])],
+        )
+        .await;
     story.clock.day(1);
-    let recording_id = RecordingId::from_uuid(Uuid::now_v7()).unwrap();
-    let recording_stream = stream_of("recording", recording_id).unwrap();
-    app.execute::<Recording>(
-        tenant,
-        &as_user("sam"),
-        &recording_stream,
-        RecordingCommand::CreateRecording {
-            consent: Box::new(consent),
-            session_on: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
-            medium: Medium::Audio,
-            course_id: None,
-        },
-        &[recording_id.as_uuid()],
-    )
-    .await
-    .unwrap();
-    app.execute::<Recording>(
-        tenant,
-        &as_user("sam"),
-        &recording_stream,
-        RecordingCommand::StoreMedia {
-            sha256: Sha256::of(b"session audio"),
-            bytes: 48_000_000,
-            duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
-            data_key_id: KeyId::parse("data-key-1").unwrap(),
-        },
-        &[],
-    )
-    .await
-    .unwrap();
+    let recording = story.record("sam", consent_id).await;
 
     // Ada, a named tutor, plays it; Cai, a tutor not named, is refused and that is recorded.
     story.clock.day(2);
-    let played = app
-        .start_playback(
-            tenant,
-            &as_user("ada"),
-            recording_id,
-            Purpose::CourseAssessment,
-            Medium::Audio,
-        )
-        .await
-        .unwrap();
+    let played = story
+        .play("ada", recording, Purpose::CourseAssessment)
+        .await;
     assert!(
         matches!(played, RecordingEvent::PlaybackStarted { .. }),
         "{played:?}"
     );
-    let refused = app
-        .start_playback(
-            tenant,
-            &as_user("cai"),
-            recording_id,
-            Purpose::CourseAssessment,
-            Medium::Audio,
-        )
-        .await
-        .unwrap();
+    let refused = story
+        .play("cai", recording, Purpose::CourseAssessment)
+        .await;
     assert!(
         matches!(refused, RecordingEvent::PlaybackRefused { .. }),
         "{refused:?}"
@@ -324,10 +345,11 @@ async fn a_student_counsellors_client_consents_then_withdraws_with_deletion(stor
     // The client withdraws, asking for deletion: in the same append the recording is
     // scheduled for destruction and both tutors get a notice.
     story.clock.day(3);
-    let withdrawal = app
+    let withdrawal = story
+        .app
         .withdraw_consent(
-            tenant,
-            &the_client,
+            &story.tenant,
+            &Actor::client(client_id),
             consent_id,
             WithdrawalScope::Whole,
             true,
@@ -338,35 +360,24 @@ async fn a_student_counsellors_client_consents_then_withdraws_with_deletion(stor
         matches!(withdrawal[0], ConsentEvent::ConsentWithdrawn { .. }),
         "{withdrawal:?}"
     );
-    let notified: BTreeSet<String> = withdrawal
+    let notices: Vec<String> = withdrawal
         .iter()
-        .filter_map(|e| match e {
-            ConsentEvent::WithdrawalNoticeIssued { .. } => Some(format!("{e:?}")),
-            _ => None,
-        })
+        .filter(|e| matches!(e, ConsentEvent::WithdrawalNoticeIssued { .. }))
+        .map(|e| format!("{e:?}"))
         .collect();
-    assert_eq!(notified.len(), 2, "{withdrawal:?}");
-    assert!(
-        notified.iter().any(|n| n.contains("ada")) && notified.iter().any(|n| n.contains("bob"))
-    );
+    assert_eq!(notices.len(), 2, "{withdrawal:?}");
+    assert!(notices.iter().any(|n| n.contains("ada")) && notices.iter().any(|n| n.contains("bob")));
 
     // The next play is refused, and the refusal is itself an event.
-    let again = app
-        .start_playback(
-            tenant,
-            &as_user("ada"),
-            recording_id,
-            Purpose::CourseAssessment,
-            Medium::Audio,
-        )
-        .await
-        .unwrap();
+    let again = story
+        .play("ada", recording, Purpose::CourseAssessment)
+        .await;
     assert!(
         matches!(again, RecordingEvent::PlaybackRefused { .. }),
         "{again:?}"
     );
     assert_eq!(
-        story.recording_events(recording_id).await,
+        story.recording_events(recording).await,
         [
             "RecordingCreated",
             "RecordingStored",
@@ -374,6 +385,81 @@ async fn a_student_counsellors_client_consents_then_withdraws_with_deletion(stor
             "PlaybackRefused",
             "RecordingDestructionScheduled",
             "PlaybackRefused",
+        ]
+    );
+}
+
+/// A credential submission: the consent names one ICF assessor; a grant to that assessor
+/// expires after 30 days; a play on day 10 is allowed through the grant, a play on day 31 is
+/// refused and recorded; a grant to an assessor the consent does not name is refused.
+async fn a_credential_submission_grant_expires_after_thirty_days(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner)])
+        .await;
+    let (_, consent_id) = story
+        .consent(
+            "sam",
+            vec![terms(Purpose::Credentialing, &["icf-assessor"])],
+        )
+        .await;
+    story.clock.day(1);
+    let recording = story.record("sam", consent_id).await;
+
+    story.clock.day(2);
+    let granted_at = story.clock.now();
+    let grant = |who: &str| {
+        let grant_id = GrantId::from_uuid(Uuid::now_v7()).unwrap();
+        let grantee = Grantee::ExternalAssessor { user_id: user(who) };
+        let app = &story.app;
+        let tenant = &story.tenant;
+        async move {
+            app.grant_access(
+                tenant,
+                &as_user("sam"),
+                grant_id,
+                recording,
+                consent_id,
+                grantee,
+                Purpose::Credentialing,
+                granted_at + TimeDelta::days(30),
+            )
+            .await
+        }
+    };
+    assert!(matches!(
+        grant("iac-assessor").await,
+        Err(AppError::Domain(DomainError::ConsentRequired { .. }))
+    ));
+    grant("icf-assessor").await.unwrap();
+
+    story.clock.day(2 + 10);
+    let day10 = story
+        .play("icf-assessor", recording, Purpose::Credentialing)
+        .await;
+    assert!(
+        matches!(day10, RecordingEvent::PlaybackStarted { .. }),
+        "{day10:?}"
+    );
+    story.clock.day(2 + 31);
+    let day31 = story
+        .play("icf-assessor", recording, Purpose::Credentialing)
+        .await;
+    match day31 {
+        RecordingEvent::PlaybackRefused { reasons, .. } => assert!(
+            reasons
+                .iter()
+                .any(|r| matches!(r, DenyReason::GrantExpired { .. })),
+            "{reasons:?}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        story.recording_events(recording).await,
+        [
+            "RecordingCreated",
+            "RecordingStored",
+            "PlaybackStarted",
+            "PlaybackRefused"
         ]
     );
 }
