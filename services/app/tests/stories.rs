@@ -14,7 +14,7 @@ use confide_domain::access::DenyReason;
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
     Audience, CollectionMethod, Consent, ConsentCommand, ConsentEvent, ConsentScope, ConsentStatus,
-    Evidence, PurposeTerms, WithdrawalScope,
+    Evidence, NoticeTerms, PurposeTerms, WithdrawalScope,
 };
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
 use confide_domain::aggregates::grant::Grantee;
@@ -24,7 +24,7 @@ use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPoli
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
     Actor, ClientId, ConsentFormId, ConsentId, DomainError, GrantId, Jurisdiction, KeyId, Language,
-    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, UserId,
+    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SystemJob, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
@@ -116,38 +116,50 @@ impl Story {
         }
     }
 
+    async fn publish_form(&self) -> ConsentFormId {
+        let form_id = ConsentFormId::from_uuid(Uuid::now_v7()).unwrap();
+        self.app
+            .execute::<ConsentForm>(
+                &self.tenant,
+                &as_user("admin"),
+                &stream_of("consent_form", form_id).unwrap(),
+                ConsentFormCommand::PublishConsentForm {
+                    title: "Recording consent".into(),
+                    language: Language::parse("en-GB").unwrap(),
+                    text: FORM_TEXT.into(),
+                },
+                &[form_id.as_uuid()],
+            )
+            .await
+            .unwrap();
+        form_id
+    }
+
+    async fn register_client(&self, practitioner: &str) -> ClientId {
+        let client_id = ClientId::from_uuid(Uuid::now_v7()).unwrap();
+        self.app
+            .execute::<Client>(
+                &self.tenant,
+                &as_user(practitioner),
+                &stream_of("client", client_id).unwrap(),
+                ClientCommand::RegisterClient {
+                    details: sealed("c2VhbGVkIGRldGFpbHM="),
+                },
+                &[client_id.as_uuid()],
+            )
+            .await
+            .unwrap();
+        client_id
+    }
+
     /// Publishes the form, registers a client and has `practitioner` ask for `terms`; the
     /// client then signs through their link.
     async fn consent(&self, practitioner: &str, terms: Vec<PurposeTerms>) -> (ClientId, ConsentId) {
         let (app, tenant) = (&self.app, &self.tenant);
-        let form_id = ConsentFormId::from_uuid(Uuid::now_v7()).unwrap();
+        let form_id = self.publish_form().await;
         let form_stream = stream_of("consent_form", form_id).unwrap();
-        app.execute::<ConsentForm>(
-            tenant,
-            &as_user("admin"),
-            &form_stream,
-            ConsentFormCommand::PublishConsentForm {
-                title: "Recording consent".into(),
-                language: Language::parse("en-GB").unwrap(),
-                text: FORM_TEXT.into(),
-            },
-            &[form_id.as_uuid()],
-        )
-        .await
-        .unwrap();
-        let client_id = ClientId::from_uuid(Uuid::now_v7()).unwrap();
+        let client_id = self.register_client(practitioner).await;
         let client_stream = stream_of("client", client_id).unwrap();
-        app.execute::<Client>(
-            tenant,
-            &as_user(practitioner),
-            &client_stream,
-            ClientCommand::RegisterClient {
-                details: sealed("c2VhbGVkIGRldGFpbHM="),
-            },
-            &[client_id.as_uuid()],
-        )
-        .await
-        .unwrap();
         let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
         let form: ConsentForm = app.load(tenant, &form_stream).await.unwrap().state;
         let consent_id = ConsentId::from_uuid(Uuid::now_v7()).unwrap();
@@ -198,11 +210,19 @@ impl Story {
         (client_id, consent_id)
     }
 
-    /// `practitioner` records a session in audio under the consent and stores it.
+    /// `practitioner` records today's session in audio under the consent and stores it.
     async fn record(&self, practitioner: &str, consent_id: ConsentId) -> RecordingId {
+        self.try_record(practitioner, consent_id).await.unwrap()
+    }
+
+    async fn try_record(
+        &self,
+        practitioner: &str,
+        consent_id: ConsentId,
+    ) -> Result<RecordingId, AppError> {
         let (app, tenant) = (&self.app, &self.tenant);
         let consent_stream = stream_of("consent", consent_id).unwrap();
-        let consent: Consent = app.load(tenant, &consent_stream).await.unwrap().state;
+        let consent: Consent = app.load(tenant, &consent_stream).await?.state;
         let recording_id = RecordingId::from_uuid(Uuid::now_v7()).unwrap();
         let recording_stream = stream_of("recording", recording_id).unwrap();
         app.execute::<Recording>(
@@ -217,8 +237,7 @@ impl Story {
             },
             &[recording_id.as_uuid()],
         )
-        .await
-        .unwrap();
+        .await?;
         app.execute::<Recording>(
             tenant,
             &as_user(practitioner),
@@ -231,9 +250,27 @@ impl Story {
             },
             &[],
         )
-        .await
-        .unwrap();
-        recording_id
+        .await?;
+        Ok(recording_id)
+    }
+
+    /// A command on a consent stream.
+    async fn on_consent(
+        &self,
+        actor: &Actor,
+        consent_id: ConsentId,
+        command: ConsentCommand,
+        new_ids: &[Uuid],
+    ) -> Result<Vec<ConsentEvent>, AppError> {
+        self.app
+            .execute::<Consent>(
+                &self.tenant,
+                actor,
+                &stream_of("consent", consent_id).unwrap(),
+                command,
+                new_ids,
+            )
+            .await
     }
 
     async fn play(&self, who: &str, recording: RecordingId, purpose: Purpose) -> RecordingEvent {
@@ -300,6 +337,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     a_student_counsellors_client_consents_then_withdraws_with_deletion,
+    a_coaching_company_records_by_default_and_the_client_opts_out,
     a_credential_submission_grant_expires_after_thirty_days,
 );
 
@@ -461,5 +499,168 @@ async fn a_credential_submission_grant_expires_after_thirty_days(story: Story) {
             "PlaybackStarted",
             "PlaybackRefused"
         ]
+    );
+}
+
+/// A coaching company in notified opt-out records by default after an automated notice; QA
+/// reviewers play by their role, the coach may not; the client opts out of one session, then
+/// for good, after which nothing is recorded or played.
+async fn a_coaching_company_records_by_default_and_the_client_opts_out(story: Story) {
+    story
+        .as_admin(TenantCommand::CreateTenant {
+            name: "Coaching Company".into(),
+            policy: TenantPolicy {
+                consent_model: ConsentModel::NotifiedOptOut,
+                allowed_media: MediaPolicy::AudioAndVideo,
+                practitioner_self_access: false,
+                client_copies: ClientCopies::Never,
+                retention_days: 180,
+                course_grace_days: 0,
+                jurisdiction: Jurisdiction::Ccpa,
+            },
+            first_admin: user("admin"),
+        })
+        .await;
+    for (name, role) in [("sam", Role::Practitioner), ("rita", Role::Reviewer)] {
+        story
+            .as_admin(TenantCommand::AddMember {
+                user_id: user(name),
+                roles: BTreeSet::from([role]),
+            })
+            .await;
+    }
+    let app = &story.app;
+    let form_id = story.publish_form().await;
+    let client_id = story.register_client("sam").await;
+    let client: Client = app
+        .load(&story.tenant, &stream_of("client", client_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    let form: ConsentForm = app
+        .load(&story.tenant, &stream_of("consent_form", form_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    let notice_system = Actor::system(SystemJob::Cascade);
+
+    // The automated notice plays at the first session: quality assurance by the reviewers.
+    story.clock.day(1);
+    let consent_id = ConsentId::from_uuid(Uuid::now_v7()).unwrap();
+    let mut qa = terms(Purpose::QualityAssurance, &[]);
+    qa.audience = Audience::roles([Role::Reviewer]);
+    story
+        .on_consent(
+            &notice_system,
+            consent_id,
+            ConsentCommand::GiveNotice {
+                notice: Box::new(NoticeTerms {
+                    client,
+                    practitioner: user("sam"),
+                    terms: vec![qa],
+                    form,
+                    form_version: 1,
+                }),
+                session_on: story.clock.now().date_naive(),
+            },
+            &[consent_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+    let first = story.record("sam", consent_id).await;
+
+    // Rita plays it by her role; the coach may not ("not at this time").
+    story.clock.day(2);
+    let qa_play = story.play("rita", first, Purpose::QualityAssurance).await;
+    assert!(
+        matches!(qa_play, RecordingEvent::PlaybackStarted { .. }),
+        "{qa_play:?}"
+    );
+    let own = story.play("sam", first, Purpose::QualityAssurance).await;
+    assert!(
+        matches!(own, RecordingEvent::PlaybackRefused { .. }),
+        "{own:?}"
+    );
+
+    // At the second session the client asks not to be recorded, for that session only.
+    story.clock.day(8);
+    let today = || story.clock.now().date_naive();
+    story
+        .on_consent(
+            &notice_system,
+            consent_id,
+            ConsentCommand::GiveSessionNotice {
+                session_on: today(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    story
+        .on_consent(
+            &as_user("sam"),
+            consent_id,
+            ConsentCommand::OptOutOfSession {
+                session_on: today(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        story.try_record("sam", consent_id).await,
+        Err(AppError::Domain(DomainError::ConsentRequired { .. }))
+    ));
+
+    // Recording is back on at the third session.
+    story.clock.day(15);
+    story
+        .on_consent(
+            &notice_system,
+            consent_id,
+            ConsentCommand::GiveSessionNotice {
+                session_on: today(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    story.record("sam", consent_id).await;
+
+    // Then the client opts out for good: no more notices, recordings or plays.
+    story.clock.day(20);
+    story
+        .on_consent(
+            &Actor::client(client_id),
+            consent_id,
+            ConsentCommand::OptOutForGood {
+                deletion_requested: false,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    story.clock.day(22);
+    assert!(matches!(
+        story
+            .on_consent(
+                &notice_system,
+                consent_id,
+                ConsentCommand::GiveSessionNotice {
+                    session_on: today()
+                },
+                &[]
+            )
+            .await,
+        Err(AppError::Domain(DomainError::Conflict { .. }))
+    ));
+    assert!(matches!(
+        story.try_record("sam", consent_id).await,
+        Err(AppError::Domain(DomainError::ConsentRequired { .. }))
+    ));
+    let after = story.play("rita", first, Purpose::QualityAssurance).await;
+    assert!(
+        matches!(after, RecordingEvent::PlaybackRefused { .. }),
+        "{after:?}"
     );
 }
