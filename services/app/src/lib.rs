@@ -4,7 +4,7 @@
 //! Layout:
 //! - [`App`]: `load` a stream into its aggregate and `execute` a command against it;
 //!   `grant_access`, `start_playback` and `withdraw_consent`, the commands that read other
-//!   streams and are conditioned on them.
+//!   streams and are conditioned on them; `run_retention`, the retention job.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
 //! - [`Clock`]: where the time of a decision comes from.
@@ -24,12 +24,14 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
+use confide_domain::aggregates::course::Course;
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee};
 use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent,
 };
 use confide_domain::aggregates::tenant::Tenant;
 use confide_domain::cascade::after_consent_event;
+use confide_domain::retention::destroy_after;
 use confide_domain::{
     Actor, Aggregate, ConsentId, Ctx, DomainError, DomainEvent, Event, GrantId, Medium, Purpose,
     RecordingId,
@@ -428,6 +430,90 @@ impl App {
             }
         }
         Err(AppError::Contention { stream })
+    }
+
+    /// The retention job for one tenant: every recording whose destruction is due — consent
+    /// expired, course ended plus grace, or the tenant's default retention passed — and not
+    /// yet scheduled is scheduled now, conditioned on the consent and course it was computed
+    /// from. Running it again, or twice at once, schedules nothing twice; a run stopped half
+    /// way loses nothing, because what is left is simply still due. Returns the recordings it
+    /// scheduled.
+    pub async fn run_retention(&self, tenant: &TenantId) -> Result<Vec<RecordingId>, AppError> {
+        let job = Actor::system(confide_domain::SystemJob::Retention);
+        let mut scheduled = Vec::new();
+        for stream in self.links.linked(tenant, &Subject::Recordings).await? {
+            if let Some(id) = self.retain(tenant, &job, &stream).await? {
+                scheduled.push(id);
+            }
+        }
+        Ok(scheduled)
+    }
+
+    async fn retain(
+        &self,
+        tenant: &TenantId,
+        job: &Actor,
+        stream: &StreamId,
+    ) -> Result<Option<RecordingId>, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let recording: Loaded<Recording> = self.load(tenant, stream).await?;
+            let (Some(core), Some(policy)) = (recording.state.core(), organisation.state.policy())
+            else {
+                return Ok(None);
+            };
+            let consent_stream = stream_of("consent", core.consent_id)?;
+            let consent: Loaded<Consent> = self.load(tenant, &consent_stream).await?;
+            let course_stream = core
+                .course_id
+                .map(|id| stream_of("course", id))
+                .transpose()?;
+            let course: Option<Loaded<Course>> = match &course_stream {
+                Some(course_stream) => Some(self.load(tenant, course_stream).await?),
+                None => None,
+            };
+            let now = self.clock.now();
+            let Some(due) = destroy_after(
+                &recording.state,
+                Some(&consent.state),
+                course.as_ref().map(|c| &c.state),
+                &policy.policy,
+            ) else {
+                return Ok(None);
+            };
+            let already = recording
+                .state
+                .scheduled_destruction()
+                .is_some_and(|(at, _)| at <= due.destroy_after);
+            if !due.is_due(now) || already {
+                return Ok(None);
+            }
+            let recording_id = core.id;
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, job.clone(), now);
+            let decided = recording.state.decide(
+                RecordingCommand::ScheduleDestruction {
+                    due: due.destroy_after,
+                    reason: due.reason,
+                },
+                &ctx,
+            )?;
+            let mut request = AppendRequest::new(now)
+                .write(
+                    stream.clone(),
+                    ExpectedVersion::Exact(recording.version),
+                    new_events(&decided, job)?,
+                )
+                .condition(consent_stream, ExpectedVersion::Exact(consent.version));
+            if let (Some(course_stream), Some(course)) = (course_stream, &course) {
+                request = request.condition(course_stream, ExpectedVersion::Exact(course.version));
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(Some(recording_id));
+            }
+        }
+        Err(AppError::Contention {
+            stream: stream.clone(),
+        })
     }
 
     /// Appends `request` conditioned on the tenant's stream (roles, policy) being where the

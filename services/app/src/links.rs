@@ -15,6 +15,8 @@ pub enum Subject {
     Client(String),
     Recording(String),
     Consent(String),
+    /// Every recording of the tenant: what the retention job walks.
+    Recordings,
 }
 
 impl Subject {
@@ -23,6 +25,7 @@ impl Subject {
             Self::Client(id) => format!("client:{id}"),
             Self::Recording(id) => format!("recording:{id}"),
             Self::Consent(id) => format!("consent:{id}"),
+            Self::Recordings => "recordings".to_owned(),
         }
     }
 }
@@ -40,11 +43,18 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
             "consent",
             field("consent_id"),
         )],
-        "RecordingCreated" => vec![link(
-            field("client_id").map(|id| Subject::Client(id).key()),
-            "recording",
-            field("recording_id"),
-        )],
+        "RecordingCreated" => vec![
+            link(
+                field("client_id").map(|id| Subject::Client(id).key()),
+                "recording",
+                field("recording_id"),
+            ),
+            link(
+                Some(Subject::Recordings.key()),
+                "recording",
+                field("recording_id"),
+            ),
+        ],
         "AccessGranted" => vec![
             link(
                 field("recording_id").map(|id| Subject::Recording(id).key()),

@@ -339,6 +339,7 @@ on_both_backends!(
     a_student_counsellors_client_consents_then_withdraws_with_deletion,
     a_coaching_company_records_by_default_and_the_client_opts_out,
     a_credential_submission_grant_expires_after_thirty_days,
+    retention_schedules_each_due_destruction_exactly_once,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -663,4 +664,60 @@ async fn a_coaching_company_records_by_default_and_the_client_opts_out(story: St
         matches!(after, RecordingEvent::PlaybackRefused { .. }),
         "{after:?}"
     );
+}
+
+/// Retention: nothing is due before the tenant's 365 days have passed since storage; then every
+/// due recording is scheduled for destruction once, even by two jobs running at once, and a
+/// run after that schedules nothing.
+async fn retention_schedules_each_due_destruction_exactly_once(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner), ("ada", Role::Tutor)])
+        .await;
+    let (_, consent_id) = story
+        .consent("sam", vec![terms(Purpose::CourseAssessment, &["ada"])])
+        .await;
+    story.clock.day(1);
+    let first = story.record("sam", consent_id).await;
+    let second = story.record("sam", consent_id).await;
+
+    story.clock.day(300);
+    assert!(
+        story
+            .app
+            .run_retention(&story.tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    story.clock.day(367);
+    let (a, b) = tokio::join!(
+        story.app.run_retention(&story.tenant),
+        story.app.run_retention(&story.tenant)
+    );
+    let mut scheduled = a.unwrap();
+    scheduled.extend(b.unwrap());
+    scheduled.sort();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(
+        scheduled, expected,
+        "each recording scheduled by exactly one job"
+    );
+    assert!(
+        story
+            .app
+            .run_retention(&story.tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for recording in [first, second] {
+        let events = story.recording_events(recording).await;
+        let scheduled = events
+            .iter()
+            .filter(|e| *e == "RecordingDestructionScheduled")
+            .count();
+        assert_eq!(scheduled, 1, "{events:?}");
+    }
 }
