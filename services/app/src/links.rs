@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 use confide_eventstore::{
-    InlineProjection, PgEventStore, RecordedEvent, SqliteEventStore, StoreError, StreamId, TenantId,
+    AsyncProjection, InlineProjection, PgEventStore, RecordedEvent, SqliteEventStore, StoreError,
+    StreamId, TenantId,
 };
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 
@@ -74,62 +75,68 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
     .collect()
 }
 
-/// The inline projection; register it on the store with `with_inline_projection`.
+/// The inline projection; register it on the store with `with_inline_projection`. It is also
+/// an asynchronous projection, so that a `ProjectionRunner` can rebuild the table from the log.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StreamLinks;
 
 const INSERT_PG: &str = "INSERT INTO stream_links (tenant_id, subject, stream_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 const INSERT_SQLITE: &str = "INSERT INTO stream_links (tenant_id, subject, stream_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+const RESET: &str = "DELETE FROM stream_links";
 
-#[async_trait]
-impl InlineProjection<Postgres> for StreamLinks {
-    fn name(&self) -> &'static str {
-        "stream_links"
-    }
+/// The projection for one backend: its connection type and the insert in its dialect.
+macro_rules! stream_links_for {
+    ($db:ty, $conn:ty, $insert:expr) => {
+        #[async_trait]
+        impl InlineProjection<$db> for StreamLinks {
+            fn name(&self) -> &'static str {
+                "stream_links"
+            }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), StoreError> {
-        for event in events {
-            for (subject, stream) in links_of(event) {
-                sqlx::query(INSERT_PG)
-                    .bind(event.tenant_id.as_str())
-                    .bind(subject)
-                    .bind(stream)
-                    .execute(&mut *conn)
-                    .await?;
+            async fn apply(
+                &self,
+                conn: &mut $conn,
+                events: &[RecordedEvent],
+            ) -> Result<(), StoreError> {
+                for event in events {
+                    AsyncProjection::<$db>::apply(self, conn, event).await?;
+                }
+                Ok(())
             }
         }
-        Ok(())
-    }
-}
 
-#[async_trait]
-impl InlineProjection<Sqlite> for StreamLinks {
-    fn name(&self) -> &'static str {
-        "stream_links"
-    }
+        #[async_trait]
+        impl AsyncProjection<$db> for StreamLinks {
+            fn name(&self) -> &'static str {
+                "stream_links"
+            }
 
-    async fn apply(
-        &self,
-        conn: &mut SqliteConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), StoreError> {
-        for event in events {
-            for (subject, stream) in links_of(event) {
-                sqlx::query(INSERT_SQLITE)
-                    .bind(event.tenant_id.as_str())
-                    .bind(subject)
-                    .bind(stream)
-                    .execute(&mut *conn)
-                    .await?;
+            async fn apply(
+                &self,
+                conn: &mut $conn,
+                event: &RecordedEvent,
+            ) -> Result<(), StoreError> {
+                for (subject, stream) in links_of(event) {
+                    sqlx::query($insert)
+                        .bind(event.tenant_id.as_str())
+                        .bind(subject)
+                        .bind(stream)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn reset(&self, conn: &mut $conn) -> Result<(), StoreError> {
+                sqlx::query(RESET).execute(&mut *conn).await?;
+                Ok(())
             }
         }
-        Ok(())
-    }
+    };
 }
+
+stream_links_for!(Postgres, PgConnection, INSERT_PG);
+stream_links_for!(Sqlite, SqliteConnection, INSERT_SQLITE);
 
 /// Reads the links.
 #[async_trait]
