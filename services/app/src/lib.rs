@@ -23,18 +23,21 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+use confide_domain::AccessDecision;
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
 use confide_domain::aggregates::course::Course;
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee};
 use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent,
 };
+use confide_domain::aggregates::subject_request::SubjectRequest;
 use confide_domain::aggregates::tenant::Tenant;
 use confide_domain::cascade::after_consent_event;
-use confide_domain::retention::destroy_after;
+use confide_domain::policy::TenantPolicy;
+use confide_domain::retention::{RetentionDue, destroy_after};
 use confide_domain::{
-    Actor, Aggregate, ConsentId, Ctx, DomainError, DomainEvent, Event, GrantId, Medium, Purpose,
-    RecordingId,
+    Actor, Aggregate, ClientId, ConsentId, Ctx, DomainError, DomainEvent, Event, GrantId, Medium,
+    Purpose, RecordingId,
 };
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
@@ -82,6 +85,37 @@ pub enum AppError {
         sequence: u64,
         reason: String,
     },
+}
+
+/// A recording with the caller's access to it.
+#[derive(Clone, Debug)]
+pub struct RecordingView {
+    pub recording: Recording,
+    pub access: AccessDecision,
+}
+
+/// The consent and course a recording's destroy-after is computed from, with their streams.
+struct RetentionInputs {
+    consent: (StreamId, Loaded<Consent>),
+    course: Option<(StreamId, Loaded<Course>)>,
+}
+
+impl RetentionInputs {
+    fn due(&self, recording: &Recording, policy: &TenantPolicy) -> Option<RetentionDue> {
+        destroy_after(
+            recording,
+            Some(&self.consent.1.state),
+            self.course.as_ref().map(|(_, c)| &c.state),
+            policy,
+        )
+    }
+
+    /// The streams the computation read, at the versions it read them.
+    fn versions(&self) -> Vec<(StreamId, u64)> {
+        std::iter::once((self.consent.0.clone(), self.consent.1.version))
+            .chain(self.course.iter().map(|(s, c)| (s.clone(), c.version)))
+            .collect()
+    }
 }
 
 /// A stream folded into its aggregate, with the version it was read at.
@@ -212,6 +246,35 @@ impl App {
         })
     }
 
+    /// The consents about a recording's client and the grants on it, with their versions.
+    #[allow(clippy::type_complexity)]
+    async fn access_facts(
+        &self,
+        tenant: &TenantId,
+        recording: &Recording,
+    ) -> Result<
+        (
+            Vec<(StreamId, Loaded<Consent>)>,
+            Vec<(StreamId, Loaded<Grant>)>,
+        ),
+        AppError,
+    > {
+        let core = recording
+            .core()
+            .ok_or_else(|| DomainError::not_found("recording"))?;
+        let consents = self
+            .load_linked(
+                tenant,
+                &Subject::Client(core.client_id.to_string()),
+                "consent",
+            )
+            .await?;
+        let grants = self
+            .load_linked(tenant, &Subject::Recording(core.id.to_string()), "grant")
+            .await?;
+        Ok((consents, grants))
+    }
+
     /// Decides whether `actor` may play a recording for `purpose` in `medium`, from the
     /// consents about its client and the grants on it, and records the decision: a
     /// `PlaybackStarted` with its basis, or a `PlaybackRefused` with its reasons. The append
@@ -229,21 +292,7 @@ impl App {
         for _ in 0..MAX_ATTEMPTS {
             let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
             let recording: Loaded<Recording> = self.load(tenant, &stream).await?;
-            let client = recording
-                .state
-                .core()
-                .map(|core| core.client_id.to_string())
-                .ok_or_else(|| DomainError::not_found("recording"))?;
-            let consents: Vec<(StreamId, Loaded<Consent>)> = self
-                .load_linked(tenant, &Subject::Client(client), "consent")
-                .await?;
-            let grants: Vec<(StreamId, Loaded<Grant>)> = self
-                .load_linked(
-                    tenant,
-                    &Subject::Recording(recording_id.to_string()),
-                    "grant",
-                )
-                .await?;
+            let (consents, grants) = self.access_facts(tenant, &recording.state).await?;
             let facts = AccessFacts {
                 consents: consents.iter().map(|(_, c)| c.state.clone()).collect(),
                 grants: grants.iter().map(|(_, g)| g.state.clone()).collect(),
@@ -462,23 +511,9 @@ impl App {
             else {
                 return Ok(None);
             };
-            let consent_stream = stream_of("consent", core.consent_id)?;
-            let consent: Loaded<Consent> = self.load(tenant, &consent_stream).await?;
-            let course_stream = core
-                .course_id
-                .map(|id| stream_of("course", id))
-                .transpose()?;
-            let course: Option<Loaded<Course>> = match &course_stream {
-                Some(course_stream) => Some(self.load(tenant, course_stream).await?),
-                None => None,
-            };
+            let inputs = self.retention_inputs(tenant, &recording.state).await?;
             let now = self.clock.now();
-            let Some(due) = destroy_after(
-                &recording.state,
-                Some(&consent.state),
-                course.as_ref().map(|c| &c.state),
-                &policy.policy,
-            ) else {
+            let Some(due) = inputs.due(&recording.state, &policy.policy) else {
                 return Ok(None);
             };
             let already = recording
@@ -497,15 +532,13 @@ impl App {
                 },
                 &ctx,
             )?;
-            let mut request = AppendRequest::new(now)
-                .write(
-                    stream.clone(),
-                    ExpectedVersion::Exact(recording.version),
-                    new_events(&decided, job)?,
-                )
-                .condition(consent_stream, ExpectedVersion::Exact(consent.version));
-            if let (Some(course_stream), Some(course)) = (course_stream, &course) {
-                request = request.condition(course_stream, ExpectedVersion::Exact(course.version));
+            let mut request = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(recording.version),
+                new_events(&decided, job)?,
+            );
+            for (read, version) in inputs.versions() {
+                request = request.condition(read, ExpectedVersion::Exact(version));
             }
             if self.commit(tenant, request, &organisation).await? {
                 return Ok(Some(recording_id));
@@ -514,6 +547,125 @@ impl App {
         Err(AppError::Contention {
             stream: stream.clone(),
         })
+    }
+
+    /// The consent and course a recording's retention is computed from.
+    async fn retention_inputs(
+        &self,
+        tenant: &TenantId,
+        recording: &Recording,
+    ) -> Result<RetentionInputs, AppError> {
+        let core = recording
+            .core()
+            .ok_or_else(|| DomainError::not_found("recording"))?;
+        let consent_stream = stream_of("consent", core.consent_id)?;
+        let consent = self.load(tenant, &consent_stream).await?;
+        let course = match core.course_id {
+            Some(id) => {
+                let course_stream = stream_of("course", id)?;
+                let course = self.load(tenant, &course_stream).await?;
+                Some((course_stream, course))
+            }
+            None => None,
+        };
+        Ok(RetentionInputs {
+            consent: (consent_stream, consent),
+            course,
+        })
+    }
+
+    /// Every recording of the tenant with what the caller may do with it for `purpose` (in
+    /// audio) now: the access flag of a recording list. Nothing is recorded; playing is
+    /// `start_playback`.
+    pub async fn recordings(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        purpose: Purpose,
+    ) -> Result<Vec<RecordingView>, AppError> {
+        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let ctx = Ctx::new(
+            tenant.clone(),
+            &organisation.state,
+            actor.clone(),
+            self.clock.now(),
+        );
+        let mut views = Vec::new();
+        for (_, recording) in self
+            .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
+            .await?
+        {
+            let (consents, grants) = self.access_facts(tenant, &recording.state).await?;
+            let facts = AccessFacts {
+                consents: consents.into_iter().map(|(_, c)| c.state).collect(),
+                grants: grants.into_iter().map(|(_, g)| g.state).collect(),
+            };
+            let (_, access) = recording
+                .state
+                .access(purpose, Medium::Audio, &facts, &ctx)?;
+            views.push(RecordingView {
+                recording: recording.state,
+                access,
+            });
+        }
+        Ok(views)
+    }
+
+    /// A client's consents, each folded to its current state (its history is its stream).
+    pub async fn consent_history(
+        &self,
+        tenant: &TenantId,
+        client_id: ClientId,
+    ) -> Result<Vec<Consent>, AppError> {
+        Ok(self
+            .load_linked::<Consent>(tenant, &Subject::Client(client_id.to_string()), "consent")
+            .await?
+            .into_iter()
+            .map(|(_, c)| c.state)
+            .collect())
+    }
+
+    /// Recordings whose destruction falls due before `until`, soonest first.
+    pub async fn upcoming_destructions(
+        &self,
+        tenant: &TenantId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(RecordingId, RetentionDue)>, AppError> {
+        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let Some(policy) = organisation.state.policy() else {
+            return Ok(Vec::new());
+        };
+        let mut due = Vec::new();
+        for (_, recording) in self
+            .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
+            .await?
+        {
+            let inputs = self.retention_inputs(tenant, &recording.state).await?;
+            if let (Some(core), Some(when)) = (
+                recording.state.core(),
+                inputs.due(&recording.state, &policy.policy),
+            ) && when.destroy_after < until
+            {
+                due.push((core.id, when));
+            }
+        }
+        due.sort_by_key(|(_, when)| when.destroy_after);
+        Ok(due)
+    }
+
+    /// Subject requests past their deadline and not yet decided.
+    pub async fn overdue_subject_requests(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SubjectRequest>, AppError> {
+        let now = self.clock.now();
+        Ok(self
+            .load_linked::<SubjectRequest>(tenant, &Subject::SubjectRequests, "subject_request")
+            .await?
+            .into_iter()
+            .map(|(_, r)| r.state)
+            .filter(|r| r.is_overdue(now))
+            .collect())
     }
 
     /// Appends `request` conditioned on the tenant's stream (roles, policy) being where the

@@ -18,6 +18,8 @@ pub enum Subject {
     Consent(String),
     /// Every recording of the tenant: what the retention job walks.
     Recordings,
+    /// Every subject request of the tenant.
+    SubjectRequests,
 }
 
 impl Subject {
@@ -27,6 +29,7 @@ impl Subject {
             Self::Recording(id) => format!("recording:{id}"),
             Self::Consent(id) => format!("consent:{id}"),
             Self::Recordings => "recordings".to_owned(),
+            Self::SubjectRequests => "subject_requests".to_owned(),
         }
     }
 }
@@ -56,6 +59,11 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
                 field("recording_id"),
             ),
         ],
+        "SubjectRequestOpened" => vec![link(
+            Some(Subject::SubjectRequests.key()),
+            "subject_request",
+            field("subject_request_id"),
+        )],
         "AccessGranted" => vec![
             link(
                 field("recording_id").map(|id| Subject::Recording(id).key()),

@@ -19,12 +19,16 @@ use confide_domain::aggregates::consent::{
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
 use confide_domain::aggregates::grant::Grantee;
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
+use confide_domain::aggregates::subject_request::{
+    SubjectRequest, SubjectRequestCommand, SubjectRequestKind,
+};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
     Actor, ClientId, ConsentFormId, ConsentId, DomainError, GrantId, Jurisdiction, KeyId, Language,
-    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SystemJob, UserId,
+    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SubjectRequestId, SystemJob,
+    UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
@@ -340,6 +344,7 @@ on_both_backends!(
     a_coaching_company_records_by_default_and_the_client_opts_out,
     a_credential_submission_grant_expires_after_thirty_days,
     retention_schedules_each_due_destruction_exactly_once,
+    queries_show_access_history_due_destructions_and_overdue_requests,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -780,3 +785,100 @@ rebuild_matches_live!(
         }
     }
 );
+
+/// The query services: a recording list with the caller's access flag, a client's consent
+/// history, upcoming destructions and overdue subject requests.
+async fn queries_show_access_history_due_destructions_and_overdue_requests(story: Story) {
+    story
+        .counselling_service(&[
+            ("sam", Role::Practitioner),
+            ("ada", Role::Tutor),
+            ("cai", Role::Tutor),
+        ])
+        .await;
+    let (client_id, consent_id) = story
+        .consent("sam", vec![terms(Purpose::CourseAssessment, &["ada"])])
+        .await;
+    story.clock.day(1);
+    let recording = story.record("sam", consent_id).await;
+    let (app, tenant) = (&story.app, &story.tenant);
+
+    // Ada, named in the consent, may play; Cai, not named, may not. Listing records nothing.
+    let allowed = |who: &str| {
+        let actor = as_user(who);
+        async move {
+            let views = app
+                .recordings(tenant, &actor, Purpose::CourseAssessment)
+                .await
+                .unwrap();
+            assert_eq!(views.len(), 1);
+            assert_eq!(views[0].recording.id(), Some(recording));
+            matches!(
+                views[0].access,
+                confide_domain::AccessDecision::Allow { .. }
+            )
+        }
+    };
+    assert!(allowed("ada").await);
+    assert!(!allowed("cai").await);
+    assert_eq!(
+        story.recording_events(recording).await,
+        ["RecordingCreated", "RecordingStored"]
+    );
+
+    // The client's consent history.
+    let history = app.consent_history(tenant, client_id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].id(), Some(consent_id));
+    assert_eq!(history[0].status(), Some(ConsentStatus::Given));
+
+    // The tenant keeps recordings 365 days after storage.
+    let stored = story.clock.now();
+    let soon = app
+        .upcoming_destructions(tenant, stored + TimeDelta::days(300))
+        .await
+        .unwrap();
+    assert!(soon.is_empty(), "{soon:?}");
+    let within_a_year = app
+        .upcoming_destructions(tenant, stored + TimeDelta::days(400))
+        .await
+        .unwrap();
+    assert_eq!(within_a_year.len(), 1);
+    assert_eq!(within_a_year[0].0, recording);
+    assert_eq!(
+        within_a_year[0].1.destroy_after,
+        stored + TimeDelta::days(365)
+    );
+
+    // A request for a copy, received today, is due within the UK GDPR's month.
+    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
+    let client: Client = app
+        .load(tenant, &stream_of("client", client_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    app.execute::<SubjectRequest>(
+        tenant,
+        &Actor::client(client_id),
+        &stream_of("subject_request", request_id).unwrap(),
+        SubjectRequestCommand::OpenSubjectRequest {
+            client: Box::new(client),
+            kind: SubjectRequestKind::Copy,
+            received_at: story.clock.now(),
+        },
+        &[request_id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    story.clock.day(20);
+    assert!(
+        app.overdue_subject_requests(tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    story.clock.day(40);
+    let overdue = app.overdue_subject_requests(tenant).await.unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].id(), Some(request_id));
+}

@@ -276,6 +276,32 @@ impl Recording {
         }
     }
 
+    /// Whether the acting user or client may play this recording for `purpose` in `medium`
+    /// now, and who they are as a viewer: the decision `StartPlayback` records, for callers
+    /// that only need to show it (a list's access flag).
+    pub fn access(
+        &self,
+        purpose: Purpose,
+        medium: Medium,
+        facts: &AccessFacts,
+        ctx: &Ctx<'_>,
+    ) -> Result<(Viewer, AccessDecision), DomainError> {
+        self.require_core(ctx)?;
+        let viewer = Self::viewer_of(ctx)?;
+        let decision = decide_access(&AccessRequest {
+            tenant_id: ctx.tenant_id(),
+            viewer: &viewer,
+            recording: self,
+            purpose,
+            medium,
+            at: ctx.now(),
+            consents: &facts.consents,
+            grants: &facts.grants,
+            policy: ctx.policy()?,
+        });
+        Ok((viewer, decision))
+    }
+
     /// The viewer the acting user or client is, as the tenant's log knows them.
     fn viewer_of(ctx: &Ctx<'_>) -> Result<Viewer, DomainError> {
         match ctx.actor() {
@@ -822,19 +848,7 @@ impl Aggregate for Recording {
                 medium,
                 facts,
             } => {
-                self.require_core(ctx)?;
-                let viewer = Self::viewer_of(ctx)?;
-                let decision = decide_access(&AccessRequest {
-                    tenant_id: ctx.tenant_id(),
-                    viewer: &viewer,
-                    recording: self,
-                    purpose,
-                    medium,
-                    at,
-                    consents: &facts.consents,
-                    grants: &facts.grants,
-                    policy: ctx.policy()?,
-                });
+                let (viewer, decision) = self.access(purpose, medium, &facts, ctx)?;
                 Ok(vec![match decision {
                     AccessDecision::Allow { basis } => RecordingEvent::PlaybackStarted {
                         viewer,
