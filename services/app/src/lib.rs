@@ -7,6 +7,8 @@
 //!   streams and are conditioned on them; `run_retention`, the retention job.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
+//! - `lists`: lists kept by asynchronous projections ([`RecordingList`], read through
+//!   [`Lists`]).
 //! - [`Clock`]: where the time of a decision comes from.
 //! - [`AppError`]: what a caller can act on.
 //! - `streams`: the name of each aggregate's stream.
@@ -16,6 +18,7 @@
 //! commit; a conflict reloads and decides again, a bounded number of times.
 
 mod links;
+mod lists;
 mod streams;
 
 use std::sync::Arc;
@@ -45,6 +48,7 @@ use confide_eventstore::{
 use uuid::Uuid;
 
 pub use links::{Links, StreamLinks, Subject};
+pub use lists::{Lists, RecordingList, RecordingRow};
 pub use streams::{stream_of, tenant_stream};
 
 /// How many times a command is decided again after another writer got there first.

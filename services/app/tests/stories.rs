@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use confide_app::{App, AppError, Clock, Links, StreamLinks, stream_of, tenant_stream};
+use confide_app::{
+    App, AppError, Clock, Links, Lists, RecordingList, StreamLinks, stream_of, tenant_stream,
+};
 use confide_domain::access::DenyReason;
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
@@ -881,4 +883,42 @@ async fn queries_show_access_history_due_destructions_and_overdue_requests(story
     let overdue = app.overdue_subject_requests(tenant).await.unwrap();
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].id(), Some(request_id));
+}
+
+/// The recording list follows the log through its runner, and a rebuild from the log gives
+/// the same rows.
+async fn the_recording_list_follows_the_log_and_rebuilds_the_same<S>(store: S)
+where
+    S: confide_eventstore::ProjectionHost + Links + Lists + Clone + 'static,
+    RecordingList: confide_eventstore::AsyncProjection<S::Db>,
+{
+    let tenant = TenantId::parse("community-counselling").unwrap();
+    a_credential_submission_grant_expires_after_thirty_days(story_over(store.clone())).await;
+    let store = Arc::new(store);
+    let runner = confide_eventstore::ProjectionRunner::new(store.clone(), Arc::new(RecordingList));
+    assert!(runner.catch_up().await.unwrap() > 0);
+    let live = store.recording_list(&tenant).await.unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].status, "stored");
+    assert_eq!((live[0].plays, live[0].refusals), (1, 1));
+    assert_eq!(live[0].medium, "audio");
+    assert_eq!(runner.run_once().await.unwrap(), 0, "caught up");
+    assert!(runner.rebuild().await.unwrap() > 0);
+    assert_eq!(store.recording_list(&tenant).await.unwrap(), live);
+}
+
+#[tokio::test]
+async fn sqlite_the_recording_list_follows_the_log_and_rebuilds_the_same() {
+    let store = common::sqlite()
+        .await
+        .with_inline_projection(Arc::new(StreamLinks));
+    the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
+}
+
+#[tokio::test]
+async fn postgres_the_recording_list_follows_the_log_and_rebuilds_the_same() {
+    let store = common::postgres()
+        .await
+        .with_inline_projection(Arc::new(StreamLinks));
+    the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
 }
