@@ -21,11 +21,10 @@ mod links;
 mod lists;
 mod streams;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-
 use confide_domain::AccessDecision;
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
 use confide_domain::aggregates::course::Course;
