@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`App`]: `load` a stream into its aggregate and `execute` a command against it;
 //!   `grant_access`, `start_playback` and `withdraw_consent`, the commands that read other
-//!   streams and are conditioned on them; `run_retention`, the retention job.
+//!   streams and are conditioned on them; `end_course` with the expiries it implies;
+//!   `run_retention`, the retention job.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
 //! - `lists`: lists kept by asynchronous projections ([`RecordingList`], read through
@@ -27,19 +28,19 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use confide_domain::AccessDecision;
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
-use confide_domain::aggregates::course::Course;
+use confide_domain::aggregates::course::{Course, CourseCommand, CourseEvent};
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee};
 use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent,
 };
 use confide_domain::aggregates::subject_request::SubjectRequest;
 use confide_domain::aggregates::tenant::Tenant;
-use confide_domain::cascade::after_consent_event;
+use confide_domain::cascade::{after_consent_event, after_course_ended};
 use confide_domain::policy::TenantPolicy;
 use confide_domain::retention::{RetentionDue, destroy_after};
 use confide_domain::{
-    Actor, Aggregate, ClientId, ConsentId, Ctx, DomainError, DomainEvent, Event, GrantId, Medium,
-    Purpose, RecordingId,
+    Actor, Aggregate, ClientId, ConsentId, CourseId, Ctx, DomainError, DomainEvent, Event, GrantId,
+    Medium, Purpose, RecordingId,
 };
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
@@ -479,6 +480,53 @@ impl App {
             }
             if self.commit(tenant, request, &organisation).await? {
                 return Ok(consent_events);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Ends a course and, in the same append, expires every consent in force that ends with
+    /// it; the retention job then finds their recordings due.
+    pub async fn end_course(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        course_id: CourseId,
+        ended_on: chrono::NaiveDate,
+    ) -> Result<Vec<CourseEvent>, AppError> {
+        let stream = stream_of("course", course_id)?;
+        let job = Actor::system(confide_domain::SystemJob::Cascade);
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let course: Loaded<Course> = self.load(tenant, &stream).await?;
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now);
+            let decided = course
+                .state
+                .decide(CourseCommand::EndCourse { ended_on }, &ctx)?;
+            let consents: Vec<(StreamId, Loaded<Consent>)> = self
+                .load_linked(tenant, &Subject::Course(course_id.to_string()), "consent")
+                .await?;
+            let states: Vec<Consent> = consents.iter().map(|(_, c)| c.state.clone()).collect();
+            let mut request = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(course.version),
+                new_events(&decided, actor)?,
+            );
+            for (consent_id, expired) in after_course_ended(course_id, now, &states) {
+                let consent_stream = stream_of("consent", consent_id)?;
+                let version = consents
+                    .iter()
+                    .find(|(s, _)| *s == consent_stream)
+                    .map_or(0, |(_, c)| c.version);
+                request = request.write(
+                    consent_stream,
+                    ExpectedVersion::Exact(version),
+                    new_events(&[expired], &job)?,
+                );
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(decided);
             }
         }
         Err(AppError::Contention { stream })

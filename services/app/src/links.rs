@@ -16,6 +16,8 @@ pub enum Subject {
     Client(String),
     Recording(String),
     Consent(String),
+    /// The consents that name a course (and may end with it).
+    Course(String),
     /// Every recording of the tenant: what the retention job walks.
     Recordings,
     /// Every subject request of the tenant.
@@ -28,6 +30,7 @@ impl Subject {
             Self::Client(id) => format!("client:{id}"),
             Self::Recording(id) => format!("recording:{id}"),
             Self::Consent(id) => format!("consent:{id}"),
+            Self::Course(id) => format!("course:{id}"),
             Self::Recordings => "recordings".to_owned(),
             Self::SubjectRequests => "subject_requests".to_owned(),
         }
@@ -42,11 +45,18 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
         subject.zip(id).map(|(s, id)| (s, format!("{kind}-{id}")))
     };
     match event.event_type.as_str() {
-        "ConsentRequested" | "ConsentNoticeGiven" => vec![link(
-            field("client_id").map(|id| Subject::Client(id).key()),
-            "consent",
-            field("consent_id"),
-        )],
+        "ConsentRequested" | "ConsentNoticeGiven" => vec![
+            link(
+                field("client_id").map(|id| Subject::Client(id).key()),
+                "consent",
+                field("consent_id"),
+            ),
+            link(
+                field("course_id").map(|id| Subject::Course(id).key()),
+                "consent",
+                field("consent_id"),
+            ),
+        ],
         "RecordingCreated" => vec![
             link(
                 field("client_id").map(|id| Subject::Client(id).key()),

@@ -16,9 +16,10 @@ use confide_domain::access::DenyReason;
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
     Audience, CollectionMethod, Consent, ConsentCommand, ConsentEvent, ConsentScope, ConsentStatus,
-    Evidence, NoticeTerms, PurposeTerms, WithdrawalScope,
+    Evidence, Expiry, ExpiryTrigger, NoticeTerms, PurposeTerms, WithdrawalScope,
 };
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
+use confide_domain::aggregates::course::{Course, CourseCommand};
 use confide_domain::aggregates::grant::Grantee;
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
 use confide_domain::aggregates::subject_request::{
@@ -28,9 +29,9 @@ use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
-    Actor, ClientId, ConsentFormId, ConsentId, DomainError, GrantId, Jurisdiction, KeyId, Language,
-    Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SubjectRequestId, SystemJob,
-    UserId,
+    Actor, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, GrantId, Jurisdiction, KeyId,
+    Language, Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SubjectRequestId,
+    SystemJob, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
@@ -161,6 +162,17 @@ impl Story {
     /// Publishes the form, registers a client and has `practitioner` ask for `terms`; the
     /// client then signs through their link.
     async fn consent(&self, practitioner: &str, terms: Vec<PurposeTerms>) -> (ClientId, ConsentId) {
+        self.consent_for(practitioner, terms, None, None).await
+    }
+
+    /// The same, for a course's recordings and ending as `expiry` says.
+    async fn consent_for(
+        &self,
+        practitioner: &str,
+        terms: Vec<PurposeTerms>,
+        course_id: Option<CourseId>,
+        expiry: Option<Expiry>,
+    ) -> (ClientId, ConsentId) {
         let (app, tenant) = (&self.app, &self.tenant);
         let form_id = self.publish_form().await;
         let form_stream = stream_of("consent_form", form_id).unwrap();
@@ -178,9 +190,9 @@ impl Story {
                 client,
                 practitioner: user(practitioner),
                 scope: ConsentScope::Engagement,
-                course_id: None,
+                course_id,
                 terms,
-                expiry: None,
+                expiry,
                 form,
                 form_version: 1,
                 renews: None,
@@ -229,6 +241,7 @@ impl Story {
         let (app, tenant) = (&self.app, &self.tenant);
         let consent_stream = stream_of("consent", consent_id).unwrap();
         let consent: Consent = app.load(tenant, &consent_stream).await?.state;
+        let course_id = consent.core().and_then(|core| core.course_id);
         let recording_id = RecordingId::from_uuid(Uuid::now_v7()).unwrap();
         let recording_stream = stream_of("recording", recording_id).unwrap();
         app.execute::<Recording>(
@@ -239,7 +252,7 @@ impl Story {
                 consent: Box::new(consent),
                 session_on: self.clock.now().date_naive(),
                 medium: Medium::Audio,
-                course_id: None,
+                course_id,
             },
             &[recording_id.as_uuid()],
         )
@@ -347,6 +360,7 @@ on_both_backends!(
     a_credential_submission_grant_expires_after_thirty_days,
     retention_schedules_each_due_destruction_exactly_once,
     queries_show_access_history_due_destructions_and_overdue_requests,
+    a_courses_end_expires_its_consents_and_its_recordings_fall_due,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -921,4 +935,87 @@ async fn postgres_the_recording_list_follows_the_log_and_rebuilds_the_same() {
         .await
         .with_inline_projection(Arc::new(StreamLinks));
     the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
+}
+
+/// A course's end: the consents that end with it expire in the same append, plays stop, and
+/// the retention job finds the course's recordings due.
+async fn a_courses_end_expires_its_consents_and_its_recordings_fall_due(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner), ("ada", Role::Tutor)])
+        .await;
+    let (app, tenant) = (&story.app, &story.tenant);
+    let course_id = CourseId::from_uuid(Uuid::now_v7()).unwrap();
+    let course_stream = stream_of("course", course_id).unwrap();
+    app.execute::<Course>(
+        tenant,
+        &as_user("admin"),
+        &course_stream,
+        CourseCommand::CreateCourse {
+            title: "Diploma in Counselling".into(),
+            starts_on: story.clock.now().date_naive(),
+            ends_on: story.clock.now().date_naive() + TimeDelta::days(30),
+            tutors: BTreeSet::from([user("ada")]),
+        },
+        &[course_id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    app.execute::<Course>(
+        tenant,
+        &as_user("admin"),
+        &course_stream,
+        CourseCommand::EnrolInCourse {
+            user_id: user("sam"),
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    let (_, consent_id) = story
+        .consent_for(
+            "sam",
+            vec![terms(Purpose::CourseAssessment, &["ada"])],
+            Some(course_id),
+            Some(Expiry::OnEvent {
+                trigger: ExpiryTrigger::CourseEnded { course_id },
+            }),
+        )
+        .await;
+    story.clock.day(1);
+    let recording = story.record("sam", consent_id).await;
+    story.clock.day(2);
+    let played = story
+        .play("ada", recording, Purpose::CourseAssessment)
+        .await;
+    assert!(
+        matches!(played, RecordingEvent::PlaybackStarted { .. }),
+        "{played:?}"
+    );
+    assert!(app.run_retention(tenant).await.unwrap().is_empty());
+
+    story.clock.day(10);
+    app.end_course(
+        tenant,
+        &as_user("admin"),
+        course_id,
+        story.clock.now().date_naive(),
+    )
+    .await
+    .unwrap();
+    let consent: Consent = app
+        .load(tenant, &stream_of("consent", consent_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(consent.status(), Some(ConsentStatus::Expired));
+    let after = story
+        .play("ada", recording, Purpose::CourseAssessment)
+        .await;
+    assert!(
+        matches!(after, RecordingEvent::PlaybackRefused { .. }),
+        "{after:?}"
+    );
+
+    story.clock.day(11);
+    assert_eq!(app.run_retention(tenant).await.unwrap(), vec![recording]);
 }
