@@ -5,6 +5,7 @@
 //! - [`App`]: `load` a stream into its aggregate and `execute` a command against it;
 //!   `grant_access`, `start_playback` and `withdraw_consent`, the commands that read other
 //!   streams and are conditioned on them; `end_course` with the expiries it implies;
+//!   `decide_subject_request`, which carries out a granted erasure;
 //!   `run_retention`, the retention job.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
@@ -27,20 +28,25 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use confide_domain::AccessDecision;
+use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
 use confide_domain::aggregates::course::{Course, CourseCommand, CourseEvent};
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee};
+use confide_domain::aggregates::recording::DestructionReason;
 use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent,
 };
-use confide_domain::aggregates::subject_request::SubjectRequest;
+use confide_domain::aggregates::subject_request::{
+    SubjectRequest, SubjectRequestCommand, SubjectRequestEvent, SubjectRequestKind,
+    SubjectRequestOutcome,
+};
 use confide_domain::aggregates::tenant::Tenant;
 use confide_domain::cascade::{after_consent_event, after_course_ended};
 use confide_domain::policy::TenantPolicy;
 use confide_domain::retention::{RetentionDue, destroy_after};
 use confide_domain::{
     Actor, Aggregate, ClientId, ConsentId, CourseId, Ctx, DomainError, DomainEvent, Event, GrantId,
-    Medium, Purpose, RecordingId,
+    Medium, Purpose, RecordingId, SubjectRequestId,
 };
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
@@ -526,6 +532,89 @@ impl App {
                 );
             }
             if self.commit(tenant, request, &organisation).await? {
+                return Ok(decided);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Decides a subject request. Granting an erasure does, in the same append, what it
+    /// promises: the client is erased (their key destroyed, so every sealed detail in the log
+    /// becomes unreadable) and each of their recordings is scheduled for destruction now.
+    pub async fn decide_subject_request(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        request_id: SubjectRequestId,
+        outcome: SubjectRequestOutcome,
+        reason: Option<String>,
+    ) -> Result<Vec<SubjectRequestEvent>, AppError> {
+        let stream = stream_of("subject_request", request_id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let request: Loaded<SubjectRequest> = self.load(tenant, &stream).await?;
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now);
+            let decided = request.state.decide(
+                SubjectRequestCommand::DecideSubjectRequest {
+                    outcome,
+                    reason: reason.clone(),
+                },
+                &ctx,
+            )?;
+            let mut request_append = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(request.version),
+                new_events(&decided, actor)?,
+            );
+            let erase = request.state.kind() == Some(SubjectRequestKind::Erasure)
+                && outcome == SubjectRequestOutcome::Granted;
+            if let (true, Some(client_id)) = (erase, request.state.client_id()) {
+                let client_stream = stream_of("client", client_id)?;
+                let client: Loaded<Client> = self.load(tenant, &client_stream).await?;
+                let erased = client.state.decide(
+                    ClientCommand::EraseClient {
+                        subject_request_id: Some(request_id),
+                    },
+                    &ctx,
+                )?;
+                request_append = request_append.write(
+                    client_stream,
+                    ExpectedVersion::Exact(client.version),
+                    new_events(&erased, actor)?,
+                );
+                for (recording_stream, recording) in self
+                    .load_linked::<Recording>(
+                        tenant,
+                        &Subject::Client(client_id.to_string()),
+                        "recording",
+                    )
+                    .await?
+                {
+                    let scheduled = recording.state.decide(
+                        RecordingCommand::ScheduleDestruction {
+                            due: now,
+                            reason: DestructionReason::ErasureRequest {
+                                subject_request_id: request_id,
+                            },
+                        },
+                        &ctx,
+                    );
+                    match scheduled {
+                        Ok(events) => {
+                            request_append = request_append.write(
+                                recording_stream,
+                                ExpectedVersion::Exact(recording.version),
+                                new_events(&events, actor)?,
+                            );
+                        }
+                        // Already destroyed, or already due no later than now: nothing to add.
+                        Err(DomainError::Conflict { .. }) => {}
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+            }
+            if self.commit(tenant, request_append, &organisation).await? {
                 return Ok(decided);
             }
         }

@@ -23,7 +23,7 @@ use confide_domain::aggregates::course::{Course, CourseCommand};
 use confide_domain::aggregates::grant::Grantee;
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
 use confide_domain::aggregates::subject_request::{
-    SubjectRequest, SubjectRequestCommand, SubjectRequestKind,
+    SubjectRequest, SubjectRequestCommand, SubjectRequestKind, SubjectRequestOutcome,
 };
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
@@ -361,6 +361,7 @@ on_both_backends!(
     retention_schedules_each_due_destruction_exactly_once,
     queries_show_access_history_due_destructions_and_overdue_requests,
     a_courses_end_expires_its_consents_and_its_recordings_fall_due,
+    a_granted_erasure_erases_the_client_and_schedules_their_recordings,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -1018,4 +1019,65 @@ async fn a_courses_end_expires_its_consents_and_its_recordings_fall_due(story: S
 
     story.clock.day(11);
     assert_eq!(app.run_retention(tenant).await.unwrap(), vec![recording]);
+}
+
+/// The client asks for erasure; when it is granted the client is erased (their key destroyed)
+/// and their recording is scheduled for destruction, in the same append as the decision.
+async fn a_granted_erasure_erases_the_client_and_schedules_their_recordings(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner), ("ada", Role::Tutor)])
+        .await;
+    let (client_id, consent_id) = story
+        .consent("sam", vec![terms(Purpose::CourseAssessment, &["ada"])])
+        .await;
+    story.clock.day(1);
+    let recording = story.record("sam", consent_id).await;
+    let (app, tenant) = (&story.app, &story.tenant);
+
+    story.clock.day(2);
+    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
+    let client_stream = stream_of("client", client_id).unwrap();
+    let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
+    app.execute::<SubjectRequest>(
+        tenant,
+        &Actor::client(client_id),
+        &stream_of("subject_request", request_id).unwrap(),
+        SubjectRequestCommand::OpenSubjectRequest {
+            client: Box::new(client),
+            kind: SubjectRequestKind::Erasure,
+            received_at: story.clock.now(),
+        },
+        &[request_id.as_uuid()],
+    )
+    .await
+    .unwrap();
+
+    story.clock.day(5);
+    app.decide_subject_request(
+        tenant,
+        &as_user("admin"),
+        request_id,
+        SubjectRequestOutcome::Granted,
+        None,
+    )
+    .await
+    .unwrap();
+    let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
+    assert!(client.is_erased());
+    assert_eq!(
+        story
+            .recording_events(recording)
+            .await
+            .last()
+            .map(String::as_str),
+        Some("RecordingDestructionScheduled")
+    );
+    assert!(
+        app.overdue_subject_requests(tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing is left for retention to schedule.
+    assert!(app.run_retention(tenant).await.unwrap().is_empty());
 }
