@@ -538,9 +538,10 @@ impl App {
         Err(AppError::Contention { stream })
     }
 
-    /// Decides a subject request. Granting an erasure does, in the same append, what it
-    /// promises: the client is erased (their key destroyed, so every sealed detail in the log
-    /// becomes unreadable) and each of their recordings is scheduled for destruction now.
+    /// Decides a subject request, and in the same append does what the decision promises:
+    /// granting an erasure erases the client (their key destroyed, so every sealed detail in
+    /// the log becomes unreadable) and schedules each of their recordings for destruction now;
+    /// granting a copy grants the client their own copy of each recording that consent allows.
     pub async fn decide_subject_request(
         &self,
         tenant: &TenantId,
@@ -614,11 +615,88 @@ impl App {
                     }
                 }
             }
+            let copy = request.state.kind() == Some(SubjectRequestKind::Copy)
+                && outcome != SubjectRequestOutcome::Refused;
+            if let (true, Some(client_id)) = (copy, request.state.client_id()) {
+                request_append = self
+                    .grant_client_copies(tenant, &ctx, client_id, request_append)
+                    .await?;
+            }
             if self.commit(tenant, request_append, &organisation).await? {
                 return Ok(decided);
             }
         }
         Err(AppError::Contention { stream })
+    }
+
+    /// Adds to `request` a grant of the client's own copy of each of their recordings whose
+    /// consent covers `client_copy`, for 30 days (never past the consent), conditioned on the
+    /// recording and consent it was decided from.
+    async fn grant_client_copies(
+        &self,
+        tenant: &TenantId,
+        ctx: &Ctx<'_>,
+        client_id: ClientId,
+        mut request: AppendRequest,
+    ) -> Result<AppendRequest, AppError> {
+        const COPY_DAYS: i64 = 30;
+        let now = ctx.now();
+        // Recordings may share a consent: each stream is a condition once.
+        let mut read: BTreeMap<StreamId, u64> = BTreeMap::new();
+        for (recording_stream, recording) in self
+            .load_linked::<Recording>(tenant, &Subject::Client(client_id.to_string()), "recording")
+            .await?
+        {
+            let Some(core) = recording.state.core() else {
+                continue;
+            };
+            let consent_stream = stream_of("consent", core.consent_id)?;
+            let consent: Loaded<Consent> = self.load(tenant, &consent_stream).await?;
+            let expires_at = consent
+                .state
+                .expires_at()
+                .map_or(now + chrono::TimeDelta::days(COPY_DAYS), |end| {
+                    end.min(now + chrono::TimeDelta::days(COPY_DAYS))
+                });
+            let grant_id = Uuid::now_v7();
+            let new_ids = [grant_id];
+            let grant_ctx = Ctx::new(
+                ctx.tenant_id().clone(),
+                ctx.tenant()
+                    .ok_or_else(|| DomainError::not_found("tenant"))?,
+                ctx.actor().clone(),
+                now,
+            )
+            .with_new_ids(&new_ids);
+            let granted = Grant::default().decide(
+                GrantCommand::GrantAccess {
+                    recording: Box::new(recording.state.clone()),
+                    consent: Box::new(consent.state.clone()),
+                    grantee: Grantee::Client { client_id },
+                    purpose: Purpose::ClientCopy,
+                    expires_at,
+                },
+                &grant_ctx,
+            );
+            match granted {
+                Ok(events) => {
+                    request = request.write(
+                        stream_of("grant", grant_id)?,
+                        ExpectedVersion::NoStream,
+                        new_events(&events, ctx.actor())?,
+                    );
+                    read.insert(recording_stream, recording.version);
+                    read.insert(consent_stream, consent.version);
+                }
+                // This recording's consent does not cover a copy for the client.
+                Err(DomainError::ConsentRequired { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        for (stream, version) in read {
+            request = request.condition(stream, ExpectedVersion::Exact(version));
+        }
+        Ok(request)
     }
 
     /// The retention job for one tenant: every recording whose destruction is due — consent

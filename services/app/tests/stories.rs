@@ -362,6 +362,7 @@ on_both_backends!(
     queries_show_access_history_due_destructions_and_overdue_requests,
     a_courses_end_expires_its_consents_and_its_recordings_fall_due,
     a_granted_erasure_erases_the_client_and_schedules_their_recordings,
+    a_granted_copy_request_lets_the_client_play_their_own_recordings,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -1080,4 +1081,80 @@ async fn a_granted_erasure_erases_the_client_and_schedules_their_recordings(stor
     );
     // Nothing is left for retention to schedule.
     assert!(app.run_retention(tenant).await.unwrap().is_empty());
+}
+
+/// Under `on_request_reviewed`, a granted copy request gives the client their own copy of
+/// each recording whose consent allows it — here two sessions under one consent — and the
+/// client then plays it through their link.
+async fn a_granted_copy_request_lets_the_client_play_their_own_recordings(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner), ("ada", Role::Tutor)])
+        .await;
+    let (client_id, consent_id) = story
+        .consent(
+            "sam",
+            vec![
+                terms(Purpose::CourseAssessment, &["ada"]),
+                terms(Purpose::ClientCopy, &[]),
+            ],
+        )
+        .await;
+    story.clock.day(1);
+    let first = story.record("sam", consent_id).await;
+    let second = story.record("sam", consent_id).await;
+    let (app, tenant) = (&story.app, &story.tenant);
+    let the_client = &Actor::client(client_id);
+    let own_copy = |recording| async move {
+        app.start_playback(
+            tenant,
+            the_client,
+            recording,
+            Purpose::ClientCopy,
+            Medium::Audio,
+        )
+        .await
+        .unwrap()
+    };
+    // No copy before the request is granted.
+    assert!(matches!(
+        own_copy(first).await,
+        RecordingEvent::PlaybackRefused { .. }
+    ));
+
+    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
+    let client: Client = app
+        .load(tenant, &stream_of("client", client_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    app.execute::<SubjectRequest>(
+        tenant,
+        &Actor::client(client_id),
+        &stream_of("subject_request", request_id).unwrap(),
+        SubjectRequestCommand::OpenSubjectRequest {
+            client: Box::new(client),
+            kind: SubjectRequestKind::Copy,
+            received_at: story.clock.now(),
+        },
+        &[request_id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    story.clock.day(3);
+    app.decide_subject_request(
+        tenant,
+        &as_user("admin"),
+        request_id,
+        SubjectRequestOutcome::Granted,
+        None,
+    )
+    .await
+    .unwrap();
+    for recording in [first, second] {
+        let played = own_copy(recording).await;
+        assert!(
+            matches!(played, RecordingEvent::PlaybackStarted { .. }),
+            "{played:?}"
+        );
+    }
 }
