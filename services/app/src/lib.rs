@@ -41,7 +41,7 @@ use confide_domain::aggregates::subject_request::{
     SubjectRequestOutcome,
 };
 use confide_domain::aggregates::tenant::Tenant;
-use confide_domain::cascade::{after_consent_event, after_course_ended};
+use confide_domain::cascade::{after_consent_event, after_course_ended, revocations_for};
 use confide_domain::policy::TenantPolicy;
 use confide_domain::retention::{RetentionDue, destroy_after};
 use confide_domain::{
@@ -485,7 +485,76 @@ impl App {
                 request = request.write(target, ExpectedVersion::Exact(version), events);
             }
             if self.commit(tenant, request, &organisation).await? {
+                // A grant committed after this decision read the grants, but before it
+                // committed, was not revoked above: look again now that the withdrawal is in.
+                self.revoke_uncovered_grants(tenant, consent_id).await?;
                 return Ok(consent_events);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// Revokes every grant under a consent that the consent, as it stands, no longer covers
+    /// and that is not revoked yet (an event per grant). Returns the grants revoked; none when
+    /// everything is already consistent, so it may run any number of times.
+    pub async fn revoke_uncovered_grants(
+        &self,
+        tenant: &TenantId,
+        consent_id: ConsentId,
+    ) -> Result<Vec<GrantId>, AppError> {
+        let stream = stream_of("consent", consent_id)?;
+        let job = Actor::system(confide_domain::SystemJob::Cascade);
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let consent: Loaded<Consent> = self.load(tenant, &stream).await?;
+            let Some(core) = consent.state.core() else {
+                return Ok(Vec::new());
+            };
+            let grants: Vec<(StreamId, Loaded<Grant>)> = self
+                .load_linked(tenant, &Subject::Consent(consent_id.to_string()), "grant")
+                .await?;
+            let recordings: Vec<(StreamId, Loaded<Recording>)> = self
+                .load_linked(
+                    tenant,
+                    &Subject::Client(core.client_id.to_string()),
+                    "recording",
+                )
+                .await?;
+            let now = self.clock.now();
+            let revocations = revocations_for(
+                &consent.state,
+                &grants
+                    .iter()
+                    .map(|(_, g)| g.state.clone())
+                    .collect::<Vec<_>>(),
+                &recordings
+                    .iter()
+                    .map(|(_, r)| r.state.clone())
+                    .collect::<Vec<_>>(),
+                &organisation.state,
+                now,
+            );
+            if revocations.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut request = AppendRequest::new(now)
+                .condition(stream.clone(), ExpectedVersion::Exact(consent.version));
+            let mut revoked = Vec::new();
+            for (grant_id, event) in revocations {
+                let grant_stream = stream_of("grant", grant_id)?;
+                let version = grants
+                    .iter()
+                    .find(|(s, _)| *s == grant_stream)
+                    .map_or(0, |(_, g)| g.version);
+                request = request.write(
+                    grant_stream,
+                    ExpectedVersion::Exact(version),
+                    new_events(&[event], &job)?,
+                );
+                revoked.push(grant_id);
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(revoked);
             }
         }
         Err(AppError::Contention { stream })

@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use confide_app::{
     App, AppError, Clock, Links, Lists, RecordingList, StreamLinks, stream_of, tenant_stream,
 };
+use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
@@ -20,7 +21,7 @@ use confide_domain::aggregates::consent::{
 };
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
 use confide_domain::aggregates::course::{Course, CourseCommand};
-use confide_domain::aggregates::grant::Grantee;
+use confide_domain::aggregates::grant::{Grant, Grantee};
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
 use confide_domain::aggregates::subject_request::{
     SubjectRequest, SubjectRequestCommand, SubjectRequestKind, SubjectRequestOutcome,
@@ -363,6 +364,7 @@ on_both_backends!(
     a_courses_end_expires_its_consents_and_its_recordings_fall_due,
     a_granted_erasure_erases_the_client_and_schedules_their_recordings,
     a_granted_copy_request_lets_the_client_play_their_own_recordings,
+    a_grant_the_withdrawal_did_not_see_is_revoked_afterwards,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -1157,4 +1159,101 @@ async fn a_granted_copy_request_lets_the_client_play_their_own_recordings(story:
             "{played:?}"
         );
     }
+}
+
+/// A grant that committed while a withdrawal was being decided is revoked by the pass that
+/// follows every withdrawal. The race is reproduced by committing the withdrawal behind the
+/// app's back, so that its cascade never saw the grant.
+async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) {
+    story
+        .counselling_service(&[("sam", Role::Practitioner)])
+        .await;
+    let (client_id, consent_id) = story
+        .consent(
+            "sam",
+            vec![terms(Purpose::Credentialing, &["icf-assessor"])],
+        )
+        .await;
+    story.clock.day(1);
+    let recording = story.record("sam", consent_id).await;
+    let (app, tenant) = (&story.app, &story.tenant);
+    let grant_id = GrantId::from_uuid(Uuid::now_v7()).unwrap();
+    app.grant_access(
+        tenant,
+        &as_user("sam"),
+        grant_id,
+        recording,
+        consent_id,
+        Grantee::ExternalAssessor {
+            user_id: user("icf-assessor"),
+        },
+        Purpose::Credentialing,
+        story.clock.now() + TimeDelta::days(30),
+    )
+    .await
+    .unwrap();
+
+    // The withdrawal alone, with no cascade.
+    story.clock.day(2);
+    let consent_stream = stream_of("consent", consent_id).unwrap();
+    let consent: confide_app::Loaded<Consent> = app.load(tenant, &consent_stream).await.unwrap();
+    let organisation: Tenant = app.load(tenant, &tenant_stream()).await.unwrap().state;
+    let ctx = confide_domain::Ctx::new(
+        tenant.clone(),
+        &organisation,
+        Actor::client(client_id),
+        story.clock.now(),
+    );
+    let withdrawn = consent
+        .state
+        .decide(
+            ConsentCommand::WithdrawConsent {
+                scope: WithdrawalScope::Whole,
+                deletion_requested: false,
+            },
+            &ctx,
+        )
+        .unwrap();
+    let events = withdrawn
+        .into_iter()
+        .map(|e| {
+            let e = confide_domain::Event::from(e);
+            confide_eventstore::NewEvent::new(
+                confide_domain::DomainEvent::event_type(&e),
+                confide_domain::DomainEvent::schema_version(&e),
+                e.to_payload().unwrap(),
+            )
+        })
+        .collect();
+    app.store()
+        .append(
+            tenant,
+            confide_eventstore::AppendRequest::to_stream(
+                consent_stream,
+                confide_eventstore::ExpectedVersion::Exact(consent.version),
+                events,
+                story.clock.now(),
+            ),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.revoke_uncovered_grants(tenant, consent_id)
+            .await
+            .unwrap(),
+        vec![grant_id]
+    );
+    assert!(
+        app.revoke_uncovered_grants(tenant, consent_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let grant: Grant = app
+        .load(tenant, &stream_of("grant", grant_id).unwrap())
+        .await
+        .unwrap()
+        .state;
+    assert!(grant.revoked_at().is_some());
 }

@@ -62,36 +62,32 @@ fn event_time(event: &ConsentEvent) -> DateTime<Utc> {
     }
 }
 
-/// What `event` on `before` implies for the consent's grants and recordings.
-///
-/// `grants` and `recordings` are those about the consent's client (others are ignored);
-/// `tenant` expands role audiences to the people holding the role.
-pub fn after_consent_event(
-    before: &Consent,
-    event: &ConsentEvent,
+/// `AccessRevoked` for every grant relying on `consent` (in its current state) that it no
+/// longer covers and that is not revoked yet. The withdrawal cascade uses it, and so may a
+/// later pass that catches a grant committed while a withdrawal was being decided.
+pub fn revocations_for(
+    consent: &Consent,
     grants: &[Grant],
     recordings: &[Recording],
     tenant: &Tenant,
-) -> ConsentCascade {
-    let mut cascade = ConsentCascade::default();
-    let Some(core) = before.core() else {
-        return cascade;
+    at: DateTime<Utc>,
+) -> Vec<(GrantId, GrantEvent)> {
+    let mut revocations = Vec::new();
+    let Some(core) = consent.core() else {
+        return revocations;
     };
-    let at = event_time(event);
-    let after = before.clone().apply(event);
+    let after = consent;
     let model = tenant
         .policy()
         .map_or(ConsentModel::WrittenOptIn, |p| p.policy.consent_model);
-    let in_tenant = |r: &&Recording| {
-        r.core()
-            .is_some_and(|c| c.tenant_id == core.tenant_id && c.client_id == core.client_id)
-    };
     let recordings_by_id: BTreeMap<RecordingId, &Recording> = recordings
         .iter()
-        .filter(in_tenant)
+        .filter(|r| {
+            r.core()
+                .is_some_and(|c| c.tenant_id == core.tenant_id && c.client_id == core.client_id)
+        })
         .filter_map(|r| r.id().map(|id| (id, r)))
         .collect();
-
     // Grants relying on this consent that it no longer covers.
     static NO_ROLES: BTreeSet<crate::vocabulary::Role> = BTreeSet::new();
     for grant in grants {
@@ -127,7 +123,7 @@ pub fn after_consent_event(
             listener: Some(listener),
         });
         if still.is_err() {
-            cascade.revocations.push((
+            revocations.push((
                 g.id,
                 GrantEvent::AccessRevoked {
                     reason: RevocationReason::ConsentNoLongerCovers {
@@ -139,6 +135,38 @@ pub fn after_consent_event(
             ));
         }
     }
+
+    revocations
+}
+
+/// What `event` on `before` implies for the consent's grants and recordings.
+///
+/// `grants` and `recordings` are those about the consent's client (others are ignored);
+/// `tenant` expands role audiences to the people holding the role.
+pub fn after_consent_event(
+    before: &Consent,
+    event: &ConsentEvent,
+    grants: &[Grant],
+    recordings: &[Recording],
+    tenant: &Tenant,
+) -> ConsentCascade {
+    let mut cascade = ConsentCascade::default();
+    let Some(core) = before.core() else {
+        return cascade;
+    };
+    let at = event_time(event);
+    let after = before.clone().apply(event);
+    let in_tenant = |r: &&Recording| {
+        r.core()
+            .is_some_and(|c| c.tenant_id == core.tenant_id && c.client_id == core.client_id)
+    };
+    let recordings_by_id: BTreeMap<RecordingId, &Recording> = recordings
+        .iter()
+        .filter(in_tenant)
+        .filter_map(|r| r.id().map(|id| (id, r)))
+        .collect();
+
+    cascade.revocations = revocations_for(&after, grants, recordings, tenant, at);
 
     let deletion = matches!(
         event,
