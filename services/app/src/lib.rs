@@ -9,8 +9,8 @@
 //!   `run_retention`, the retention job.
 //! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
 //!   the [`StreamLinks`] inline projection).
-//! - `lists`: lists kept by asynchronous projections ([`RecordingList`], read through
-//!   [`Lists`]).
+//! - `lists`: read models and their projections ([`RecordingList`], asynchronous;
+//!   [`Memberships`], inline), read through [`Lists`].
 //! - [`Clock`]: where the time of a decision comes from.
 //! - [`AppError`]: what a caller can act on.
 //! - `streams`: the name of each aggregate's stream.
@@ -54,7 +54,7 @@ use confide_eventstore::{
 use uuid::Uuid;
 
 pub use links::{Links, StreamLinks, Subject};
-pub use lists::{Lists, RecordingList, RecordingRow};
+pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use streams::{stream_of, tenant_stream};
 
 /// How many times a command is decided again after another writer got there first.

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use confide_app::{
-    App, AppError, Clock, Links, Lists, RecordingList, StreamLinks, stream_of, tenant_stream,
+    App, AppError, Clock, Links, Lists, Memberships, RecordingList, StreamLinks, stream_of,
+    tenant_stream,
 };
 use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
@@ -1256,4 +1257,58 @@ async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) 
         .unwrap()
         .state;
     assert!(grant.revoked_at().is_some());
+}
+
+/// Memberships are kept inline (never behind the log) and rebuild to the same rows.
+async fn memberships_follow_the_tenant_stream_and_rebuild_the_same<S>(store: S)
+where
+    S: confide_eventstore::ProjectionHost + Links + Lists + Clone + 'static,
+    Memberships: confide_eventstore::AsyncProjection<S::Db>,
+{
+    let story = story_over(store.clone());
+    story
+        .counselling_service(&[("sam", Role::Practitioner), ("ada", Role::Tutor)])
+        .await;
+    story
+        .as_admin(TenantCommand::ChangeMemberRoles {
+            user_id: user("ada"),
+            roles: BTreeSet::from([Role::Tutor, Role::Reviewer]),
+        })
+        .await;
+    story
+        .as_admin(TenantCommand::RemoveMember {
+            user_id: user("sam"),
+        })
+        .await;
+    let live = store.members(&story.tenant).await.unwrap();
+    let names = |row: &confide_app::MemberRow| (row.user_id.clone(), row.roles.0.join(","));
+    assert_eq!(
+        live.iter().map(names).collect::<Vec<_>>(),
+        [
+            ("ada".to_string(), "reviewer,tutor".to_string()),
+            ("admin".to_string(), "org_admin".to_string()),
+        ]
+    );
+    let runner =
+        confide_eventstore::ProjectionRunner::new(Arc::new(store.clone()), Arc::new(Memberships));
+    assert!(runner.rebuild().await.unwrap() > 0);
+    assert_eq!(store.members(&story.tenant).await.unwrap(), live);
+}
+
+#[tokio::test]
+async fn sqlite_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
+    let store = common::sqlite()
+        .await
+        .with_inline_projection(Arc::new(StreamLinks))
+        .with_inline_projection(Arc::new(Memberships));
+    memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
+}
+
+#[tokio::test]
+async fn postgres_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
+    let store = common::postgres()
+        .await
+        .with_inline_projection(Arc::new(StreamLinks))
+        .with_inline_projection(Arc::new(Memberships));
+    memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
 }
