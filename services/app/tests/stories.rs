@@ -294,6 +294,49 @@ impl Story {
             .await
     }
 
+    /// The client asks, through their link, for `kind`.
+    async fn open_request(
+        &self,
+        client_id: ClientId,
+        kind: SubjectRequestKind,
+    ) -> SubjectRequestId {
+        let app = &self.app;
+        let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
+        let client: Client = app
+            .load(&self.tenant, &stream_of("client", client_id).unwrap())
+            .await
+            .unwrap()
+            .state;
+        app.execute::<SubjectRequest>(
+            &self.tenant,
+            &Actor::client(client_id),
+            &stream_of("subject_request", request_id).unwrap(),
+            SubjectRequestCommand::OpenSubjectRequest {
+                client: Box::new(client),
+                kind,
+                received_at: self.clock.now(),
+            },
+            &[request_id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        request_id
+    }
+
+    /// The administrator grants the request.
+    async fn grant_request(&self, request_id: SubjectRequestId) {
+        self.app
+            .decide_subject_request(
+                &self.tenant,
+                &as_user("admin"),
+                request_id,
+                SubjectRequestOutcome::Granted,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+
     async fn play(&self, who: &str, recording: RecordingId, purpose: Purpose) -> RecordingEvent {
         self.app
             .start_playback(
@@ -872,25 +915,9 @@ async fn queries_show_access_history_due_destructions_and_overdue_requests(story
     );
 
     // A request for a copy, received today, is due within the UK GDPR's month.
-    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
-    let client: Client = app
-        .load(tenant, &stream_of("client", client_id).unwrap())
-        .await
-        .unwrap()
-        .state;
-    app.execute::<SubjectRequest>(
-        tenant,
-        &Actor::client(client_id),
-        &stream_of("subject_request", request_id).unwrap(),
-        SubjectRequestCommand::OpenSubjectRequest {
-            client: Box::new(client),
-            kind: SubjectRequestKind::Copy,
-            received_at: story.clock.now(),
-        },
-        &[request_id.as_uuid()],
-    )
-    .await
-    .unwrap();
+    let request_id = story
+        .open_request(client_id, SubjectRequestKind::Copy)
+        .await;
     story.clock.day(20);
     assert!(
         app.overdue_subject_requests(tenant)
@@ -1039,33 +1066,13 @@ async fn a_granted_erasure_erases_the_client_and_schedules_their_recordings(stor
     let (app, tenant) = (&story.app, &story.tenant);
 
     story.clock.day(2);
-    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
+    let request_id = story
+        .open_request(client_id, SubjectRequestKind::Erasure)
+        .await;
     let client_stream = stream_of("client", client_id).unwrap();
-    let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
-    app.execute::<SubjectRequest>(
-        tenant,
-        &Actor::client(client_id),
-        &stream_of("subject_request", request_id).unwrap(),
-        SubjectRequestCommand::OpenSubjectRequest {
-            client: Box::new(client),
-            kind: SubjectRequestKind::Erasure,
-            received_at: story.clock.now(),
-        },
-        &[request_id.as_uuid()],
-    )
-    .await
-    .unwrap();
 
     story.clock.day(5);
-    app.decide_subject_request(
-        tenant,
-        &as_user("admin"),
-        request_id,
-        SubjectRequestOutcome::Granted,
-        None,
-    )
-    .await
-    .unwrap();
+    story.grant_request(request_id).await;
     let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
     assert!(client.is_erased());
     assert_eq!(
@@ -1124,35 +1131,11 @@ async fn a_granted_copy_request_lets_the_client_play_their_own_recordings(story:
         RecordingEvent::PlaybackRefused { .. }
     ));
 
-    let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
-    let client: Client = app
-        .load(tenant, &stream_of("client", client_id).unwrap())
-        .await
-        .unwrap()
-        .state;
-    app.execute::<SubjectRequest>(
-        tenant,
-        &Actor::client(client_id),
-        &stream_of("subject_request", request_id).unwrap(),
-        SubjectRequestCommand::OpenSubjectRequest {
-            client: Box::new(client),
-            kind: SubjectRequestKind::Copy,
-            received_at: story.clock.now(),
-        },
-        &[request_id.as_uuid()],
-    )
-    .await
-    .unwrap();
+    let request_id = story
+        .open_request(client_id, SubjectRequestKind::Copy)
+        .await;
     story.clock.day(3);
-    app.decide_subject_request(
-        tenant,
-        &as_user("admin"),
-        request_id,
-        SubjectRequestOutcome::Granted,
-        None,
-    )
-    .await
-    .unwrap();
+    story.grant_request(request_id).await;
     for recording in [first, second] {
         let played = own_copy(recording).await;
         assert!(
