@@ -435,6 +435,9 @@ impl App {
             let grants: Vec<(StreamId, Loaded<Grant>)> = self
                 .load_linked(tenant, &Subject::Consent(consent_id.to_string()), "grant")
                 .await?;
+            let grant_states: Vec<Grant> = grants.iter().map(|(_, g)| g.state.clone()).collect();
+            let recording_states: Vec<Recording> =
+                recordings.iter().map(|(_, r)| r.state.clone()).collect();
             let mut after = consent.state.clone();
             let mut consent_events = decided.clone();
             let mut grant_events: BTreeMap<StreamId, Vec<Event>> = BTreeMap::new();
@@ -443,14 +446,8 @@ impl App {
                 let cascade = after_consent_event(
                     &after,
                     event,
-                    &grants
-                        .iter()
-                        .map(|(_, g)| g.state.clone())
-                        .collect::<Vec<_>>(),
-                    &recordings
-                        .iter()
-                        .map(|(_, r)| r.state.clone())
-                        .collect::<Vec<_>>(),
+                    &grant_states,
+                    &recording_states,
                     &organisation.state,
                 );
                 after = after.apply(event);

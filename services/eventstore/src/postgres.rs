@@ -192,8 +192,13 @@ impl PgEventStore {
         ids: &[Uuid],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut tx = self.begin_tenant(tenant).await?;
+        // One lookup per id on the (tenant, event id) key: a set-based `= ANY(...)` lets a
+        // planner without statistics scan the whole tenant (see confide_append_state).
         let rows: Vec<EventRow> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND event_id = ANY($2) ORDER BY sequence"
+            "SELECT e.* FROM unnest($2::uuid[]) AS i(event_id)
+             CROSS JOIN LATERAL (SELECT {EVENT_COLUMNS} FROM events x
+                                  WHERE x.tenant_id = $1 AND x.event_id = i.event_id) e
+             ORDER BY e.sequence"
         ))
         .bind(tenant.as_str())
         .bind(ids)
@@ -413,22 +418,21 @@ impl EventStore for PgEventStore {
                 _ if attempt == 0 => Mode::Read,
                 _ => Mode::Locked,
             };
-            let outcome =
-                if !matches!(mode, Mode::Remembered(_) | Mode::Read) || !self.inline.is_empty() {
-                    let mut tx = self.pool.begin().await?;
-                    let outcome = self.attempt(&mut tx, tenant, &request, mode).await;
-                    if let Ok(Attempt::Written(plan)) = &outcome {
-                        let events = plan.recorded(tenant, &request);
-                        for projection in &self.inline {
-                            projection.apply(&mut tx, &events).await?;
-                        }
-                        tx.commit().await?;
+            let outcome = if matches!(mode, Mode::Locked) || !self.inline.is_empty() {
+                let mut tx = self.pool.begin().await?;
+                let outcome = self.attempt(&mut tx, tenant, &request, mode).await;
+                if let Ok(Attempt::Written(plan)) = &outcome {
+                    let events = plan.recorded(tenant, &request);
+                    for projection in &self.inline {
+                        projection.apply(&mut tx, &events).await?;
                     }
-                    outcome
-                } else {
-                    let mut conn = self.pool.acquire().await?;
-                    self.attempt(&mut conn, tenant, &request, mode).await
-                };
+                    tx.commit().await?;
+                }
+                outcome
+            } else {
+                let mut conn = self.pool.acquire().await?;
+                self.attempt(&mut conn, tenant, &request, mode).await
+            };
             match outcome {
                 Ok(Attempt::Written(plan)) => {
                     self.remember_head(tenant, Some(plan.frontier));

@@ -284,10 +284,6 @@ impl GlobalPosition {
     pub fn iter(&self) -> impl Iterator<Item = (&TenantId, u64)> {
         self.0.iter().map(|(tenant, next)| (tenant, *next))
     }
-
-    pub fn total(&self) -> u64 {
-        self.0.values().sum()
-    }
 }
 
 /// An inclusion proof of one event in a tenant's tree of a given size.
