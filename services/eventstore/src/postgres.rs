@@ -130,9 +130,9 @@ impl PgEventStore {
         conn: &mut PgConnection,
         tenant: &TenantId,
         request: &AppendRequest,
+        exact: &[(StreamId, u64)],
         mode: Mode,
     ) -> Result<Attempt, StoreError> {
-        let exact = plan::exact_expectations(request);
         let locked = matches!(mode, Mode::Locked);
         let state = match mode {
             Mode::Remembered(frontier) => AppendState {
@@ -155,7 +155,7 @@ impl PgEventStore {
             Plan::AlreadyStored => return Ok(Attempt::AlreadyStored),
             Plan::Write(plan) => plan,
         };
-        match write(conn, tenant, &plan, &old_root, &exact).await? {
+        match write(conn, tenant, &plan, &old_root, exact).await? {
             Written::Yes => Ok(Attempt::Written(plan)),
             Written::HeadMoved | Written::EventIdTaken => Ok(Attempt::Again),
             // Planned from memory or from a view that has since moved: a re-sent append looks
@@ -410,8 +410,8 @@ impl EventStore for PgEventStore {
         request: AppendRequest,
     ) -> Result<AppendResult, StoreError> {
         plan::validate(&request)?;
-        let all_exact = plan::exact_expectations(&request).len()
-            == request.writes.len() + request.conditions.len();
+        let exact = plan::exact_expectations(&request);
+        let all_exact = exact.len() == request.writes.len() + request.conditions.len();
         for attempt in 0..MAX_ATTEMPTS {
             let mode = match self.remembered_head(tenant) {
                 Some(frontier) if attempt == 0 && all_exact => Mode::Remembered(frontier),
@@ -420,7 +420,7 @@ impl EventStore for PgEventStore {
             };
             let outcome = if matches!(mode, Mode::Locked) || !self.inline.is_empty() {
                 let mut tx = self.pool.begin().await?;
-                let outcome = self.attempt(&mut tx, tenant, &request, mode).await;
+                let outcome = self.attempt(&mut tx, tenant, &request, &exact, mode).await;
                 if let Ok(Attempt::Written(plan)) = &outcome {
                     let events = plan.recorded(tenant, &request);
                     for projection in &self.inline {
@@ -431,7 +431,8 @@ impl EventStore for PgEventStore {
                 outcome
             } else {
                 let mut conn = self.pool.acquire().await?;
-                self.attempt(&mut conn, tenant, &request, mode).await
+                self.attempt(&mut conn, tenant, &request, &exact, mode)
+                    .await
             };
             match outcome {
                 Ok(Attempt::Written(plan)) => {
