@@ -57,11 +57,8 @@ pub async fn sign_checkpoint<S: EventStore + ?Sized>(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant} has no events")))?;
     let key_id = signer.key_id();
-    let existing = store.checkpoints(tenant).await?;
-    if let Some(latest) = existing
-        .into_iter()
-        .rev()
-        .find(|c| c.key_id == key_id && c.tree_size == head.size)
+    if let Some(latest) = store.latest_checkpoint(tenant, &key_id).await?
+        && latest.tree_size == head.size
     {
         return Ok(latest);
     }

@@ -127,3 +127,20 @@ pub(crate) fn to_hash(bytes: &[u8]) -> Result<confide_audit::merkle::Hash, Store
         .try_into()
         .map_err(|_| StoreError::Integrity("a stored hash is not 32 bytes".into()))
 }
+
+/// A `checkpoints` row: (tree size, key id, root, note, signed at).
+pub(crate) type CheckpointRow = (i64, String, Vec<u8>, String, DateTime<Utc>);
+
+pub(crate) fn stored_checkpoint(
+    tenant: &TenantId,
+    (size, key_id, root, note, signed_at): CheckpointRow,
+) -> Result<crate::StoredCheckpoint, StoreError> {
+    Ok(crate::StoredCheckpoint {
+        tenant_id: tenant.clone(),
+        tree_size: to_u64(size),
+        root: to_hash(&root)?,
+        key_id,
+        note,
+        signed_at,
+    })
+}

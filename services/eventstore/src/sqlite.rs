@@ -21,7 +21,10 @@ use uuid::Uuid;
 use crate::layout;
 use crate::plan::{self, AppendState, Plan, WritePlan};
 use crate::projection::{InlineProjection, ProjectionHost};
-use crate::row::{EVENT_COLUMNS, EventRow, into_events, to_hash, to_i64, to_u64};
+use crate::row::CheckpointRow;
+use crate::row::{
+    EVENT_COLUMNS, EventRow, into_events, stored_checkpoint, to_hash, to_i64, to_u64,
+};
 use crate::{
     AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
@@ -378,26 +381,32 @@ impl EventStore for SqliteEventStore {
         Ok(())
     }
 
+    async fn latest_checkpoint(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row: Option<CheckpointRow> = sqlx::query_as(
+            "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
+                  WHERE tenant_id = ?1 AND key_id = ?2 ORDER BY tree_size DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| stored_checkpoint(tenant, row)).transpose()
+    }
+
     async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows: Vec<(i64, String, Vec<u8>, String, chrono::DateTime<chrono::Utc>)> =
-            sqlx::query_as(
-                "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
+        let rows: Vec<CheckpointRow> = sqlx::query_as(
+            "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
                   WHERE tenant_id = ?1 ORDER BY tree_size, signed_at",
-            )
-            .bind(tenant.as_str())
-            .fetch_all(&self.reader)
-            .await?;
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.reader)
+        .await?;
         rows.into_iter()
-            .map(|(size, key_id, root, note, signed_at)| {
-                Ok(StoredCheckpoint {
-                    tenant_id: tenant.clone(),
-                    tree_size: to_u64(size),
-                    root: to_hash(&root)?,
-                    key_id,
-                    note,
-                    signed_at,
-                })
-            })
+            .map(|row| stored_checkpoint(tenant, row))
             .collect()
     }
 

@@ -68,6 +68,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// Keeps a signed checkpoint; storing the same one twice is not an error.
     async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
 
+    /// The newest checkpoint of a tenant signed by `key_id`, if any.
+    async fn latest_checkpoint(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+    ) -> Result<Option<StoredCheckpoint>, StoreError>;
+
     /// A tenant's signed checkpoints, oldest first.
     async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError>;
 
