@@ -1,4 +1,4 @@
-//! Confide's application layer: it loads what a command needs from the event store, lets the
+//! Confide's application layer: it loads what a command needs from the read models, lets the
 //! domain decide, and appends the decision with optimistic concurrency.
 //!
 //! Layout:
@@ -7,10 +7,14 @@
 //!   streams and are conditioned on them; `end_course` with the expiries it implies;
 //!   `decide_subject_request`, which carries out a granted erasure;
 //!   `run_retention`, the retention job.
-//! - `links`: which streams concern which client, recording or consent ([`Links`], kept by
-//!   the [`StreamLinks`] inline projection).
-//! - `lists`: read models and their projections ([`RecordingList`], asynchronous;
-//!   [`Memberships`], inline), read through [`Lists`].
+//! - `links`: which streams concern which client, recording or consent (the [`StreamLinks`]
+//!   inline projection).
+//! - `states`: every stream's folded state and each recording's retention (the
+//!   [`AggregateStates`] inline projection), so loading a stream is reading one row.
+//! - `read`: [`ReadModels`], which reads the inline read models, and [`WithReadModels`],
+//!   which registers them on a store.
+//! - `lists`: [`RecordingList`] (asynchronous) and [`Memberships`] (inline), read through
+//!   [`Lists`].
 //! - [`Clock`]: where the time of a decision comes from.
 //! - [`AppError`]: what a caller can act on.
 //! - `streams`: the name of each aggregate's stream.
@@ -21,6 +25,8 @@
 
 mod links;
 mod lists;
+mod read;
+mod states;
 mod streams;
 
 use std::collections::BTreeMap;
@@ -53,9 +59,13 @@ use confide_eventstore::{
 };
 use uuid::Uuid;
 
-pub use links::{Links, StreamLinks, Subject};
+pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
+pub use read::{DueRow, ReadModels, WithReadModels};
+pub use states::AggregateStates;
 pub use streams::{stream_of, tenant_stream};
+
+use states::parse_state;
 
 /// How many times a command is decided again after another writer got there first.
 const MAX_ATTEMPTS: usize = 5;
@@ -138,81 +148,56 @@ pub struct Loaded<A> {
 
 pub struct App {
     store: Arc<dyn EventStore>,
-    links: Arc<dyn Links>,
+    read: Arc<dyn ReadModels>,
     clock: Arc<dyn Clock>,
 }
 
 impl App {
-    /// `links` reads what the store's [`StreamLinks`] projection writes: the same database.
-    pub fn new(store: Arc<dyn EventStore>, links: Arc<dyn Links>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            links,
-            clock,
-        }
+    /// `read` reads what the store's inline projections write ([`WithReadModels`]): the
+    /// same database.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        read: Arc<dyn ReadModels>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, read, clock }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
 
-    /// Reads `stream` of `tenant` and folds it into `A`.
-    pub async fn load<A>(&self, tenant: &TenantId, stream: &StreamId) -> Result<Loaded<A>, AppError>
-    where
-        A: Aggregate,
-        A::Event: TryFrom<Event, Error = Event>,
-    {
-        const PAGE: usize = 1_000;
-        let mut loaded = Loaded::<A>::default();
-        loop {
-            let events = self
-                .store
-                .read_stream(tenant, stream, loaded.version + 1, PAGE)
-                .await?;
-            for stored in &events {
-                let unreadable = |reason: String| AppError::UnreadableEvent {
-                    tenant: tenant.clone(),
-                    sequence: stored.sequence,
-                    reason,
-                };
-                let event =
-                    Event::from_stored(&stored.event_type, stored.schema_version, &stored.payload)
-                        .map_err(|e| unreadable(e.to_string()))?;
-                let event = A::Event::try_from(event).map_err(|other| {
-                    unreadable(format!(
-                        "a {} event in stream {stream}",
-                        other.stream_kind()
-                    ))
-                })?;
-                loaded.state = loaded.state.apply(&event);
-                loaded.version = stored.stream_version;
-            }
-            if events.len() < PAGE {
-                return Ok(loaded);
-            }
-        }
+    /// The state of `stream` of `tenant` as the `aggregate_states` read model has it: folded
+    /// in the transaction of the stream's last append, so never older than the log.
+    pub async fn load<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<Loaded<A>, AppError> {
+        let stored = self.read.state(tenant, stream).await?;
+        let (version, json) = stored.map_or((0, None), |(v, s)| (v, Some(s)));
+        Ok(Loaded {
+            state: parse_state(json.as_deref())?,
+            version,
+        })
     }
 
-    /// Every stream linked to `subject` whose name starts with `kind`, loaded.
-    async fn load_linked<A>(
+    /// Every stream of `kind` linked to `subject`, loaded.
+    async fn load_linked<A: Aggregate>(
         &self,
         tenant: &TenantId,
         subject: &Subject,
         kind: &str,
-    ) -> Result<Vec<(StreamId, Loaded<A>)>, AppError>
-    where
-        A: Aggregate,
-        A::Event: TryFrom<Event, Error = Event>,
-    {
-        let prefix = format!("{kind}-");
-        let mut loaded = Vec::new();
-        for stream in self.links.linked(tenant, subject).await? {
-            if stream.as_str().starts_with(&prefix) {
-                let state = self.load(tenant, &stream).await?;
-                loaded.push((stream, state));
-            }
-        }
-        Ok(loaded)
+    ) -> Result<Vec<(StreamId, Loaded<A>)>, AppError> {
+        self.read
+            .linked_states(tenant, subject, kind)
+            .await?
+            .into_iter()
+            .map(|(stream, (version, json))| {
+                let state = parse_state(Some(&json))?;
+                Ok((stream, Loaded { state, version }))
+            })
+            .collect()
     }
 
     /// Decides `command` against `stream` as `actor` and appends the events, expecting the
@@ -773,8 +758,18 @@ impl App {
     /// scheduled.
     pub async fn run_retention(&self, tenant: &TenantId) -> Result<Vec<RecordingId>, AppError> {
         let job = Actor::system(confide_domain::SystemJob::Retention);
+        let now = self.clock.now();
         let mut scheduled = Vec::new();
-        for stream in self.links.linked(tenant, &Subject::Recordings).await? {
+        for row in self
+            .read
+            .due_before(tenant, now + chrono::TimeDelta::seconds(1))
+            .await?
+        {
+            let already = row.scheduled_for.is_some_and(|at| at <= row.destroy_after);
+            if row.destroy_after > now || already {
+                continue;
+            }
+            let stream = stream_of("recording", &row.recording_id)?;
             if let Some(id) = self.retain(tenant, &job, &stream).await? {
                 scheduled.push(id);
             }
@@ -915,26 +910,30 @@ impl App {
         tenant: &TenantId,
         until: DateTime<Utc>,
     ) -> Result<Vec<(RecordingId, RetentionDue)>, AppError> {
-        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
-        let Some(policy) = organisation.state.policy() else {
-            return Ok(Vec::new());
-        };
-        let mut due = Vec::new();
-        for (_, recording) in self
-            .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
+        self.read
+            .due_before(tenant, until)
             .await?
-        {
-            let inputs = self.retention_inputs(tenant, &recording.state).await?;
-            if let (Some(core), Some(when)) = (
-                recording.state.core(),
-                inputs.due(&recording.state, &policy.policy),
-            ) && when.destroy_after < until
-            {
-                due.push((core.id, when));
-            }
-        }
-        due.sort_by_key(|(_, when)| when.destroy_after);
-        Ok(due)
+            .into_iter()
+            .map(|row| {
+                let unreadable = |reason: String| {
+                    AppError::Store(StoreError::Invalid(format!(
+                        "retention of recording {}: {reason}",
+                        row.recording_id
+                    )))
+                };
+                let id =
+                    RecordingId::parse(&row.recording_id).map_err(|e| unreadable(e.to_string()))?;
+                let reason =
+                    serde_json::from_str(&row.reason).map_err(|e| unreadable(e.to_string()))?;
+                Ok((
+                    id,
+                    RetentionDue {
+                        destroy_after: row.destroy_after,
+                        reason,
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// Subject requests past their deadline and not yet decided.

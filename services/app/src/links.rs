@@ -1,13 +1,10 @@
 //! Which streams concern what: the consents and recordings about a client, the grants on a
 //! recording or under a consent. An inline projection writes the links in the append's own
-//! transaction (so a decision never misses a stream committed before it), and [`Links`]
-//! reads them.
+//! transaction (so a decision never misses a stream committed before it), and
+//! [`crate::ReadModels`] reads them.
 
 use async_trait::async_trait;
-use confide_eventstore::{
-    AsyncProjection, InlineProjection, PgEventStore, RecordedEvent, SqliteEventStore, StoreError,
-    StreamId, TenantId,
-};
+use confide_eventstore::{AsyncProjection, InlineProjection, RecordedEvent, StoreError};
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 
 /// What a stream can be linked to.
@@ -25,7 +22,7 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             Self::Client(id) => format!("client:{id}"),
             Self::Recording(id) => format!("recording:{id}"),
@@ -155,51 +152,3 @@ macro_rules! stream_links_for {
 
 stream_links_for!(Postgres, PgConnection, INSERT_PG);
 stream_links_for!(Sqlite, SqliteConnection, INSERT_SQLITE);
-
-/// Reads the links.
-#[async_trait]
-pub trait Links: Send + Sync {
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError>;
-}
-
-#[async_trait]
-impl Links for PgEventStore {
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_id FROM stream_links WHERE tenant_id = $1 AND subject = $2 ORDER BY stream_id",
-        )
-        .bind(tenant.as_str())
-        .bind(subject.key())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter().map(|s| StreamId::parse(s)).collect()
-    }
-}
-
-#[async_trait]
-impl Links for SqliteEventStore {
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_id FROM stream_links WHERE tenant_id = ?1 AND subject = ?2 ORDER BY stream_id",
-        )
-        .bind(tenant.as_str())
-        .bind(subject.key())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|s| StreamId::parse(s)).collect()
-    }
-}

@@ -14,3 +14,12 @@ pub fn tenant_stream() -> StreamId {
 pub fn stream_of(kind: &str, id: impl Display) -> Result<StreamId, StoreError> {
     StreamId::parse(&format!("{kind}-{id}"))
 }
+
+/// The aggregate kind a stream belongs to: what precedes the first `-` (the whole name for
+/// the tenant's own stream).
+pub(crate) fn kind_of(stream: &StreamId) -> &str {
+    stream
+        .as_str()
+        .split_once('-')
+        .map_or(stream.as_str(), |(kind, _)| kind)
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use confide_app::{App, AppError, Clock, Links, StreamLinks, stream_of, tenant_stream};
+use confide_app::{App, AppError, Clock, ReadModels, WithReadModels, stream_of, tenant_stream};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
@@ -72,7 +72,7 @@ fn add_member(name: &str, role: Role) -> TenantCommand {
 /// An app over a fresh store with the stream links kept inline.
 fn app_over<S>(store: S) -> App
 where
-    S: EventStore + Links + 'static,
+    S: EventStore + ReadModels + 'static,
 {
     let store = Arc::new(store);
     App::new(store.clone(), store, Arc::new(FixedClock))
@@ -84,9 +84,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store = super::common::sqlite()
-                        .await
-                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    let store = super::WithReadModels::with_read_models(super::common::sqlite().await);
                     super::$case(super::app_over(store)).await;
                 }
             )*
@@ -95,9 +93,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store = super::common::postgres()
-                        .await
-                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    let store = super::WithReadModels::with_read_models(super::common::postgres().await);
                     super::$case(super::app_over(store)).await;
                 }
             )*

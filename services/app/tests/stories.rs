@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use confide_app::{
-    App, AppError, Clock, Links, Lists, Memberships, RecordingList, StreamLinks, stream_of,
-    tenant_stream,
+    AggregateStates, App, AppError, Clock, Lists, Memberships, ReadModels, RecordingList,
+    StreamLinks, WithReadModels, stream_of, tenant_stream,
 };
 use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
@@ -60,14 +60,18 @@ struct Story {
     tenant: TenantId,
 }
 
-fn story_over<S: EventStore + Links + 'static>(store: S) -> Story {
+fn story_over<S: EventStore + ReadModels + 'static>(store: S) -> Story {
+    story_in(store, "community-counselling")
+}
+
+fn story_in<S: EventStore + ReadModels + 'static>(store: S, tenant: &str) -> Story {
     let store = Arc::new(store);
     let clock = Arc::new(StoryClock(Mutex::new(Utc::now())));
     clock.day(0);
     Story {
         app: App::new(store.clone(), store, clock.clone()),
         clock,
-        tenant: TenantId::parse("community-counselling").unwrap(),
+        tenant: TenantId::parse(tenant).unwrap(),
     }
 }
 
@@ -378,9 +382,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let store = super::common::sqlite()
-                        .await
-                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    let store = super::WithReadModels::with_read_models(super::common::sqlite().await);
                     super::$case(super::story_over(store)).await;
                 }
             )*
@@ -389,9 +391,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let store = super::common::postgres()
-                        .await
-                        .with_inline_projection(std::sync::Arc::new(super::StreamLinks));
+                    let store = super::WithReadModels::with_read_models(super::common::postgres().await);
                     super::$case(super::story_over(store)).await;
                 }
             )*
@@ -791,62 +791,121 @@ async fn retention_schedules_each_due_destruction_exactly_once(story: Story) {
     }
 }
 
-/// Rebuilding the links from the log yields exactly the table the inline projection wrote.
+/// Rebuilding every inline projection from the log yields exactly the tables they wrote live,
+/// after three stories in three tenants (withdrawal with deletion, an expiring grant, a
+/// course's end with its retention).
 macro_rules! rebuild_matches_live {
     ($name:ident, $open:expr, $snapshot:expr) => {
         #[tokio::test]
         async fn $name() {
             let snapshot = $snapshot;
-            let store = $open.await.with_inline_projection(Arc::new(StreamLinks));
-            a_credential_submission_grant_expires_after_thirty_days(story_over(store.clone()))
-                .await;
-            let live: Vec<(String, String, String)> = snapshot(&store).await;
-            // Consent and recording by client, the tenant's recordings, the grant by recording
-            // and by consent.
-            assert_eq!(live.len(), 5, "{live:?}");
-            assert_eq!(
-                live.iter()
-                    .filter(|(_, _, s)| s.starts_with("grant-"))
-                    .count(),
-                2
-            );
-            let runner = confide_eventstore::ProjectionRunner::new(
-                Arc::new(store.clone()),
-                Arc::new(StreamLinks),
-            );
-            assert!(runner.rebuild().await.unwrap() > 0);
-            assert_eq!(snapshot(&store).await, live);
+            let store = $open.await.with_read_models();
+            a_student_counsellors_client_consents_then_withdraws_with_deletion(story_in(
+                store.clone(),
+                "counselling-course",
+            ))
+            .await;
+            a_credential_submission_grant_expires_after_thirty_days(story_in(
+                store.clone(),
+                "coaching-credentials",
+            ))
+            .await;
+            a_courses_end_expires_its_consents_and_its_recordings_fall_due(story_in(
+                store.clone(),
+                "university-clinic",
+            ))
+            .await;
+            let live: Vec<Vec<(String, String)>> = snapshot(store.clone()).await;
+            let rows = |table: &str| {
+                live[INLINE_TABLES.iter().position(|(t, _)| *t == table).unwrap()].len()
+            };
+            assert_eq!(rows("stream_links"), 12, "{live:?}");
+            assert_eq!(rows("memberships"), 10, "{live:?}");
+            // Per tenant: the tenant, a client, a consent form, a consent and a recording; a grant and a
+            // course in one each.
+            assert_eq!(rows("aggregate_states"), 3 * 5 + 2, "{live:?}");
+            assert_eq!(rows("retention"), 3, "{live:?}");
+            let host = Arc::new(store.clone());
+            for projection in [
+                Arc::new(StreamLinks) as Arc<dyn confide_eventstore::AsyncProjection<_>>,
+                Arc::new(Memberships),
+                Arc::new(AggregateStates),
+            ] {
+                let runner = confide_eventstore::ProjectionRunner::new(host.clone(), projection);
+                assert!(runner.rebuild().await.unwrap() > 0);
+            }
+            assert_eq!(snapshot(store).await, live);
         }
     };
 }
 
-const LINKS: &str = "SELECT tenant_id, subject, stream_id FROM stream_links ORDER BY 1, 2, 3";
+/// Every table an inline projection writes, each row as (key, the rest) in text.
+const INLINE_TABLES: [(&str, &str); 4] = [
+    (
+        "stream_links",
+        "SELECT tenant_id || ' ' || subject, stream_id FROM stream_links",
+    ),
+    (
+        "memberships",
+        "SELECT tenant_id || ' ' || user_id, roles FROM memberships",
+    ),
+    (
+        "aggregate_states",
+        "SELECT tenant_id || ' ' || stream_id, kind || ' ' || CAST(version AS TEXT) || ' ' || state
+           FROM aggregate_states",
+    ),
+    (
+        "retention",
+        "SELECT tenant_id || ' ' || recording_id,
+                consent_id || ' ' || COALESCE(course_id, '-') || ' '
+                || COALESCE(CAST(destroy_after AS TEXT), '-') || ' ' || COALESCE(reason, '-')
+                || ' ' || COALESCE(CAST(scheduled_for AS TEXT), '-')
+           FROM retention",
+    ),
+];
+
+fn ordered(query: &str) -> String {
+    format!("{query} ORDER BY 1, 2")
+}
 
 rebuild_matches_live!(
-    sqlite_rebuilt_links_match_the_live_table,
+    sqlite_rebuilt_inline_projections_match_the_live_tables,
     common::sqlite(),
-    |store: &confide_eventstore::SqliteEventStore| {
-        let pool = store.pool().clone();
-        async move { sqlx::query_as(LINKS).fetch_all(&pool).await.unwrap() }
+    |store: confide_eventstore::SqliteEventStore| async move {
+        let mut tables = Vec::new();
+        for (_, query) in INLINE_TABLES {
+            tables.push(
+                sqlx::query_as(&ordered(query))
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap(),
+            );
+        }
+        tables
     }
 );
 
 rebuild_matches_live!(
-    postgres_rebuilt_links_match_the_live_table,
+    postgres_rebuilt_inline_projections_match_the_live_tables,
     common::postgres(),
-    |store: &confide_eventstore::PgEventStore| {
-        let pool = store.pool().clone();
-        async move {
-            // The test reads every tenant's rows, past row-level security.
-            let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            let rows = sqlx::query_as(LINKS).fetch_all(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-            rows
+    |store: confide_eventstore::PgEventStore| async move {
+        // The test reads every tenant's rows, past row-level security.
+        let mut tx = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let mut tables = Vec::new();
+        for (_, query) in INLINE_TABLES {
+            tables.push(
+                sqlx::query_as(&ordered(query))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap(),
+            );
         }
+        tx.commit().await.unwrap();
+        tables
     }
 );
 
@@ -935,7 +994,7 @@ async fn queries_show_access_history_due_destructions_and_overdue_requests(story
 /// the same rows.
 async fn the_recording_list_follows_the_log_and_rebuilds_the_same<S>(store: S)
 where
-    S: confide_eventstore::ProjectionHost + Links + Lists + Clone + 'static,
+    S: confide_eventstore::ProjectionHost + ReadModels + Lists + Clone + 'static,
     RecordingList: confide_eventstore::AsyncProjection<S::Db>,
 {
     let tenant = TenantId::parse("community-counselling").unwrap();
@@ -955,17 +1014,13 @@ where
 
 #[tokio::test]
 async fn sqlite_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = common::sqlite()
-        .await
-        .with_inline_projection(Arc::new(StreamLinks));
+    let store = common::sqlite().await.with_read_models();
     the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
 }
 
 #[tokio::test]
 async fn postgres_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = common::postgres()
-        .await
-        .with_inline_projection(Arc::new(StreamLinks));
+    let store = common::postgres().await.with_read_models();
     the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
 }
 
@@ -1245,7 +1300,7 @@ async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) 
 /// Memberships are kept inline (never behind the log) and rebuild to the same rows.
 async fn memberships_follow_the_tenant_stream_and_rebuild_the_same<S>(store: S)
 where
-    S: confide_eventstore::ProjectionHost + Links + Lists + Clone + 'static,
+    S: confide_eventstore::ProjectionHost + ReadModels + Lists + Clone + 'static,
     Memberships: confide_eventstore::AsyncProjection<S::Db>,
 {
     let story = story_over(store.clone());
@@ -1280,18 +1335,12 @@ where
 
 #[tokio::test]
 async fn sqlite_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = common::sqlite()
-        .await
-        .with_inline_projection(Arc::new(StreamLinks))
-        .with_inline_projection(Arc::new(Memberships));
+    let store = common::sqlite().await.with_read_models();
     memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
 }
 
 #[tokio::test]
 async fn postgres_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = common::postgres()
-        .await
-        .with_inline_projection(Arc::new(StreamLinks))
-        .with_inline_projection(Arc::new(Memberships));
+    let store = common::postgres().await.with_read_models();
     memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
 }

@@ -24,13 +24,26 @@ use crate::vocabulary::{Medium, Offset, Purpose, Sha256};
 
 /// Decides and applies, returning the events; panics with the rule if refused.
 #[track_caller]
-fn run<A: Aggregate>(state: &mut A, command: A::Command, ctx: &Ctx<'_>) -> Vec<A::Event> {
+fn run<A: Aggregate + std::fmt::Debug + PartialEq>(
+    state: &mut A,
+    command: A::Command,
+    ctx: &Ctx<'_>,
+) -> Vec<A::Event> {
     let events = match state.decide(command, ctx) {
         Ok(events) => events,
         Err(e) => panic!("refused: {e}"),
     };
     *state = events.iter().fold(state.clone(), |s, e| s.apply(e));
+    assert_round_trips(state);
     events
+}
+
+/// Every state a story reaches survives the JSON round trip the application's snapshots take.
+#[track_caller]
+fn assert_round_trips<A: Aggregate + std::fmt::Debug + PartialEq>(state: &A) {
+    let json = serde_json::to_string(state).expect("a state serialises");
+    let back: A = serde_json::from_str(&json).expect("a serialised state reads back");
+    assert_eq!(&back, state, "{json}");
 }
 
 fn apply_all<A: Aggregate>(state: &mut A, events: &[A::Event]) {

@@ -33,7 +33,7 @@ pub enum CaseStudyStatus {
 }
 
 /// The case study aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseStudy {
     id: Option<CaseStudyId>,
     tenant_id: Option<TenantId>,

@@ -12,7 +12,7 @@ use crate::ids::{ClientId, SubjectRequestId, TenantId};
 use crate::vocabulary::{KeyId, Role, Sealed};
 
 /// The client aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Client {
     id: Option<ClientId>,
     tenant_id: Option<TenantId>,

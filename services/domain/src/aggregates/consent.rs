@@ -95,7 +95,7 @@ pub struct PurposeTerms {
 }
 
 /// A purpose's terms in force, with their partial withdrawals.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurposeState {
     /// The terms as agreed, less any audience member withdrawn.
     pub terms: PurposeTerms,
@@ -324,7 +324,7 @@ pub struct Use<'a> {
 }
 
 /// The facts fixed when a consent is first recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentCore {
     /// The consent's id.
     pub id: ConsentId,
@@ -351,7 +351,7 @@ pub struct ConsentCore {
 }
 
 /// The consent aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Consent {
     core: Option<ConsentCore>,
     status: Option<ConsentStatus>,

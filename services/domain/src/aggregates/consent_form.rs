@@ -14,7 +14,7 @@ use crate::ids::{ConsentFormId, TenantId};
 use crate::vocabulary::{Language, Role, Sha256};
 
 /// One published version of a form.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormVersion {
     /// The title shown.
     pub title: String,
@@ -36,7 +36,7 @@ pub struct FormRef {
 }
 
 /// The consent form aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsentForm {
     id: Option<ConsentFormId>,
     tenant_id: Option<TenantId>,

@@ -15,7 +15,7 @@ use crate::ids::{CourseId, TenantId, UserId};
 use crate::vocabulary::Role;
 
 /// The course aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Course {
     id: Option<CourseId>,
     tenant_id: Option<TenantId>,

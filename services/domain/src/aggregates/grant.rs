@@ -52,7 +52,7 @@ pub enum RevocationReason {
 }
 
 /// The facts fixed when the grant is made.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantCore {
     /// The grant's id.
     pub id: GrantId,
@@ -73,7 +73,7 @@ pub struct GrantCore {
 }
 
 /// The grant aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     core: Option<GrantCore>,
     granted_by: Option<Actor>,

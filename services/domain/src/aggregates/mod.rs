@@ -19,12 +19,17 @@ pub mod recording;
 pub mod subject_request;
 pub mod tenant;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::context::Ctx;
 use crate::error::DomainError;
 use crate::events::DomainEvent;
 
-/// A consistency boundary: one stream of events and the rules over it.
-pub trait Aggregate: Default + Clone {
+/// A consistency boundary: one stream of events and the rules over it. Its state serialises,
+/// so the application can keep each stream's folded state as a read model (a snapshot written
+/// in the append's transaction) instead of folding the stream on every decision.
+pub trait Aggregate: Default + Clone + Serialize + DeserializeOwned {
     /// What may be asked of it.
     type Command;
     /// What it records.

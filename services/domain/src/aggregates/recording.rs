@@ -82,7 +82,7 @@ pub enum DestructionReason {
 }
 
 /// Where a recording's media is stored, as proven at upload.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMedia {
     /// SHA-256 of the plaintext media.
     pub sha256: Sha256,
@@ -95,7 +95,7 @@ pub struct StoredMedia {
 }
 
 /// A mark at an offset: a practitioner's bookmark or a tutor's comment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Annotation {
     /// Where.
     pub offset: Offset,
@@ -108,7 +108,7 @@ pub struct Annotation {
 }
 
 /// A transcript attached to the recording.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranscriptRecord {
     /// Its id.
     pub id: TranscriptId,
@@ -121,7 +121,7 @@ pub struct TranscriptRecord {
 }
 
 /// The facts fixed at creation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingCore {
     /// The recording.
     pub id: RecordingId,
@@ -144,7 +144,7 @@ pub struct RecordingCore {
 }
 
 /// The recording aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
     core: Option<RecordingCore>,
     status: Option<RecordingStatus>,

@@ -39,7 +39,7 @@ pub enum SubjectRequestOutcome {
 }
 
 /// The subject request aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubjectRequest {
     id: Option<SubjectRequestId>,
     tenant_id: Option<TenantId>,

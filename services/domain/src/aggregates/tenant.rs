@@ -17,7 +17,7 @@ use crate::policy::{TenantPolicy, VersionedPolicy};
 use crate::vocabulary::Role;
 
 /// A member's standing in the tenant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     /// The roles held now.
     pub roles: BTreeSet<Role>,
@@ -28,7 +28,7 @@ pub struct Membership {
 }
 
 /// The tenant aggregate's state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     id: Option<TenantId>,
     name: String,

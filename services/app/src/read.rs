@@ -1,0 +1,245 @@
+//! Reading the strongly consistent read models ([`ReadModels`]): which streams concern what
+//! (`stream_links`), each stream's state (`aggregate_states`) and each recording's retention
+//! (`retention`). On PostgreSQL every read runs in a transaction scoped to its tenant, so
+//! row-level security applies.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confide_eventstore::{PgEventStore, SqliteEventStore, StoreError, StreamId, TenantId};
+
+use crate::links::Subject;
+use crate::states::StoredState;
+use crate::{AggregateStates, Memberships, StreamLinks};
+
+/// A recording whose destruction falls due, as `retention` has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueRow {
+    pub recording_id: String,
+    pub destroy_after: DateTime<Utc>,
+    /// A `DestructionReason` as JSON.
+    pub reason: String,
+    /// The destruction already scheduled on the recording, if any.
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// The read models the application decides from. They are written in the append's own
+/// transaction, so what they return is never older than the log at the time of the read.
+#[async_trait]
+pub trait ReadModels: Send + Sync {
+    /// The streams linked to `subject`, by name.
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError>;
+
+    /// A stream's state and version; none if the stream does not exist.
+    async fn state(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<Option<StoredState>, StoreError>;
+
+    /// The states of the streams of `kind` linked to `subject`, by stream name.
+    async fn linked_states(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError>;
+
+    /// Recordings whose destroy-after is before `before`, soonest first.
+    async fn due_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<DueRow>, StoreError>;
+}
+
+type StateRow = (String, i64, String);
+type DueTuple = (String, DateTime<Utc>, String, Option<DateTime<Utc>>);
+
+fn states(rows: Vec<StateRow>) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
+    rows.into_iter()
+        .map(|(stream, version, state)| {
+            Ok((StreamId::parse(&stream)?, (version.unsigned_abs(), state)))
+        })
+        .collect()
+}
+
+fn due(rows: Vec<DueTuple>) -> Vec<DueRow> {
+    rows.into_iter()
+        .map(
+            |(recording_id, destroy_after, reason, scheduled_for)| DueRow {
+                recording_id,
+                destroy_after,
+                reason,
+                scheduled_for,
+            },
+        )
+        .collect()
+}
+
+const LINKED_STATES: &str = "SELECT l.stream_id, s.version, s.state
+       FROM stream_links l
+       JOIN aggregate_states s ON s.tenant_id = l.tenant_id AND s.stream_id = l.stream_id
+      WHERE l.tenant_id = $1 AND l.subject = $2 AND s.kind = $3
+      ORDER BY l.stream_id";
+const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_for
+       FROM retention
+      WHERE tenant_id = $1 AND destroy_after < $2
+      ORDER BY destroy_after, recording_id";
+
+#[async_trait]
+impl ReadModels for PgEventStore {
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM stream_links WHERE tenant_id = $1 AND subject = $2 ORDER BY stream_id",
+        )
+        .bind(tenant.as_str())
+        .bind(subject.key())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(|s| StreamId::parse(s)).collect()
+    }
+
+    async fn state(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<Option<StoredState>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, state FROM aggregate_states WHERE tenant_id = $1 AND stream_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(stream.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.map(|(version, state)| (version.unsigned_abs(), state)))
+    }
+
+    async fn linked_states(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<StateRow> = sqlx::query_as(LINKED_STATES)
+            .bind(tenant.as_str())
+            .bind(subject.key())
+            .bind(kind)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        states(rows)
+    }
+
+    async fn due_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<DueRow>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<DueTuple> = sqlx::query_as(DUE_BEFORE)
+            .bind(tenant.as_str())
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(due(rows))
+    }
+}
+
+#[async_trait]
+impl ReadModels for SqliteEventStore {
+    async fn linked(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM stream_links WHERE tenant_id = ?1 AND subject = ?2 ORDER BY stream_id",
+        )
+        .bind(tenant.as_str())
+        .bind(subject.key())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|s| StreamId::parse(s)).collect()
+    }
+
+    async fn state(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<Option<StoredState>, StoreError> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, state FROM aggregate_states WHERE tenant_id = ?1 AND stream_id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(stream.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(version, state)| (version.unsigned_abs(), state)))
+    }
+
+    async fn linked_states(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
+        let rows: Vec<StateRow> = sqlx::query_as(&LINKED_STATES.replace('$', "?"))
+            .bind(tenant.as_str())
+            .bind(subject.key())
+            .bind(kind)
+            .fetch_all(self.pool())
+            .await?;
+        states(rows)
+    }
+
+    async fn due_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<DueRow>, StoreError> {
+        let rows: Vec<DueTuple> = sqlx::query_as(&DUE_BEFORE.replace('$', "?"))
+            .bind(tenant.as_str())
+            .bind(before)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(due(rows))
+    }
+}
+
+/// Registers every inline read model the application decides from, in the order they depend
+/// on each other. A store the [`crate::App`] uses must be opened through this.
+pub trait WithReadModels: Sized {
+    fn with_read_models(self) -> Self;
+}
+
+impl WithReadModels for PgEventStore {
+    fn with_read_models(self) -> Self {
+        self.with_inline_projection(Arc::new(StreamLinks))
+            .with_inline_projection(Arc::new(Memberships))
+            .with_inline_projection(Arc::new(AggregateStates))
+    }
+}
+
+impl WithReadModels for SqliteEventStore {
+    fn with_read_models(self) -> Self {
+        self.with_inline_projection(Arc::new(StreamLinks))
+            .with_inline_projection(Arc::new(Memberships))
+            .with_inline_projection(Arc::new(AggregateStates))
+    }
+}
