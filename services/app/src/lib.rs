@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use confide_domain::AccessDecision;
+use confide_domain::aggregates::case_study::{CaseStudy, CaseStudyCommand, CaseStudyEvent};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{Consent, ConsentCommand, ConsentEvent, WithdrawalScope};
 use confide_domain::aggregates::course::{Course, CourseCommand, CourseEvent};
@@ -51,8 +52,8 @@ use confide_domain::cascade::{after_consent_event, after_course_ended, revocatio
 use confide_domain::policy::TenantPolicy;
 use confide_domain::retention::{RetentionDue, destroy_after};
 use confide_domain::{
-    Actor, Aggregate, ClientId, ConsentId, CourseId, Ctx, DomainError, DomainEvent, Event, GrantId,
-    Medium, Purpose, RecordingId, SubjectRequestId,
+    Actor, Aggregate, CaseStudyId, ClientId, ConsentId, CourseId, Ctx, DomainError, DomainEvent,
+    Event, GrantId, Medium, Purpose, RecordingId, SubjectRequestId,
 };
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
@@ -748,6 +749,87 @@ impl App {
             request = request.condition(stream, ExpectedVersion::Exact(version));
         }
         Ok(request)
+    }
+
+    /// Drafts, revises, publishes or discards a case study. Drafting and publishing rest on
+    /// each client's `case_study` consent: the consents are loaded here (whatever the command
+    /// carried is replaced) and the append is conditioned on every one of them, so a
+    /// withdrawal committed meanwhile makes it decide again.
+    pub async fn write_case_study(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        case_study_id: CaseStudyId,
+        command: CaseStudyCommand,
+        new_ids: &[Uuid],
+    ) -> Result<Vec<CaseStudyEvent>, AppError> {
+        let stream = stream_of("case_study", case_study_id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+            let case_study: Loaded<CaseStudy> = self.load(tenant, &stream).await?;
+            let clients = match &command {
+                CaseStudyCommand::DraftCaseStudy { clients, .. } => clients.clone(),
+                _ => case_study.state.clients().clone(),
+            };
+            let mut read = Vec::new();
+            for client in &clients {
+                read.extend(
+                    self.load_linked::<Consent>(
+                        tenant,
+                        &Subject::Client(client.to_string()),
+                        "consent",
+                    )
+                    .await?,
+                );
+            }
+            let loaded: Vec<Consent> = read.iter().map(|(_, c)| c.state.clone()).collect();
+            let mut command = command.clone();
+            if let CaseStudyCommand::DraftCaseStudy { consents, .. }
+            | CaseStudyCommand::PublishCaseStudy { consents, .. } = &mut command
+            {
+                *consents = loaded;
+            }
+            let now = self.clock.now();
+            let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now)
+                .with_new_ids(new_ids);
+            let decided = case_study.state.decide(command, &ctx)?;
+            let mut request = AppendRequest::new(now).write(
+                stream.clone(),
+                ExpectedVersion::Exact(case_study.version),
+                new_events(&decided, actor)?,
+            );
+            for (consent_stream, consent) in read {
+                request =
+                    request.condition(consent_stream, ExpectedVersion::Exact(consent.version));
+            }
+            if self.commit(tenant, request, &organisation).await? {
+                return Ok(decided);
+            }
+        }
+        Err(AppError::Contention { stream })
+    }
+
+    /// The case studies the caller may read: all of them for an `org_admin`, a practitioner's
+    /// own, and for a funder those published to them.
+    pub async fn case_studies(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+    ) -> Result<Vec<CaseStudy>, AppError> {
+        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let ctx = Ctx::new(
+            tenant.clone(),
+            &organisation.state,
+            actor.clone(),
+            self.clock.now(),
+        );
+        Ok(self
+            .load_linked::<CaseStudy>(tenant, &Subject::CaseStudies, "case_study")
+            .await?
+            .into_iter()
+            .map(|(_, c)| c.state)
+            .filter(|c| c.readable_by(&ctx))
+            .collect())
     }
 
     /// The retention job for one tenant: every recording whose destruction is due — consent

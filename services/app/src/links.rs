@@ -19,6 +19,8 @@ pub enum Subject {
     Recordings,
     /// Every subject request of the tenant.
     SubjectRequests,
+    /// Every case study of the tenant.
+    CaseStudies,
 }
 
 impl Subject {
@@ -30,6 +32,7 @@ impl Subject {
             Self::Course(id) => format!("course:{id}"),
             Self::Recordings => "recordings".to_owned(),
             Self::SubjectRequests => "subject_requests".to_owned(),
+            Self::CaseStudies => "case_studies".to_owned(),
         }
     }
 }
@@ -66,6 +69,11 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
                 field("recording_id"),
             ),
         ],
+        "CaseStudyDrafted" => vec![link(
+            Some(Subject::CaseStudies.key()),
+            "case_study",
+            field("case_study_id"),
+        )],
         "SubjectRequestOpened" => vec![link(
             Some(Subject::SubjectRequests.key()),
             "subject_request",

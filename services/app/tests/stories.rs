@@ -15,6 +15,7 @@ use confide_app::{
 };
 use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
+use confide_domain::aggregates::case_study::{CaseStudyCommand, CaseStudyStatus};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
     Audience, CollectionMethod, Consent, ConsentCommand, ConsentEvent, ConsentScope, ConsentStatus,
@@ -31,9 +32,9 @@ use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
-    Actor, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, GrantId, Jurisdiction, KeyId,
-    Language, Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SubjectRequestId,
-    SystemJob, UserId,
+    Actor, CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, GrantId,
+    Jurisdiction, KeyId, Language, Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256,
+    SubjectRequestId, SystemJob, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
@@ -409,6 +410,7 @@ on_both_backends!(
     a_granted_erasure_erases_the_client_and_schedules_their_recordings,
     a_granted_copy_request_lets_the_client_play_their_own_recordings,
     a_grant_the_withdrawal_did_not_see_is_revoked_afterwards,
+    a_case_study_needs_each_clients_consent_and_once_published_outlives_it,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -1343,4 +1345,119 @@ async fn sqlite_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
 async fn postgres_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
     let store = common::postgres().await.with_read_models();
     memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
+}
+
+/// A case study: each named client must have given `case_study` consent; the text is checked
+/// for the clients' names before publishing; published to a named funder, only that funder
+/// (besides its author and the administrators) reads it, and it stays after its client
+/// withdraws with deletion.
+async fn a_case_study_needs_each_clients_consent_and_once_published_outlives_it(story: Story) {
+    story
+        .counselling_service(&[
+            ("sam", Role::Practitioner),
+            ("ada", Role::Tutor),
+            ("fay", Role::Funder),
+            ("gus", Role::Funder),
+        ])
+        .await;
+    let (app, tenant) = (&story.app, &story.tenant);
+    let (consenting, consent_id) = story
+        .consent("sam", vec![terms(Purpose::CaseStudy, &["fay"])])
+        .await;
+    let (unwilling, _) = story
+        .consent("sam", vec![terms(Purpose::Supervision, &["ada"])])
+        .await;
+    let text = "A client in their forties came to counselling after a bereavement.";
+    let draft = |clients: &[ClientId]| CaseStudyCommand::DraftCaseStudy {
+        clients: clients.iter().copied().collect(),
+        body: sealed("c2VhbGVkIGNhc2Ugc3R1ZHk="),
+        body_sha256: Sha256::of(text.as_bytes()),
+        consents: Vec::new(),
+    };
+    let case_study_id = CaseStudyId::from_uuid(Uuid::now_v7()).unwrap();
+    let write = |who: &'static str, command: CaseStudyCommand| async move {
+        app.write_case_study(
+            tenant,
+            &as_user(who),
+            case_study_id,
+            command,
+            &[case_study_id.as_uuid()],
+        )
+        .await
+    };
+
+    let refused = write("sam", draft(&[consenting, unwilling]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            AppError::Domain(DomainError::ConsentRequired { .. })
+        ),
+        "{refused:?}"
+    );
+    write("sam", draft(&[consenting])).await.unwrap();
+
+    let readers = |who: &'static str| async move {
+        app.case_studies(tenant, &as_user(who)).await.unwrap().len()
+    };
+    assert_eq!(
+        (
+            readers("sam").await,
+            readers("admin").await,
+            readers("ada").await,
+            readers("fay").await
+        ),
+        (1, 1, 0, 0),
+        "a draft is its author's and the administrators'"
+    );
+
+    let publish = |plaintext: &str| CaseStudyCommand::PublishCaseStudy {
+        funder: user("fay"),
+        plaintext: plaintext.to_owned(),
+        client_names: vec!["Morgan Ellis".to_owned()],
+        consents: Vec::new(),
+    };
+    let named = write("sam", publish("Morgan came after a bereavement."))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(named, AppError::Domain(DomainError::Invalid { .. })),
+        "{named:?}"
+    );
+    write("sam", publish(text)).await.unwrap();
+    assert_eq!((readers("fay").await, readers("gus").await), (1, 0));
+
+    story
+        .on_consent(
+            &Actor::client(consenting),
+            consent_id,
+            ConsentCommand::WithdrawConsent {
+                scope: WithdrawalScope::Whole,
+                deletion_requested: true,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let kept = app.case_studies(tenant, &as_user("fay")).await.unwrap();
+    assert_eq!(
+        kept.len(),
+        1,
+        "a published case study is a permanent record"
+    );
+    assert_eq!(kept[0].status(), Some(CaseStudyStatus::Published));
+    let revise = write(
+        "sam",
+        CaseStudyCommand::ReviseCaseStudy {
+            body: sealed("bmV3IHRleHQ="),
+            body_sha256: Sha256::of(b"new text"),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(revise, AppError::Domain(DomainError::Conflict { .. })),
+        "{revise:?}"
+    );
 }

@@ -39,6 +39,7 @@ pub struct CaseStudy {
     tenant_id: Option<TenantId>,
     author: Option<UserId>,
     clients: BTreeSet<ClientId>,
+    body: Option<Sealed>,
     body_sha256: Option<Sha256>,
     status: Option<CaseStudyStatus>,
     funder: Option<UserId>,
@@ -59,6 +60,32 @@ impl CaseStudy {
     /// The clients it is about.
     pub fn clients(&self) -> &BTreeSet<ClientId> {
         &self.clients
+    }
+
+    /// The sealed text (under the clients' keys' vault encoding), as last revised.
+    pub fn body(&self) -> Option<&Sealed> {
+        self.body.as_ref()
+    }
+
+    /// SHA-256 of the text as last revised.
+    pub fn body_sha256(&self) -> Option<Sha256> {
+        self.body_sha256
+    }
+
+    /// Whether the acting user may read it: an `org_admin` of its tenant, its author, or the
+    /// funder it was published to (a funder reads nothing else).
+    pub fn readable_by(&self, ctx: &Ctx<'_>) -> bool {
+        if self.tenant_id.as_ref() != Some(ctx.tenant_id()) {
+            return false;
+        }
+        let user = ctx.user();
+        let published = self.status == Some(CaseStudyStatus::Published);
+        ctx.has_role(Role::OrgAdmin)
+            || (user.is_some() && user == self.author.as_ref() && ctx.has_role(Role::Practitioner))
+            || (published
+                && user.is_some()
+                && user == self.funder.as_ref()
+                && ctx.has_role(Role::Funder))
     }
 
     /// The status.
@@ -378,17 +405,22 @@ impl Aggregate for CaseStudy {
                 tenant_id,
                 author,
                 clients,
+                body,
                 body_sha256,
                 ..
             } => {
                 self.id = Some(*case_study_id);
+                self.body = Some(body.clone());
                 self.tenant_id = Some(tenant_id.clone());
                 self.author = Some(author.clone());
                 self.clients = clients.clone();
                 self.body_sha256 = Some(*body_sha256);
                 self.status = Some(CaseStudyStatus::Draft);
             }
-            CaseStudyEvent::CaseStudyRevised { body_sha256, .. } => {
+            CaseStudyEvent::CaseStudyRevised {
+                body, body_sha256, ..
+            } => {
+                self.body = Some(body.clone());
                 self.body_sha256 = Some(*body_sha256);
             }
             CaseStudyEvent::CaseStudyPublished { funder, .. } => {
