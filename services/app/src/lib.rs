@@ -945,31 +945,56 @@ impl App {
         purpose: Purpose,
     ) -> Result<Vec<RecordingView>, AppError> {
         let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let mut views = Vec::new();
+        for (_, recording) in self
+            .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
+            .await?
+        {
+            views.push(
+                self.view(tenant, &organisation, actor, recording.state, purpose)
+                    .await?,
+            );
+        }
+        Ok(views)
+    }
+
+    /// One recording with the caller's access to it for `purpose` (in audio) now.
+    pub async fn recording(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        recording_id: RecordingId,
+        purpose: Purpose,
+    ) -> Result<RecordingView, AppError> {
+        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let recording: Loaded<Recording> = self
+            .load(tenant, &stream_of("recording", recording_id)?)
+            .await?;
+        self.view(tenant, &organisation, actor, recording.state, purpose)
+            .await
+    }
+
+    async fn view(
+        &self,
+        tenant: &TenantId,
+        organisation: &Loaded<Tenant>,
+        actor: &Actor,
+        recording: Recording,
+        purpose: Purpose,
+    ) -> Result<RecordingView, AppError> {
         let ctx = Ctx::new(
             tenant.clone(),
             &organisation.state,
             actor.clone(),
             self.clock.now(),
         );
-        let mut views = Vec::new();
-        for (_, recording) in self
-            .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
-            .await?
-        {
-            let (consents, grants) = self.access_facts(tenant, &recording.state).await?;
-            let facts = AccessFacts {
-                consents: consents.into_iter().map(|(_, c)| c.state).collect(),
-                grants: grants.into_iter().map(|(_, g)| g.state).collect(),
-            };
-            let (_, access) = recording
-                .state
-                .access(purpose, Medium::Audio, &facts, &ctx)?;
-            views.push(RecordingView {
-                recording: recording.state,
-                access,
-            });
-        }
-        Ok(views)
+        let (consents, grants) = self.access_facts(tenant, &recording).await?;
+        let facts = AccessFacts {
+            consents: consents.into_iter().map(|(_, c)| c.state).collect(),
+            grants: grants.into_iter().map(|(_, g)| g.state).collect(),
+        };
+        let (_, access) = recording.access(purpose, Medium::Audio, &facts, &ctx)?;
+        Ok(RecordingView { recording, access })
     }
 
     /// A client's consents, each folded to its current state (its history is its stream).

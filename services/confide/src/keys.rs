@@ -1,47 +1,95 @@
-//! The checkpoint signing key: from `CONFIDE_SIGNING_KEY`, else from its file, else generated
-//! into that file on first start (the embedded default).
+//! The server's keys. Each comes from its environment variable, else from its file, else is
+//! generated into that file (mode 600) on first start — the embedded default:
+//! - the checkpoint signing key (Ed25519), which signs tree heads;
+//! - the token key (Ed25519), which signs client links and development tokens;
+//! - the master key, which wraps every data key in the key store.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use confide_api::auth::LocalKey;
 use confide_audit::checkpoint::NoteSigner;
 use confide_eventstore::checkpoint::CheckpointSigner;
+use confide_vault::MasterKey;
 
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
+
+/// The secret in `value`, else in `path`, else `generate()`d and written to `path`.
+fn secret(
+    value: Option<&Secret>,
+    path: &Path,
+    generate: impl FnOnce() -> String,
+) -> Result<String> {
+    if let Some(value) = value {
+        return Ok(value.expose().trim().to_owned());
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            let text = generate();
+            // create_new: two processes starting at once must not overwrite each other's key.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            writeln!(file, "{text}")?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "generated a key");
+            Ok(text)
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
 
 pub(crate) fn load_signer(settings: &Settings) -> Result<CheckpointSigner> {
     let name = &settings.log_origin;
-    let signer = if let Some(seed) = &settings.signing_key {
-        NoteSigner::from_seed_base64(name, seed.expose().trim())
-            .context("CONFIDE_SIGNING_KEY is not a base64 Ed25519 seed")?
-    } else {
-        let path = &settings.signing_key_file;
-        match std::fs::read_to_string(path) {
-            Ok(seed) => NoteSigner::from_seed_base64(name, seed.trim())
-                .with_context(|| format!("{} is not a base64 Ed25519 seed", path.display()))?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let signer = NoteSigner::generate(name).context("generating a signing key")?;
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                // create_new: two processes starting at once must not overwrite each other's key.
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                writeln!(file, "{}", signer.seed_base64())?;
-                file.sync_all()?;
-                tracing::info!(path = %path.display(), key_id = format!("{:08x}", signer.key_id()), "generated a checkpoint signing key");
-                signer
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("reading {}", path.display()));
-            }
-        }
-    };
+    let seed = secret(
+        settings.signing_key.as_ref(),
+        &settings.signing_key_file,
+        || {
+            NoteSigner::generate(name)
+                .map(|s| s.seed_base64())
+                .unwrap_or_default()
+        },
+    )?;
+    let signer = NoteSigner::from_seed_base64(name, &seed)
+        .context("the checkpoint signing key is not a base64 Ed25519 seed")?;
     Ok(CheckpointSigner::new(signer, name.clone()))
+}
+
+pub(crate) fn load_token_key(settings: &Settings) -> Result<LocalKey> {
+    let seed = secret(
+        settings.token_key.as_ref(),
+        &settings.token_key_file,
+        || STANDARD.encode(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng).to_bytes()),
+    )?;
+    let seed: [u8; 32] = STANDARD
+        .decode(seed)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .context("the token key is not a base64 32-byte Ed25519 seed")?;
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    Ok(LocalKey::from_seed(&seed, public))
+}
+
+pub(crate) fn load_master_key(settings: &Settings) -> Result<MasterKey> {
+    let text = secret(
+        settings.master_key.as_ref(),
+        &settings.master_key_file,
+        || MasterKey::generate().to_base64(),
+    )?;
+    MasterKey::from_base64(&text)
+        .map_err(|_| anyhow::anyhow!("the master key is not base64 of 32 bytes"))
 }

@@ -4,8 +4,11 @@ mod keys;
 mod server;
 mod settings;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use confide_api::ApiState;
 use confide_eventstore::TenantId;
 use tokio::net::TcpListener;
 
@@ -34,6 +37,40 @@ enum Command {
         #[arg(long)]
         tenant: String,
     },
+    /// Mint a development token for a user in a tenant, signed with the server's token key.
+    Token {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        /// How long it lasts.
+        #[arg(long, default_value_t = 8)]
+        hours: i64,
+    },
+    /// Platform operations.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (an organisation) and its first org_admin.
+    Create {
+        /// The tenant's id: lowercase letters, digits and '-'.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// The first administrator's user id (their identity provider subject).
+        #[arg(long)]
+        admin: String,
+        /// `written_opt_in` (counselling) or `notified_opt_out` (coaching).
+        #[arg(long, default_value = "written_opt_in")]
+        consent_model: String,
+        /// `gdpr`, `uk_gdpr`, `ccpa`, `hipaa` or `pdpa`.
+        #[arg(long, default_value = "uk_gdpr")]
+        jurisdiction: String,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +86,63 @@ async fn main() -> Result<()> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Token {
+            tenant,
+            user,
+            hours,
+        } => {
+            let backend = server::open_store(&settings).await?;
+            let services = server::services(&settings, &backend)?;
+            let token = services
+                .auth
+                .mint_user_token(
+                    &TenantId::parse(&tenant)?,
+                    &confide_domain::UserId::parse(&user)?,
+                    chrono::TimeDelta::hours(hours),
+                    chrono::Utc::now(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create {
+            tenant,
+            name,
+            admin,
+            consent_model,
+            jurisdiction,
+        }) => {
+            let backend = server::open_store(&settings).await?;
+            let services = server::services(&settings, &backend)?;
+            let tenant = TenantId::parse(&tenant)?;
+            let policy = confide_domain::policy::TenantPolicy {
+                consent_model: serde_json::from_value(serde_json::json!(consent_model))
+                    .context("--consent-model is written_opt_in or notified_opt_out")?,
+                allowed_media: confide_domain::policy::MediaPolicy::AudioOnly,
+                practitioner_self_access: true,
+                client_copies: confide_domain::policy::ClientCopies::OnRequestReviewed,
+                retention_days: 365,
+                course_grace_days: 30,
+                jurisdiction: serde_json::from_value(serde_json::json!(jurisdiction))
+                    .context("--jurisdiction is gdpr, uk_gdpr, ccpa, hipaa or pdpa")?,
+            };
+            services
+                .app
+                .execute::<confide_domain::aggregates::tenant::Tenant>(
+                    &tenant,
+                    &confide_domain::Actor::system(confide_domain::SystemJob::Provisioning),
+                    &confide_app::tenant_stream(),
+                    confide_domain::aggregates::tenant::TenantCommand::CreateTenant {
+                        name,
+                        policy,
+                        first_admin: confide_domain::UserId::parse(&admin)?,
+                    },
+                    &[],
+                )
+                .await?;
+            println!("created tenant {tenant} with org_admin {admin}");
+            Ok(())
+        }
         Command::Migrate => {
             server::open_store(&settings).await?;
             println!("migrations applied");
@@ -56,10 +150,10 @@ async fn main() -> Result<()> {
         }
         Command::Checkpoint { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let store = server::open_store(&settings).await?;
+            let backend = server::open_store(&settings).await?;
             let signer = keys::load_signer(&settings)?;
             let checkpoint = confide_eventstore::checkpoint::sign_checkpoint(
-                store.as_ref(),
+                backend.store.as_ref(),
                 &signer,
                 &tenant,
                 chrono::Utc::now(),
@@ -72,7 +166,8 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(settings: Settings) -> Result<()> {
-    let store = server::open_store(&settings).await?;
+    let backend = server::open_store(&settings).await?;
+    let services = Arc::new(server::services(&settings, &backend)?);
     let signer = keys::load_signer(&settings)?;
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -89,6 +184,16 @@ async fn serve(settings: Settings) -> Result<()> {
     println!("  data: {}", settings.data_dir.display());
     println!("  events: {where_}");
     println!("  checkpoint key: {}", signer.note_signer().verifier());
+    println!("  GraphQL: http://{address}/graphql");
+    if settings.development {
+        println!("  GraphiQL: open http://{address}/graphql in a browser");
+        println!("  a token: confide token --tenant <tenant> --user <user>");
+    }
+    // Last: scripts and tests read up to this line.
     println!("  health: http://{address}/health");
-    server::launch(AppState { store }, listener, server::shutdown_signal()).await
+    let state = AppState {
+        store: backend.store.clone(),
+        api: Arc::new(ApiState::new(services, settings.development)),
+    };
+    server::launch(state, listener, server::shutdown_signal()).await
 }

@@ -53,6 +53,21 @@ pub(crate) struct Settings {
     pub(crate) signing_key_file: PathBuf,
     /// The prefix of every checkpoint's origin line and the signing key's name.
     pub(crate) log_origin: String,
+    /// The Ed25519 seed (base64) that signs client links and development tokens, from
+    /// `CONFIDE_TOKEN_KEY`, else `token_key_file` (created on first start).
+    pub(crate) token_key: Option<Secret>,
+    pub(crate) token_key_file: PathBuf,
+    /// The key (base64, 32 bytes) that wraps every data key, from `CONFIDE_MASTER_KEY`, else
+    /// `master_key_file` (created on first start).
+    pub(crate) master_key: Option<Secret>,
+    pub(crate) master_key_file: PathBuf,
+    /// The `iss` and `aud` every token must carry.
+    pub(crate) token_issuer: String,
+    pub(crate) token_audience: String,
+    /// The identity provider's public keys as a JWK set file (`CONFIDE_JWKS_FILE`).
+    pub(crate) jwks_file: Option<PathBuf>,
+    /// GraphiQL for browsers (`CONFIDE_DEVELOPMENT`; on by default with SQLite).
+    pub(crate) development: bool,
 }
 
 impl Settings {
@@ -86,7 +101,25 @@ impl Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("signing.key"));
         let log_origin = var("CONFIDE_LOG_ORIGIN").unwrap_or_else(|| "confide".to_owned());
+        let development = match var("CONFIDE_DEVELOPMENT").as_deref() {
+            Some("1" | "true" | "on") => true,
+            Some("0" | "false" | "off") => false,
+            Some(other) => anyhow::bail!("CONFIDE_DEVELOPMENT must be true or false, not {other}"),
+            None => matches!(database, Database::Sqlite(_)),
+        };
         Ok(Self {
+            token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
+            token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("token.key")),
+            master_key: var("CONFIDE_MASTER_KEY").map(Secret),
+            master_key_file: var("CONFIDE_MASTER_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("master.key")),
+            token_issuer: var("CONFIDE_TOKEN_ISSUER").unwrap_or_else(|| "confide".to_owned()),
+            token_audience: var("CONFIDE_TOKEN_AUDIENCE").unwrap_or_else(|| "confide".to_owned()),
+            jwks_file: var("CONFIDE_JWKS_FILE").map(PathBuf::from),
+            development,
             data_dir,
             database,
             listen,

@@ -1,0 +1,327 @@
+//! GraphQL over HTTP, following the GraphQL-over-HTTP specification:
+//!
+//! - `POST` with `Content-Type: application/json` (anything else: 415), or `GET` with the
+//!   request in the query string; a mutation over `GET` is refused with 405 and `Allow: POST`.
+//! - Content negotiation on `Accept`: `application/graphql-response+json` gets that media type
+//!   and its status codes (400 when the document does not parse or validate, 200 once execution
+//!   began); `application/json` (or no `Accept`) gets `application/json` and 200 for every
+//!   well-formed request; anything else is 406. A browser asking for HTML gets GraphiQL when
+//!   development mode is on.
+//! - A body that is not JSON, not an object, or has no `query` is 400; batching (a JSON
+//!   array) is refused; the body size is limited (413 past it).
+//! - A bearer token that fails verification is 401 with `WWW-Authenticate`; no token at all
+//!   reaches the resolvers as an anonymous caller, which they refuse with `UNAUTHENTICATED`.
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::ApiState;
+use crate::auth::AuthError;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type the response is sent as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    GraphqlResponse,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// What the client accepts: a GraphQL response media type, HTML (a browser), or neither.
+enum Wanted {
+    Media(Media),
+    Html,
+    Nothing,
+}
+
+fn negotiate(headers: &HeaderMap) -> Wanted {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Wanted::Media(Media::Json);
+    };
+    let mut json = false;
+    let mut html = false;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused {
+            continue;
+        }
+        match media.as_str() {
+            GRAPHQL_RESPONSE => return Wanted::Media(Media::GraphqlResponse),
+            JSON | "application/*" | "*/*" => json = true,
+            "text/html" => html = true,
+            _ => {}
+        }
+    }
+    if html {
+        Wanted::Html
+    } else if json {
+        Wanted::Media(Media::Json)
+    } else {
+        Wanted::Nothing
+    }
+}
+
+/// A response with GraphQL-shaped errors and no data: for requests refused before execution.
+fn refusal(status: StatusCode, media: Media, message: &str, code: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// The GraphQL request a body or query string carries.
+fn parse_request(value: Value) -> Result<async_graphql::Request, &'static str> {
+    let Value::Object(mut fields) = value else {
+        return Err(if value.is_array() {
+            "batched requests are not supported"
+        } else {
+            "the request must be a JSON object"
+        });
+    };
+    let Some(Value::String(query)) = fields.remove("query") else {
+        return Err("the request needs a `query` string");
+    };
+    let mut request = async_graphql::Request::new(query);
+    match fields.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("`operationName` must be a string"),
+    }
+    match fields.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables));
+        }
+        Some(_) => return Err("`variables` must be an object"),
+    }
+    match fields.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("`extensions` must be an object"),
+    }
+    Ok(request)
+}
+
+/// Reads a `GET` request's parameters; `variables` and `extensions` are JSON text.
+fn from_query_string(raw: Option<&str>) -> Result<Value, &'static str> {
+    let mut fields = serde_json::Map::new();
+    for (key, value) in url_pairs(raw.unwrap_or_default()) {
+        let value = match key.as_str() {
+            "variables" | "extensions" => serde_json::from_str(&value)
+                .map_err(|_| "`variables` and `extensions` must be JSON")?,
+            _ => Value::String(value),
+        };
+        fields.insert(key, value);
+    }
+    Ok(Value::Object(fields))
+}
+
+/// `application/x-www-form-urlencoded` pairs.
+fn url_pairs(raw: &str) -> Vec<(String, String)> {
+    fn decode(part: &str) -> String {
+        let bytes = part.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let escaped = (bytes[i] == b'%')
+                .then(|| bytes.get(i + 1..i + 3))
+                .flatten()
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match (escaped, bytes[i]) {
+                (Some(byte), _) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (None, b'+') => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                (None, byte) => {
+                    out.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Whether the operation the request selects is a mutation (or a subscription): neither may
+/// run over `GET`. A document that does not parse is left to execution to report.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let selected = match &request.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+            .map(|(_, op)| op.node.ty),
+        None => document.operations.iter().next().map(|(_, op)| op.node.ty),
+    };
+    matches!(
+        selected,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+/// `GET` and `POST /graphql`.
+pub(crate) async fn graphql(
+    State(state): State<Arc<ApiState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let media = match negotiate(&headers) {
+        Wanted::Media(media) => media,
+        Wanted::Html if method == Method::GET && state.development => {
+            return Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .title("Confide")
+                    .finish(),
+            )
+            .into_response();
+        }
+        Wanted::Html | Wanted::Nothing => {
+            return refusal(
+                StatusCode::NOT_ACCEPTABLE,
+                Media::Json,
+                "accept application/graphql-response+json or application/json",
+                "BAD_REQUEST",
+            );
+        }
+    };
+    let bad_request =
+        |message: &str| refusal(StatusCode::BAD_REQUEST, media, message, "BAD_REQUEST");
+
+    let parsed = if method == Method::GET {
+        from_query_string(raw.as_deref())
+    } else {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != JSON {
+            return refusal(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                media,
+                "send the request as application/json",
+                "BAD_REQUEST",
+            );
+        }
+        serde_json::from_slice(&body).map_err(|_| "the body is not valid JSON")
+    };
+    let request = match parsed.and_then(parse_request) {
+        Ok(request) => request,
+        Err(message) => return bad_request(message),
+    };
+    if method == Method::GET && is_mutation(&request) {
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "mutations are sent with POST",
+            "BAD_REQUEST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let mut request = request;
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(AuthError::Malformed);
+        match token.and_then(|t| state.services.auth.verify(t.trim())) {
+            Ok(principal) => request = request.data(principal),
+            Err(error) => {
+                let mut response = refusal(
+                    StatusCode::UNAUTHORIZED,
+                    media,
+                    &error.to_string(),
+                    "UNAUTHENTICATED",
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                return response;
+            }
+        }
+    }
+
+    let response = state.schema.execute(request).await;
+    // A request error (the document did not parse or validate) leaves no data and errors
+    // without a path; field errors during execution always carry one.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|e: &ServerError| e.path.is_empty());
+    let status = if media == Media::GraphqlResponse && request_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(_) => return bad_request("the response could not be encoded"),
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    http
+}
