@@ -28,13 +28,6 @@ pub struct DueRow {
 /// transaction, so what they return is never older than the log at the time of the read.
 #[async_trait]
 pub trait ReadModels: Send + Sync {
-    /// The streams linked to `subject`, by name.
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError>;
-
     /// A stream's state and version; none if the stream does not exist.
     async fn state(
         &self,
@@ -94,23 +87,6 @@ const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_
 
 #[async_trait]
 impl ReadModels for PgEventStore {
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_id FROM stream_links WHERE tenant_id = $1 AND subject = $2 ORDER BY stream_id",
-        )
-        .bind(tenant.as_str())
-        .bind(subject.key())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter().map(|s| StreamId::parse(s)).collect()
-    }
-
     async fn state(
         &self,
         tenant: &TenantId,
@@ -163,21 +139,6 @@ impl ReadModels for PgEventStore {
 
 #[async_trait]
 impl ReadModels for SqliteEventStore {
-    async fn linked(
-        &self,
-        tenant: &TenantId,
-        subject: &Subject,
-    ) -> Result<Vec<StreamId>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_id FROM stream_links WHERE tenant_id = ?1 AND subject = ?2 ORDER BY stream_id",
-        )
-        .bind(tenant.as_str())
-        .bind(subject.key())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|s| StreamId::parse(s)).collect()
-    }
-
     async fn state(
         &self,
         tenant: &TenantId,

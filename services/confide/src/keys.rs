@@ -22,7 +22,7 @@ use crate::settings::{Secret, Settings};
 fn secret(
     value: Option<&Secret>,
     path: &Path,
-    generate: impl FnOnce() -> String,
+    generate: impl FnOnce() -> Result<String>,
 ) -> Result<String> {
     if let Some(value) = value {
         return Ok(value.expose().trim().to_owned());
@@ -34,7 +34,7 @@ fn secret(
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            let text = generate();
+            let text = generate()?;
             // create_new: two processes starting at once must not overwrite each other's key.
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
@@ -59,7 +59,7 @@ pub(crate) fn load_signer(settings: &Settings) -> Result<CheckpointSigner> {
         || {
             NoteSigner::generate(name)
                 .map(|s| s.seed_base64())
-                .unwrap_or_default()
+                .context("generating a signing key")
         },
     )?;
     let signer = NoteSigner::from_seed_base64(name, &seed)
@@ -71,7 +71,10 @@ pub(crate) fn load_token_key(settings: &Settings) -> Result<LocalKey> {
     let seed = secret(
         settings.token_key.as_ref(),
         &settings.token_key_file,
-        || STANDARD.encode(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng).to_bytes()),
+        || {
+            Ok(STANDARD
+                .encode(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng).to_bytes()))
+        },
     )?;
     let seed: [u8; 32] = STANDARD
         .decode(seed)
@@ -88,7 +91,7 @@ pub(crate) fn load_master_key(settings: &Settings) -> Result<MasterKey> {
     let text = secret(
         settings.master_key.as_ref(),
         &settings.master_key_file,
-        || MasterKey::generate().to_base64(),
+        || Ok(MasterKey::generate().to_base64()),
     )?;
     MasterKey::from_base64(&text)
         .map_err(|_| anyhow::anyhow!("the master key is not base64 of 32 bytes"))
