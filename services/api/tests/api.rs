@@ -7,6 +7,8 @@
 #[path = "../../eventstore/tests/common/mod.rs"]
 mod common;
 
+use confide_audit::checkpoint::NoteSigner;
+use confide_eventstore::checkpoint::CheckpointSigner;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ struct Server {
     address: SocketAddr,
     app: Arc<App>,
     auth: Arc<Authenticator>,
+    keys: Arc<dyn KeyStore>,
 }
 
 async fn serve<S>(store: S) -> Server
@@ -46,16 +49,26 @@ where
         Arc::new(SystemClock),
     ));
     let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
+    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
     let services = Arc::new(Services {
         app: app.clone(),
         auth: auth.clone(),
-        keys: Arc::new(LocalKeyStore::new(store, MasterKey::generate())),
+        keys: keys.clone(),
+        signer: Arc::new(CheckpointSigner::new(
+            NoteSigner::generate("confide.test").unwrap(),
+            "confide.test",
+        )),
     });
     let router = confide_api::router(Arc::new(ApiState::new(services, false)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    Server { address, app, auth }
+    Server {
+        address,
+        app,
+        auth,
+        keys,
+    }
 }
 
 /// A raw HTTP/1.1 exchange: (status, headers in lowercase, body).
@@ -368,7 +381,8 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
         .await;
     let form_id = form["data"]["publishConsentForm"]["id"].clone();
     let sam = server.token("clinic", "sam");
-    let register = "mutation { registerClient(details: \"Morgan Ellis, morgan@example.org\") }";
+    let register =
+        "mutation { registerClient(name: \"Morgan Ellis\", contact: \"morgan@example.org\") }";
     let client_id =
         server.graphql(&sam, register, json!({})).await["data"]["registerClient"].clone();
     let other_client =
@@ -499,4 +513,680 @@ async fn sqlite_a_consent_story_over_graphql_stays_in_its_tenant() {
 async fn postgres_a_consent_story_over_graphql_stays_in_its_tenant() {
     let server = serve(common::postgres().await.with_read_models()).await;
     a_consent_story_over_graphql_stays_in_its_tenant(server).await;
+}
+
+impl Server {
+    /// Runs `query` and returns its `data`, failing the test on any error.
+    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.graphql(token, query, variables).await;
+        assert!(response["errors"].is_null(), "{query}: {response}");
+        response["data"].clone()
+    }
+
+    async fn log_size(&self, tenant: &str) -> u64 {
+        self.app
+            .store()
+            .tree_head(&TenantId::parse(tenant).unwrap())
+            .await
+            .unwrap()
+            .map_or(0, |head| head.size)
+    }
+}
+
+/// Every operation of the schema, with its variables: a probe that uses the first tenant's
+/// ids wherever an operation takes one.
+fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
+    let policy = json!({
+        "consentModel": "WRITTEN_OPT_IN", "allowedMedia": "AUDIO_ONLY",
+        "practitionerSelfAccess": true, "clientCopies": "NEVER", "retentionDays": 30,
+        "courseGraceDays": 7, "jurisdiction": "UK_GDPR",
+    });
+    vec![
+        (
+            "tenant",
+            "{ tenant { id name members { userId } } }",
+            json!({}),
+        ),
+        (
+            "consents",
+            "query($c: UUID!) { consents(clientId: $c) { id clientId } }",
+            json!({ "c": ids["client"] }),
+        ),
+        (
+            "consent",
+            "query($id: UUID!) { consent(id: $id) { id clientId } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "recordings",
+            "{ recordings(purpose: COURSE_ASSESSMENT) { id clientId } }",
+            json!({}),
+        ),
+        (
+            "recording",
+            "query($id: UUID!) { recording(id: $id, purpose: COURSE_ASSESSMENT) { id } }",
+            json!({ "id": ids["recording"] }),
+        ),
+        (
+            "course",
+            "query($id: UUID!) { course(id: $id) { id title } }",
+            json!({ "id": ids["course"] }),
+        ),
+        (
+            "caseStudies",
+            "{ caseStudies { id body clients } }",
+            json!({}),
+        ),
+        (
+            "subjectRequests",
+            "query($c: UUID) { subjectRequests(clientId: $c) { id clientId } }",
+            json!({ "c": ids["client"] }),
+        ),
+        (
+            "auditEvents",
+            "{ auditEvents { sequence stream payload } }",
+            json!({}),
+        ),
+        (
+            "setTenantPolicy",
+            "mutation($p: TenantPolicyInput!) { setTenantPolicy(policy: $p) { id } }",
+            json!({ "p": policy }),
+        ),
+        (
+            "addMember",
+            "mutation { addMember(userId: \"sam\", roles: [PRACTITIONER]) { id } }",
+            json!({}),
+        ),
+        (
+            "changeMemberRoles",
+            "mutation { changeMemberRoles(userId: \"sam\", roles: [TUTOR]) { id } }",
+            json!({}),
+        ),
+        (
+            "removeMember",
+            "mutation { removeMember(userId: \"sam\") { id } }",
+            json!({}),
+        ),
+        (
+            "publishConsentForm",
+            "mutation($id: UUID) { publishConsentForm(id: $id, title: \"t\", language: \"en-GB\", text: \"I agree.\") { id } }",
+            json!({ "id": ids["form"] }),
+        ),
+        (
+            "registerClient",
+            "mutation { registerClient(name: \"Avery Stone\") }",
+            json!({}),
+        ),
+        (
+            "requestConsent",
+            "mutation($c: UUID!, $f: UUID!) { requestConsent(input: { clientId: $c, consentFormId: $f, purposes: [{ purpose: SUPERVISION, users: [\"ada\"], media: [AUDIO] }] }) { consent { id } } }",
+            json!({ "c": ids["client"], "f": ids["form"] }),
+        ),
+        (
+            "giveConsent",
+            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"x\") { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "refuseConsent",
+            "mutation($id: UUID!) { refuseConsent(consentId: $id) { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "withdrawConsent",
+            "mutation($id: UUID!) { withdrawConsent(input: { consentId: $id, deletionRequested: true }) { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "createRecording",
+            "mutation($c: UUID!) { createRecording(consentId: $c, sessionOn: \"2026-11-21\", medium: AUDIO) { id } }",
+            json!({ "c": ids["consent"] }),
+        ),
+        (
+            "grantAccess",
+            "mutation($r: UUID!, $c: UUID!, $e: DateTime!) { grantAccess(input: { recordingId: $r, consentId: $c, userId: \"ada\", purpose: COURSE_ASSESSMENT, expiresAt: $e }) }",
+            json!({ "r": ids["recording"], "c": ids["consent"], "e": ids["expires"] }),
+        ),
+        (
+            "revokeAccess",
+            "mutation($g: UUID!) { revokeAccess(grantId: $g) }",
+            json!({ "g": ids["grant"] }),
+        ),
+        (
+            "startPlayback",
+            "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: COURSE_ASSESSMENT) { allowed } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "addBookmark",
+            "mutation($r: UUID!) { addBookmark(recordingId: $r, offsetMs: 1000, label: \"x\") { at } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "attachTranscript",
+            "mutation($r: UUID!) { attachTranscript(input: { recordingId: $r, purpose: COURSE_ASSESSMENT, sha256: \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\" }) }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "destroyRecording",
+            "mutation($r: UUID!) { destroyRecording(recordingId: $r) { id status } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "createCourse",
+            "mutation { createCourse(title: \"Certificate\", startsOn: \"2026-09-01\", endsOn: \"2027-06-30\") { id } }",
+            json!({}),
+        ),
+        (
+            "addCourseTutor",
+            "mutation($c: UUID!) { addCourseTutor(courseId: $c, userId: \"ada\") { id } }",
+            json!({ "c": ids["course"] }),
+        ),
+        (
+            "enrolInCourse",
+            "mutation($c: UUID!) { enrolInCourse(courseId: $c, userId: \"sam\") { id } }",
+            json!({ "c": ids["course"] }),
+        ),
+        (
+            "endCourse",
+            "mutation($c: UUID!) { endCourse(courseId: $c, endedOn: \"2026-11-22\") { id } }",
+            json!({ "c": ids["course"] }),
+        ),
+        (
+            "createCaseStudy",
+            "mutation($c: UUID!) { createCaseStudy(clientIds: [$c], body: \"A client.\") { id } }",
+            json!({ "c": ids["client"] }),
+        ),
+        (
+            "reviseCaseStudy",
+            "mutation($id: UUID!) { reviseCaseStudy(id: $id, body: \"A client.\") { id } }",
+            json!({ "id": ids["case_study"] }),
+        ),
+        (
+            "publishCaseStudy",
+            "mutation($id: UUID!) { publishCaseStudy(id: $id, funder: \"fay\") { id body } }",
+            json!({ "id": ids["case_study"] }),
+        ),
+        (
+            "discardCaseStudy",
+            "mutation($id: UUID!) { discardCaseStudy(id: $id) { id } }",
+            json!({ "id": ids["case_study"] }),
+        ),
+        (
+            "openSubjectRequest",
+            "mutation($c: UUID!) { openSubjectRequest(clientId: $c, kind: ERASURE) { id } }",
+            json!({ "c": ids["client"] }),
+        ),
+        (
+            "extendSubjectRequestDeadline",
+            "mutation($id: UUID!) { extendSubjectRequestDeadline(id: $id, reason: \"complex\") { id } }",
+            json!({ "id": ids["subject_request"] }),
+        ),
+        (
+            "decideSubjectRequest",
+            "mutation($id: UUID!) { decideSubjectRequest(id: $id, outcome: GRANTED) { id } }",
+            json!({ "id": ids["subject_request"] }),
+        ),
+        (
+            "checkpoint",
+            "mutation { checkpoint { treeSize root } }",
+            json!({}),
+        ),
+    ]
+}
+
+/// Every operation, used as the people of a counselling service and a course would; then
+/// every operation again with that tenant's ids, by another tenant's administrator (who sees
+/// none of it and changes nothing in its log) and by another client's link (refused, and its
+/// refused playback recorded).
+async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
+    server.create_tenant("clinic", "admin").await;
+    server.create_tenant("other-clinic", "admin").await;
+    let admin = server.token("clinic", "admin");
+    for (user, role) in [
+        ("sam", "PRACTITIONER"),
+        ("ada", "TUTOR"),
+        ("aud", "AUDITOR"),
+        ("fay", "FUNDER"),
+    ] {
+        server
+            .ok(
+                &admin,
+                "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
+                json!({ "u": user, "r": [role] }),
+            )
+            .await;
+    }
+    let (sam, ada, aud, fay) = (
+        server.token("clinic", "sam"),
+        server.token("clinic", "ada"),
+        server.token("clinic", "aud"),
+        server.token("clinic", "fay"),
+    );
+    let course = server
+        .ok(
+            &admin,
+            "mutation { createCourse(title: \"Diploma in Counselling\", startsOn: \"2026-09-01\", endsOn: \"2027-06-30\", tutors: [\"ada\"]) { id tutors } }",
+            json!({}),
+        )
+        .await["createCourse"]
+        .clone();
+    assert_eq!(course["tutors"], json!(["ada"]));
+    let enrolled = server
+        .ok(
+            &admin,
+            "mutation($c: UUID!) { enrolInCourse(courseId: $c, userId: \"sam\") { students } }",
+            json!({ "c": course["id"] }),
+        )
+        .await;
+    assert_eq!(enrolled["enrolInCourse"]["students"], json!(["sam"]));
+    let form = server
+        .ok(
+            &admin,
+            "mutation { publishConsentForm(title: \"Recording consent\", language: \"en-GB\", text: \"I agree that my sessions may be recorded in audio for assessment and a case study.\") { id } }",
+            json!({}),
+        )
+        .await["publishConsentForm"]["id"]
+        .clone();
+    let register = "mutation($n: String!) { registerClient(name: $n) }";
+    let client = server
+        .ok(&sam, register, json!({ "n": "Morgan Ellis" }))
+        .await["registerClient"]
+        .clone();
+    let other_client = server
+        .ok(&sam, register, json!({ "n": "Robin Hale" }))
+        .await["registerClient"]
+        .clone();
+    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }";
+    let requested = server
+        .ok(
+            &sam,
+            request,
+            json!({ "input": {
+                "clientId": client, "consentFormId": form, "courseId": course["id"],
+                "purposes": [
+                    { "purpose": "COURSE_ASSESSMENT", "users": ["ada"], "media": ["AUDIO"] },
+                    { "purpose": "CASE_STUDY", "users": ["fay"], "media": ["AUDIO"] },
+                ],
+            }}),
+        )
+        .await["requestConsent"]
+        .clone();
+    let consent = requested["consent"]["id"].clone();
+    let link = requested["clientLink"].as_str().unwrap().to_owned();
+    let other_link = server
+        .ok(
+            &sam,
+            request,
+            json!({ "input": {
+                "clientId": other_client, "consentFormId": form,
+                "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
+            }}),
+        )
+        .await["requestConsent"]["clientLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .ok(
+            &link,
+            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Morgan Ellis\") { id } }",
+            json!({ "id": consent }),
+        )
+        .await;
+    let recording = server
+        .ok(
+            &sam,
+            "mutation($c: UUID!) { createRecording(consentId: $c, sessionOn: \"2026-11-20\", medium: AUDIO) { id courseId } }",
+            json!({ "c": consent }),
+        )
+        .await["createRecording"]
+        .clone();
+    assert_eq!(recording["courseId"], course["id"]);
+    let recording = recording["id"].clone();
+
+    // Access: a grant within the consent, then taken back.
+    let expires = (Utc::now() + TimeDelta::days(30)).to_rfc3339();
+    let grant = server
+        .ok(
+            &sam,
+            "mutation($r: UUID!, $c: UUID!, $e: DateTime!) { grantAccess(input: { recordingId: $r, consentId: $c, userId: \"ada\", purpose: COURSE_ASSESSMENT, expiresAt: $e }) }",
+            json!({ "r": recording, "c": consent, "e": expires }),
+        )
+        .await["grantAccess"]
+        .clone();
+    let revoked = server
+        .ok(
+            &sam,
+            "mutation($g: UUID!) { revokeAccess(grantId: $g) }",
+            json!({ "g": grant }),
+        )
+        .await;
+    assert_eq!(revoked["revokeAccess"], grant);
+    let again = server
+        .graphql(
+            &ada,
+            "mutation($g: UUID!) { revokeAccess(grantId: $g) }",
+            json!({ "g": grant }),
+        )
+        .await;
+    assert_eq!(code(&again), "FORBIDDEN", "{again}");
+
+    // Bookmarks and transcripts wait for the media.
+    for (query, variables) in [
+        (
+            "mutation($r: UUID!) { addBookmark(recordingId: $r, offsetMs: 1000, label: \"breakthrough\") { at } }",
+            json!({ "r": recording }),
+        ),
+        (
+            "mutation($r: UUID!) { attachTranscript(input: { recordingId: $r, purpose: COURSE_ASSESSMENT, sha256: \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\" }) }",
+            json!({ "r": recording }),
+        ),
+    ] {
+        let refused = server.graphql(&sam, query, variables).await;
+        assert_eq!(code(&refused), "CONFLICT", "{refused}");
+    }
+
+    // A case study: refused while it names the client, then published to one funder.
+    let draft = server
+        .ok(
+            &sam,
+            "mutation($c: UUID!) { createCaseStudy(clientIds: [$c], body: \"Morgan came to counselling after a bereavement.\") { id status body } }",
+            json!({ "c": client }),
+        )
+        .await["createCaseStudy"]
+        .clone();
+    assert_eq!(draft["status"], "DRAFT");
+    let case_study = draft["id"].clone();
+    let publish = "mutation($id: UUID!) { publishCaseStudy(id: $id, funder: \"fay\") { status funder body } }";
+    let named = server
+        .graphql(&sam, publish, json!({ "id": case_study }))
+        .await;
+    assert_eq!(code(&named), "BAD_USER_INPUT", "{named}");
+    assert!(
+        !named.to_string().contains("Morgan"),
+        "the refusal does not repeat the name: {named}"
+    );
+    let text = "A client in their forties came to counselling after a bereavement.";
+    server
+        .ok(
+            &sam,
+            "mutation($id: UUID!, $b: String!) { reviseCaseStudy(id: $id, body: $b) { id } }",
+            json!({ "id": case_study, "b": text }),
+        )
+        .await;
+    let published = server.ok(&sam, publish, json!({ "id": case_study })).await;
+    assert_eq!(
+        published["publishCaseStudy"],
+        json!({ "status": "PUBLISHED", "funder": "fay", "body": text })
+    );
+    let read = |token: &str| {
+        let token = token.to_owned();
+        let server = &server;
+        async move {
+            server
+                .ok(&token, "{ caseStudies { id body } }", json!({}))
+                .await["caseStudies"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        read(&fay).await,
+        1,
+        "the funder it was published to reads it"
+    );
+    assert_eq!(read(&ada).await, 0, "a tutor does not");
+
+    // A subject request from the client's link, handled by the administrator.
+    let opened = server
+        .ok(
+            &link,
+            "mutation($c: UUID!) { openSubjectRequest(clientId: $c, kind: ACCESS) { id kind dueBy outcome } }",
+            json!({ "c": client }),
+        )
+        .await["openSubjectRequest"]
+        .clone();
+    assert_eq!(opened["kind"], "ACCESS");
+    assert!(opened["dueBy"].is_string() && opened["outcome"].is_null());
+    let subject_request = opened["id"].clone();
+    let listed = "query($c: UUID) { subjectRequests(clientId: $c) { id } }";
+    for token in [&admin, &link] {
+        let seen = server.ok(token, listed, json!({ "c": client })).await;
+        assert_eq!(seen["subjectRequests"], json!([{ "id": subject_request }]));
+    }
+    let by_tutor = server.graphql(&ada, listed, json!({})).await;
+    assert_eq!(code(&by_tutor), "FORBIDDEN", "{by_tutor}");
+    let extended = server
+        .ok(
+            &admin,
+            "mutation($id: UUID!) { extendSubjectRequestDeadline(id: $id, reason: \"Many recordings to review\") { dueBy } }",
+            json!({ "id": subject_request }),
+        )
+        .await;
+    assert_ne!(
+        extended["extendSubjectRequestDeadline"]["dueBy"],
+        opened["dueBy"]
+    );
+    let decided = server
+        .ok(
+            &admin,
+            "mutation($id: UUID!) { decideSubjectRequest(id: $id, outcome: GRANTED) { outcome } }",
+            json!({ "id": subject_request }),
+        )
+        .await;
+    assert_eq!(decided["decideSubjectRequest"]["outcome"], "GRANTED");
+
+    // The log, for the auditor.
+    let events = server
+        .ok(
+            &aud,
+            "{ auditEvents(limit: 1000) { sequence eventType metadata } }",
+            json!({}),
+        )
+        .await["auditEvents"]
+        .clone();
+    let events = events.as_array().unwrap();
+    let size = server.log_size("clinic").await;
+    assert_eq!(events.len() as u64, size);
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e["sequence"] == json!(i)),
+        "in sequence order from 0"
+    );
+    assert_eq!(events[0]["eventType"], "TenantCreated");
+    let checkpoint = server
+        .ok(
+            &aud,
+            "mutation { checkpoint { treeSize root note } }",
+            json!({}),
+        )
+        .await["checkpoint"]
+        .clone();
+    assert_eq!(checkpoint["treeSize"], json!(size));
+    assert!(checkpoint["note"].as_str().unwrap().contains("clinic"));
+    for (token, query) in [
+        (&sam, "{ auditEvents { sequence } }"),
+        (&sam, "mutation { checkpoint { treeSize } }"),
+    ] {
+        let refused = server.graphql(token, query, json!({})).await;
+        assert_eq!(code(&refused), "FORBIDDEN", "{refused}");
+    }
+
+    // Every operation with this tenant's ids, from outside and from another client's link.
+    let ids = json!({
+        "client": client, "consent": consent, "recording": recording, "grant": grant,
+        "course": course["id"], "form": form, "case_study": case_study,
+        "subject_request": subject_request, "expires": expires,
+    });
+    let secrets: Vec<String> = ids
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name != "expires")
+        .map(|(_, v)| v.as_str().unwrap().to_owned())
+        .chain(["Morgan".to_owned(), text.to_owned()])
+        .collect();
+    let probes = probes(&ids);
+    let schema = server
+        .ok(
+            &admin,
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    let mut operations: Vec<&str> = ["queryType", "mutationType"]
+        .iter()
+        .flat_map(|t| schema["__schema"][t]["fields"].as_array().unwrap())
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    operations.sort_unstable();
+    let mut probed: Vec<&str> = probes.iter().map(|(name, _, _)| *name).collect();
+    probed.sort_unstable();
+    assert_eq!(probed, operations, "every operation is probed");
+
+    let before = server.log_size("clinic").await;
+    let outsider = server.token("other-clinic", "admin");
+    for (name, query, variables) in &probes {
+        let response = server.graphql(&outsider, query, variables.clone()).await;
+        let data = response["data"].to_string();
+        for secret in &secrets {
+            assert!(
+                !data.contains(secret.as_str()),
+                "{name} shows another tenant's data: {response}"
+            );
+        }
+        if !response["errors"].is_null() {
+            assert!(
+                [
+                    "NOT_FOUND",
+                    "FORBIDDEN",
+                    "BAD_USER_INPUT",
+                    "CONFLICT",
+                    "CONSENT_REQUIRED"
+                ]
+                .contains(&code(&response)),
+                "{name}: {response}"
+            );
+        }
+    }
+    assert_eq!(
+        server.log_size("clinic").await,
+        before,
+        "another tenant changes nothing in this tenant's log"
+    );
+
+    for (name, query, variables) in &probes {
+        let response = server.graphql(&other_link, query, variables.clone()).await;
+        if *name == "startPlayback" {
+            assert_eq!(
+                response["data"]["startPlayback"]["allowed"], false,
+                "{response}"
+            );
+            continue;
+        }
+        assert!(
+            ["NOT_FOUND", "FORBIDDEN"].contains(&code(&response)),
+            "{name} by another client's link: {response}"
+        );
+    }
+    let stream = confide_app::stream_of("recording", recording.as_str().unwrap()).unwrap();
+    let last = server
+        .app
+        .store()
+        .read_stream(&TenantId::parse("clinic").unwrap(), &stream, 1, 100)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        last.event_type, "PlaybackRefused",
+        "the refusal is recorded"
+    );
+    assert_eq!(
+        server.log_size("clinic").await,
+        before + 1,
+        "the link changed nothing else"
+    );
+
+    // The end of the course, destruction, and erasure.
+    let ended = server
+        .ok(
+            &admin,
+            "mutation($c: UUID!) { endCourse(courseId: $c, endedOn: \"2026-11-22\") { endedOn } }",
+            json!({ "c": course["id"] }),
+        )
+        .await;
+    assert_eq!(ended["endCourse"]["endedOn"], "2026-11-22");
+    let by_tutor = server
+        .graphql(
+            &ada,
+            "mutation($r: UUID!) { destroyRecording(recordingId: $r) { status } }",
+            json!({ "r": recording }),
+        )
+        .await;
+    assert_eq!(code(&by_tutor), "FORBIDDEN", "{by_tutor}");
+    let destroyed = server
+        .ok(
+            &sam,
+            "mutation($r: UUID!) { destroyRecording(recordingId: $r) { status } }",
+            json!({ "r": recording }),
+        )
+        .await;
+    assert_eq!(destroyed["destroyRecording"]["status"], "DESTROYED");
+
+    let erasure = server
+        .ok(
+            &admin,
+            "mutation($c: UUID!) { openSubjectRequest(clientId: $c, kind: ERASURE) { id } }",
+            json!({ "c": client }),
+        )
+        .await["openSubjectRequest"]["id"]
+        .clone();
+    let refused = server
+        .graphql(
+            &sam,
+            "mutation($id: UUID!) { decideSubjectRequest(id: $id, outcome: GRANTED) { outcome } }",
+            json!({ "id": erasure }),
+        )
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN", "{refused}");
+    let key =
+        confide_domain::KeyId::parse(&format!("client-{}", client.as_str().unwrap())).unwrap();
+    let tenant = TenantId::parse("clinic").unwrap();
+    assert!(
+        server.keys.seal(&tenant, &key, b"still here").await.is_ok(),
+        "a refused decision destroys nothing"
+    );
+    server
+        .ok(
+            &admin,
+            "mutation($id: UUID!) { decideSubjectRequest(id: $id, outcome: GRANTED) { outcome } }",
+            json!({ "id": erasure }),
+        )
+        .await;
+    assert!(matches!(
+        server.keys.seal(&tenant, &key, b"gone").await,
+        Err(confide_vault::KeyError::Destroyed { .. })
+    ));
+    assert_eq!(
+        read(&fay).await,
+        1,
+        "the published case study outlives its client's erasure"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_every_operation_works_in_its_tenant_and_nowhere_else() {
+    let server = serve(common::sqlite().await.with_read_models()).await;
+    every_operation_works_in_its_tenant_and_nowhere_else(server).await;
+}
+
+#[tokio::test]
+async fn postgres_every_operation_works_in_its_tenant_and_nowhere_else() {
+    let server = serve(common::postgres().await.with_read_models()).await;
+    every_operation_works_in_its_tenant_and_nowhere_else(server).await;
 }

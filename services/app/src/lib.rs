@@ -1043,6 +1043,21 @@ impl App {
             .collect()
     }
 
+    /// The tenant's subject requests, oldest first; only `client`'s when given.
+    pub async fn subject_requests(
+        &self,
+        tenant: &TenantId,
+        client: Option<ClientId>,
+    ) -> Result<Vec<SubjectRequest>, AppError> {
+        Ok(self
+            .load_linked::<SubjectRequest>(tenant, &Subject::SubjectRequests, "subject_request")
+            .await?
+            .into_iter()
+            .map(|(_, r)| r.state)
+            .filter(|r| client.is_none() || r.client_id() == client)
+            .collect())
+    }
+
     /// Subject requests past their deadline and not yet decided.
     pub async fn overdue_subject_requests(
         &self,

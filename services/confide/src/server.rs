@@ -101,6 +101,7 @@ pub(crate) fn services(settings: &Settings, backend: &Backend) -> Result<Service
         )),
         auth: Arc::new(auth),
         keys: backend.keys.clone(),
+        signer: Arc::new(keys::load_signer(settings)?),
     })
 }
 

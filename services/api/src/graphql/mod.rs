@@ -2,21 +2,45 @@
 //! request, convert the arguments, call [`confide_app::App`], map the answer. Every
 //! operation works in the caller's one tenant; a client link may only do what a client may.
 
+mod audit;
+mod courses;
 mod mutation;
 mod query;
+mod recordings;
+mod requests;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, ErrorExtensions, Schema};
-use confide_app::{App, AppError};
-use confide_domain::{Actor, ClientId, DomainError, UserId};
+use std::collections::BTreeSet;
+
+use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, Schema};
+use confide_app::{App, AppError, Loaded, tenant_stream};
+use confide_domain::aggregates::tenant::Tenant as DomainTenant;
+use confide_domain::{Actor, ClientId, DomainError, Role, UserId};
+use confide_eventstore::checkpoint::CheckpointSigner;
 use confide_vault::KeyStore;
 
 use crate::auth::{Authenticator, Principal};
 
-pub use mutation::Mutation;
-pub use query::Query;
+/// Every read, by area.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    query::ConsentQuery,
+    courses::CourseQuery,
+    requests::SubjectRequestQuery,
+    audit::AuditQuery,
+);
+
+/// Every write, by area.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    mutation::ConsentMutation,
+    recordings::RecordingMutation,
+    courses::CourseMutation,
+    requests::SubjectRequestMutation,
+    audit::AuditMutation,
+);
 
 /// The schema type.
 pub type ConfideSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -27,6 +51,8 @@ pub struct Services {
     pub auth: Arc<Authenticator>,
     /// Keys that seal clients' personal details (one per client).
     pub keys: Arc<dyn KeyStore>,
+    /// Signs checkpoints of tenants' logs.
+    pub signer: Arc<CheckpointSigner>,
 }
 
 /// Deepest selection accepted, and the most fields one request may ask for.
@@ -35,7 +61,7 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 
 /// Builds the schema; `services` is shared by every request.
 pub fn schema(services: Arc<Services>) -> ConfideSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -44,7 +70,7 @@ pub fn schema(services: Arc<Services>) -> ConfideSchema {
 
 /// The schema in SDL, as committed in `schema/graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }
@@ -77,45 +103,19 @@ pub(crate) fn bad_input(e: DomainError) -> async_graphql::Error {
     coded(e.to_string(), e.code())
 }
 
-/// The authenticated caller of this request.
-pub(crate) fn caller<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Principal> {
-    ctx.data_opt::<Principal>()
-        .ok_or_else(|| coded("authentication required".to_owned(), "UNAUTHENTICATED"))
-}
-
-pub(crate) fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Arc<Services> {
-    ctx.data_unchecked::<Arc<Services>>()
-}
-
-/// The caller as a member of the organisation; client links are refused.
-pub(crate) fn member<'a>(
-    ctx: &async_graphql::Context<'a>,
-) -> async_graphql::Result<(&'a Principal, &'a UserId)> {
+/// The roles the caller holds in their tenant now (from membership events, never the
+/// token); none for a client link.
+pub(crate) async fn roles(
+    ctx: &async_graphql::Context<'_>,
+) -> async_graphql::Result<BTreeSet<Role>> {
     let principal = caller(ctx)?;
-    match &principal.actor {
-        Actor::User { user_id } => Ok((principal, user_id)),
-        _ => Err(coded(
-            "a client link cannot do this".to_owned(),
-            "FORBIDDEN",
-        )),
-    }
-}
-
-/// Refuses a client link acting on another client's data.
-pub(crate) fn own_client(principal: &Principal, client: ClientId) -> async_graphql::Result<()> {
-    match principal.client() {
-        Some(own) if own != client => Err(coded(
-            "a client link reaches only its own client".to_owned(),
-            "FORBIDDEN",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The stream of an aggregate (ids are UUIDs, so the name is always valid).
-pub(crate) fn stream(
-    kind: &str,
-    id: impl std::fmt::Display,
-) -> async_graphql::Result<confide_eventstore::StreamId> {
-    confide_app::stream_of(kind, id).map_err(|e| error(AppError::Store(e)))
+    let Actor::User { user_id } = &principal.actor else {
+        return Ok(BTreeSet::new());
+    };
+    let tenant: Loaded<DomainTenant> = services(ctx)
+        .app
+        .load(&principal.tenant, &tenant_stream())
+        .await
+        .map_err(error)?;
+    Ok(tenant.state.roles_of(user_id).cloned().unwrap_or_default())
 }

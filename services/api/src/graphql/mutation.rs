@@ -12,25 +12,21 @@ use confide_domain::aggregates::consent::{
     WithdrawalScope,
 };
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand};
-use confide_domain::aggregates::grant::Grantee;
-use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
 use confide_domain::aggregates::tenant::{Tenant as DomainTenant, TenantCommand};
 use confide_domain::{
-    ClientId, ConsentFormId, ConsentId, DomainError, GrantId, KeyId, Language, RecordingId, Sealed,
-    UserId,
+    ClientId, ConsentFormId, ConsentId, DomainError, KeyId, Language, Sealed, UserId,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{
-    Access, ConsentView, Medium, Purpose, PurposeTermsInput, RecordingView, Role, Tenant,
-    TenantPolicy,
-};
+use super::types::{ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy};
 use super::{bad_input, caller, coded, error, member, own_client, services, stream};
 use crate::auth::CLIENT_LINK_LIFETIME;
 
-pub struct Mutation;
+#[derive(Default)]
+pub(super) struct ConsentMutation;
 
-fn user(id: &str) -> Result<UserId> {
+pub(super) fn user(id: &str) -> Result<UserId> {
     UserId::parse(id).map_err(bad_input)
 }
 
@@ -39,8 +35,25 @@ fn roles(roles: Vec<Role>) -> BTreeSet<confide_domain::Role> {
 }
 
 /// The key that seals a client's personal details.
-fn client_key(client: ClientId) -> Result<KeyId> {
+pub(super) fn client_key(client: ClientId) -> Result<KeyId> {
     KeyId::parse(&format!("client-{client}")).map_err(bad_input)
+}
+
+/// A client's personal details, as sealed in `ClientRegistered`.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ClientDetails {
+    pub(super) name: String,
+    pub(super) contact: Option<String>,
+}
+
+impl ClientDetails {
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(internal)
+    }
+
+    pub(super) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(internal)
+    }
 }
 
 #[derive(SimpleObject)]
@@ -85,26 +98,8 @@ struct WithdrawConsentInput {
     deletion_requested: bool,
 }
 
-#[derive(InputObject)]
-struct GrantAccessInput {
-    recording_id: Uuid,
-    consent_id: Uuid,
-    /// The person: a member, or an external assessor.
-    user_id: String,
-    #[graphql(default)]
-    external_assessor: bool,
-    purpose: Purpose,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(SimpleObject)]
-struct Playback {
-    allowed: bool,
-    access: Access,
-}
-
 #[Object]
-impl Mutation {
+impl ConsentMutation {
     /// Replaces the tenant's policy (org_admin); a new policy version.
     async fn set_tenant_policy(&self, ctx: &Context<'_>, policy: TenantPolicy) -> Result<Tenant> {
         tenant_command(
@@ -160,7 +155,21 @@ impl Mutation {
     ) -> Result<PublishedForm> {
         let (principal, _) = member(ctx)?;
         let app = &services(ctx).app;
-        let id = ConsentFormId::from_uuid(id.unwrap_or_else(Uuid::now_v7)).map_err(bad_input)?;
+        let id = match id {
+            // A new version of a form this tenant has; never a form under an id of the
+            // caller's choosing.
+            Some(id) => {
+                let id = ConsentFormId::from_uuid(id).map_err(bad_input)?;
+                let form: Loaded<ConsentForm> = app
+                    .load(&principal.tenant, &stream("consent_form", id)?)
+                    .await
+                    .map_err(error)?;
+                form.state
+                    .id()
+                    .ok_or_else(|| bad_input(DomainError::not_found("consent form")))?
+            }
+            None => ConsentFormId::from_uuid(Uuid::now_v7()).map_err(bad_input)?,
+        };
         let stream = stream("consent_form", id)?;
         let sha = confide_domain::Sha256::of(text.as_bytes());
         app.execute::<ConsentForm>(
@@ -185,11 +194,23 @@ impl Mutation {
         })
     }
 
-    /// Registers a client; their details are sealed under a key of their own, which erasure
-    /// destroys.
-    async fn register_client(&self, ctx: &Context<'_>, details: String) -> Result<Uuid> {
+    /// Registers a client. Their name and contact details are sealed under a key of their
+    /// own, which erasure destroys; the name is what a case study is checked against.
+    async fn register_client(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        contact: Option<String>,
+    ) -> Result<Uuid> {
         let (principal, _) = member(ctx)?;
         let services = services(ctx);
+        if name.trim().is_empty() {
+            return Err(bad_input(DomainError::invalid(
+                "name",
+                "a client has a name",
+            )));
+        }
+        let details = ClientDetails { name, contact }.to_bytes()?;
         let client_id = ClientId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
         let key = client_key(client_id)?;
         services
@@ -199,7 +220,7 @@ impl Mutation {
             .map_err(internal)?;
         let sealed = services
             .keys
-            .seal(&principal.tenant, &key, details.as_bytes())
+            .seal(&principal.tenant, &key, &details)
             .await
             .map_err(internal)?;
         services
@@ -436,109 +457,6 @@ impl Mutation {
             .map_err(error)?;
         load_view(ctx, id).await
     }
-
-    /// Creates a recording of a session under the consent (or notice) that covers it.
-    async fn create_recording(
-        &self,
-        ctx: &Context<'_>,
-        consent_id: Uuid,
-        session_on: NaiveDate,
-        medium: Medium,
-    ) -> Result<RecordingView> {
-        let (principal, _) = member(ctx)?;
-        let app = &services(ctx).app;
-        let tenant = &principal.tenant;
-        let consent_id = ConsentId::from_uuid(consent_id).map_err(bad_input)?;
-        let consent: Loaded<Consent> = app
-            .load(tenant, &stream("consent", consent_id)?)
-            .await
-            .map_err(error)?;
-        let course_id = consent.state.core().and_then(|c| c.course_id);
-        let recording_id = RecordingId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
-        let recording_stream = stream("recording", recording_id)?;
-        app.execute::<Recording>(
-            tenant,
-            &principal.actor,
-            &recording_stream,
-            RecordingCommand::CreateRecording {
-                consent: Box::new(consent.state),
-                session_on,
-                medium: medium.into(),
-                course_id,
-            },
-            &[recording_id.as_uuid()],
-        )
-        .await
-        .map_err(error)?;
-        let recording: Loaded<Recording> =
-            app.load(tenant, &recording_stream).await.map_err(error)?;
-        RecordingView::of(&recording.state, None)
-            .ok_or_else(|| bad_input(DomainError::not_found("recording")))
-    }
-
-    /// Grants a named person access to a recording for a purpose until a date, within what
-    /// the consent covers.
-    async fn grant_access(&self, ctx: &Context<'_>, input: GrantAccessInput) -> Result<Uuid> {
-        let (principal, _) = member(ctx)?;
-        let grant_id = GrantId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
-        let person = user(&input.user_id)?;
-        let grantee = if input.external_assessor {
-            Grantee::ExternalAssessor { user_id: person }
-        } else {
-            Grantee::Member { user_id: person }
-        };
-        services(ctx)
-            .app
-            .grant_access(
-                &principal.tenant,
-                &principal.actor,
-                grant_id,
-                RecordingId::from_uuid(input.recording_id).map_err(bad_input)?,
-                ConsentId::from_uuid(input.consent_id).map_err(bad_input)?,
-                grantee,
-                input.purpose.into(),
-                input.expires_at,
-            )
-            .await
-            .map_err(error)?;
-        Ok(grant_id.as_uuid())
-    }
-
-    /// Asks to play a recording. The decision is recorded either way: a playback with its
-    /// basis, or a refusal with its reasons.
-    async fn start_playback(
-        &self,
-        ctx: &Context<'_>,
-        recording_id: Uuid,
-        purpose: Purpose,
-        #[graphql(default_with = "Medium::Audio")] medium: Medium,
-    ) -> Result<Playback> {
-        let (principal, _) = member(ctx)?;
-        let event = services(ctx)
-            .app
-            .start_playback(
-                &principal.tenant,
-                &principal.actor,
-                RecordingId::from_uuid(recording_id).map_err(bad_input)?,
-                purpose.into(),
-                medium.into(),
-            )
-            .await
-            .map_err(error)?;
-        let decision = match event {
-            RecordingEvent::PlaybackStarted { basis, .. } => {
-                confide_domain::AccessDecision::Allow { basis }
-            }
-            RecordingEvent::PlaybackRefused { reasons, .. } => {
-                confide_domain::AccessDecision::Deny { reasons }
-            }
-            _ => return Err(coded("no playback decision".to_owned(), "INTERNAL")),
-        };
-        Ok(Playback {
-            allowed: decision.is_allowed(),
-            access: Access::from(&decision),
-        })
-    }
 }
 
 /// A command on the tenant's own stream; returns the tenant as it now stands.
@@ -577,7 +495,7 @@ async fn load_view(ctx: &Context<'_>, id: ConsentId) -> Result<ConsentView> {
 }
 
 /// A key store failure: logged, and reported to the caller only by reference.
-fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
+pub(super) fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     let reference = Uuid::now_v7();
     tracing::error!(%reference, error = %e, "key store failed");
     coded(

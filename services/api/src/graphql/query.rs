@@ -10,10 +10,11 @@ use uuid::Uuid;
 use super::types::{ConsentView, Purpose, RecordingView, Tenant};
 use super::{bad_input, caller, error, member, own_client, services, stream};
 
-pub struct Query;
+#[derive(Default)]
+pub(super) struct ConsentQuery;
 
 #[Object]
-impl Query {
+impl ConsentQuery {
     /// The caller's organisation: its policy and members.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
         let (principal, _) = member(ctx)?;

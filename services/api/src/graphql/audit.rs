@@ -1,0 +1,128 @@
+//! The log itself, for auditors: its events in order and signed checkpoints of its head.
+
+use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use confide_domain::Role;
+use confide_eventstore::checkpoint::sign_checkpoint;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{bad_input, caller, coded, error, roles, services};
+
+/// The most events one `auditEvents` page returns.
+const MAX_PAGE: u32 = 1_000;
+
+#[derive(Default)]
+pub(super) struct AuditQuery;
+
+#[derive(Default)]
+pub(super) struct AuditMutation;
+
+/// One event as logged. Personal details in payloads are sealed under their client's key.
+#[derive(SimpleObject)]
+struct AuditEvent {
+    sequence: u64,
+    event_id: Uuid,
+    stream: String,
+    stream_version: u64,
+    event_type: String,
+    schema_version: u32,
+    recorded_at: DateTime<Utc>,
+    payload: Json<Value>,
+    /// Who caused it, and how.
+    metadata: Json<Value>,
+    /// The event's leaf in the tenant's Merkle tree, hex.
+    leaf_hash: String,
+}
+
+/// A signed statement of the log's size and root (a C2SP signed note).
+#[derive(SimpleObject)]
+struct Checkpoint {
+    tree_size: u64,
+    /// The Merkle root, hex.
+    root: String,
+    key_id: String,
+    note: String,
+    signed_at: DateTime<Utc>,
+}
+
+/// Refuses anyone but an auditor or org_admin of the caller's tenant.
+async fn auditor(ctx: &Context<'_>) -> Result<()> {
+    let held = roles(ctx).await?;
+    if held.contains(&Role::Auditor) || held.contains(&Role::OrgAdmin) {
+        Ok(())
+    } else {
+        Err(coded(
+            "the log is read by an auditor or an org_admin".to_owned(),
+            "FORBIDDEN",
+        ))
+    }
+}
+
+#[Object]
+impl AuditQuery {
+    /// The tenant's events in sequence order from `fromSequence` (0 is the first, the leaf index in the tenant's tree), at most
+    /// `limit` (up to 1000) of them.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] from_sequence: u64,
+        #[graphql(default = 100)] limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        auditor(ctx).await?;
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(bad_input(confide_domain::DomainError::invalid(
+                "limit",
+                format!("a page holds 1 to {MAX_PAGE} events"),
+            )));
+        }
+        let principal = caller(ctx)?;
+        let events = services(ctx)
+            .app
+            .store()
+            .read_tenant(&principal.tenant, from_sequence, limit as usize)
+            .await
+            .map_err(|e| error(e.into()))?;
+        Ok(events
+            .into_iter()
+            .map(|e| AuditEvent {
+                sequence: e.sequence,
+                event_id: e.event_id,
+                stream: e.stream_id.to_string(),
+                stream_version: e.stream_version,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                recorded_at: e.recorded_at,
+                payload: Json(e.payload),
+                metadata: Json(e.metadata),
+                leaf_hash: hex::encode(e.leaf_hash),
+            })
+            .collect())
+    }
+}
+
+#[Object]
+impl AuditMutation {
+    /// Signs the tenant's current tree head with the server's checkpoint key and keeps it;
+    /// when the newest checkpoint already covers the head, that one is returned.
+    async fn checkpoint(&self, ctx: &Context<'_>) -> Result<Checkpoint> {
+        auditor(ctx).await?;
+        let principal = caller(ctx)?;
+        let services = services(ctx);
+        let checkpoint = sign_checkpoint(
+            services.app.store().as_ref(),
+            &services.signer,
+            &principal.tenant,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| error(e.into()))?;
+        Ok(Checkpoint {
+            tree_size: checkpoint.tree_size,
+            root: hex::encode(checkpoint.root),
+            key_id: checkpoint.key_id,
+            note: checkpoint.note,
+            signed_at: checkpoint.signed_at,
+        })
+    }
+}

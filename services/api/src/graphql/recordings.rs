@@ -1,0 +1,353 @@
+//! Recordings and access to them: creating a recording under its consent, bookmarks and
+//! transcripts, grants, playback and destruction.
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use confide_app::{Loaded, tenant_stream};
+use confide_domain::aggregates::consent::Consent;
+use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee, RevocationReason};
+use confide_domain::aggregates::recording::{
+    DestructionReason, Recording, RecordingCommand, RecordingEvent, TranscriptSpan,
+};
+use confide_domain::aggregates::tenant::Tenant as DomainTenant;
+use confide_domain::{
+    Aggregate, ConsentId, Ctx, DomainError, GrantId, Offset, RecordingId, Sealed, Sha256,
+    TranscriptId,
+};
+use uuid::Uuid;
+
+use super::mutation::{client_key, internal, user};
+use super::types::{Access, Medium, Purpose, RecordingView};
+use super::{bad_input, caller, coded, error, member, services, stream};
+
+#[derive(Default)]
+pub(super) struct RecordingMutation;
+
+#[derive(InputObject)]
+struct GrantAccessInput {
+    recording_id: Uuid,
+    consent_id: Uuid,
+    /// The person: a member, or an external assessor.
+    user_id: String,
+    #[graphql(default)]
+    external_assessor: bool,
+    purpose: Purpose,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+struct Playback {
+    allowed: bool,
+    access: Access,
+}
+
+#[derive(InputObject)]
+struct AttachTranscriptInput {
+    recording_id: Uuid,
+    purpose: Purpose,
+    /// SHA-256 of the transcript's WebVTT text, hex.
+    sha256: String,
+    /// An excerpt's start; the whole session when both bounds are absent.
+    from_ms: Option<u64>,
+    /// An excerpt's end (exclusive).
+    to_ms: Option<u64>,
+}
+
+#[derive(SimpleObject)]
+struct Bookmark {
+    recording_id: Uuid,
+    offset_ms: u64,
+    label: String,
+    at: DateTime<Utc>,
+}
+
+#[Object]
+impl RecordingMutation {
+    /// Creates a recording of a session under the consent (or notice) that covers it.
+    async fn create_recording(
+        &self,
+        ctx: &Context<'_>,
+        consent_id: Uuid,
+        session_on: NaiveDate,
+        medium: Medium,
+    ) -> Result<RecordingView> {
+        let (principal, _) = member(ctx)?;
+        let app = &services(ctx).app;
+        let tenant = &principal.tenant;
+        let consent_id = ConsentId::from_uuid(consent_id).map_err(bad_input)?;
+        let consent: Loaded<Consent> = app
+            .load(tenant, &stream("consent", consent_id)?)
+            .await
+            .map_err(error)?;
+        let course_id = consent.state.core().and_then(|c| c.course_id);
+        let recording_id = RecordingId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
+        let recording_stream = stream("recording", recording_id)?;
+        app.execute::<Recording>(
+            tenant,
+            &principal.actor,
+            &recording_stream,
+            RecordingCommand::CreateRecording {
+                consent: Box::new(consent.state),
+                session_on,
+                medium: medium.into(),
+                course_id,
+            },
+            &[recording_id.as_uuid()],
+        )
+        .await
+        .map_err(error)?;
+        let recording: Loaded<Recording> =
+            app.load(tenant, &recording_stream).await.map_err(error)?;
+        RecordingView::of(&recording.state, None)
+            .ok_or_else(|| bad_input(DomainError::not_found("recording")))
+    }
+
+    /// Grants a named person access to a recording for a purpose until a date, within what
+    /// the consent covers.
+    async fn grant_access(&self, ctx: &Context<'_>, input: GrantAccessInput) -> Result<Uuid> {
+        let (principal, _) = member(ctx)?;
+        let grant_id = GrantId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
+        let person = user(&input.user_id)?;
+        let grantee = if input.external_assessor {
+            Grantee::ExternalAssessor { user_id: person }
+        } else {
+            Grantee::Member { user_id: person }
+        };
+        services(ctx)
+            .app
+            .grant_access(
+                &principal.tenant,
+                &principal.actor,
+                grant_id,
+                RecordingId::from_uuid(input.recording_id).map_err(bad_input)?,
+                ConsentId::from_uuid(input.consent_id).map_err(bad_input)?,
+                grantee,
+                input.purpose.into(),
+                input.expires_at,
+            )
+            .await
+            .map_err(error)?;
+        Ok(grant_id.as_uuid())
+    }
+
+    /// Asks to play a recording. The decision is recorded either way: a playback with its
+    /// basis, or a refusal with its reasons.
+    async fn start_playback(
+        &self,
+        ctx: &Context<'_>,
+        recording_id: Uuid,
+        purpose: Purpose,
+        #[graphql(default_with = "Medium::Audio")] medium: Medium,
+    ) -> Result<Playback> {
+        // A client link may ask too: a client plays their own copy under a `client_copy`
+        // grant, and a link asking for anything else is refused and the refusal recorded.
+        let principal = caller(ctx)?;
+        let event = services(ctx)
+            .app
+            .start_playback(
+                &principal.tenant,
+                &principal.actor,
+                RecordingId::from_uuid(recording_id).map_err(bad_input)?,
+                purpose.into(),
+                medium.into(),
+            )
+            .await
+            .map_err(error)?;
+        let decision = match event {
+            RecordingEvent::PlaybackStarted { basis, .. } => {
+                confide_domain::AccessDecision::Allow { basis }
+            }
+            RecordingEvent::PlaybackRefused { reasons, .. } => {
+                confide_domain::AccessDecision::Deny { reasons }
+            }
+            _ => return Err(coded("no playback decision".to_owned(), "INTERNAL")),
+        };
+        Ok(Playback {
+            allowed: decision.is_allowed(),
+            access: Access::from(&decision),
+        })
+    }
+
+    /// Takes back a grant before it expires (its grantor or an org_admin).
+    async fn revoke_access(&self, ctx: &Context<'_>, grant_id: Uuid) -> Result<Uuid> {
+        let (principal, _) = member(ctx)?;
+        let id = GrantId::from_uuid(grant_id).map_err(bad_input)?;
+        services(ctx)
+            .app
+            .execute::<Grant>(
+                &principal.tenant,
+                &principal.actor,
+                &stream("grant", id)?,
+                GrantCommand::RevokeAccess {
+                    reason: RevocationReason::RevokedByGrantor,
+                },
+                &[],
+            )
+            .await
+            .map_err(error)?;
+        Ok(id.as_uuid())
+    }
+
+    /// The practitioner marks a moment of a stored recording. The label is sealed under the
+    /// client's key, so erasing the client erases it.
+    async fn add_bookmark(
+        &self,
+        ctx: &Context<'_>,
+        recording_id: Uuid,
+        offset_ms: u64,
+        label: String,
+    ) -> Result<Bookmark> {
+        let (principal, _) = member(ctx)?;
+        let services = services(ctx);
+        let tenant = &principal.tenant;
+        let id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
+        let recording_stream = stream("recording", id)?;
+        let recording: Loaded<Recording> = services
+            .app
+            .load(tenant, &recording_stream)
+            .await
+            .map_err(error)?;
+        let core = recording
+            .state
+            .core()
+            .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
+        let key = client_key(core.client_id)?;
+        let sealed = services
+            .keys
+            .seal(tenant, &key, label.as_bytes())
+            .await
+            .map_err(internal)?;
+        let offset = Offset::from_millis(offset_ms).map_err(bad_input)?;
+        let events = services
+            .app
+            .execute::<Recording>(
+                tenant,
+                &principal.actor,
+                &recording_stream,
+                RecordingCommand::AddBookmark {
+                    offset,
+                    label: Sealed::new(key, sealed).map_err(bad_input)?,
+                },
+                &[],
+            )
+            .await
+            .map_err(error)?;
+        match events.first() {
+            Some(RecordingEvent::BookmarkAdded { at, .. }) => Ok(Bookmark {
+                recording_id,
+                offset_ms,
+                label,
+                at: *at,
+            }),
+            _ => Err(coded("no bookmark was recorded".to_owned(), "INTERNAL")),
+        }
+    }
+
+    /// Records that a transcript of a stored recording (the whole session, or an excerpt
+    /// between two offsets) was made for a purpose, identified by the SHA-256 of its WebVTT
+    /// text; allowed only where the consent covers transcripts for that purpose.
+    async fn attach_transcript(
+        &self,
+        ctx: &Context<'_>,
+        input: AttachTranscriptInput,
+    ) -> Result<Uuid> {
+        let (principal, _) = member(ctx)?;
+        let app = &services(ctx).app;
+        let tenant = &principal.tenant;
+        let id = RecordingId::from_uuid(input.recording_id).map_err(bad_input)?;
+        let recording_stream = stream("recording", id)?;
+        let recording: Loaded<Recording> =
+            app.load(tenant, &recording_stream).await.map_err(error)?;
+        let core = recording
+            .state
+            .core()
+            .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
+        let consent: Loaded<Consent> = app
+            .load(tenant, &stream("consent", core.consent_id)?)
+            .await
+            .map_err(error)?;
+        let span = match (input.from_ms, input.to_ms) {
+            (None, None) => TranscriptSpan::Whole,
+            (Some(from), Some(to)) => TranscriptSpan::Excerpt {
+                from: Offset::from_millis(from).map_err(bad_input)?,
+                to: Offset::from_millis(to).map_err(bad_input)?,
+            },
+            _ => {
+                return Err(bad_input(DomainError::invalid(
+                    "span",
+                    "an excerpt needs both fromMs and toMs",
+                )));
+            }
+        };
+        let transcript_id = TranscriptId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
+        app.execute::<Recording>(
+            tenant,
+            &principal.actor,
+            &recording_stream,
+            RecordingCommand::AttachTranscript {
+                span,
+                purpose: input.purpose.into(),
+                sha256: Sha256::parse(&input.sha256).map_err(bad_input)?,
+                consent: Box::new(consent.state),
+            },
+            &[transcript_id.as_uuid()],
+        )
+        .await
+        .map_err(error)?;
+        Ok(transcript_id.as_uuid())
+    }
+
+    /// Destroys a recording now (its practitioner or an org_admin): its data key is destroyed
+    /// first, so whatever ciphertext remains can never be read, then the destruction is
+    /// recorded with the key's id.
+    async fn destroy_recording(
+        &self,
+        ctx: &Context<'_>,
+        recording_id: Uuid,
+    ) -> Result<RecordingView> {
+        let (principal, _) = member(ctx)?;
+        let services = services(ctx);
+        let app = &services.app;
+        let tenant = &principal.tenant;
+        let id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
+        let recording_stream = stream("recording", id)?;
+        let recording: Loaded<Recording> =
+            app.load(tenant, &recording_stream).await.map_err(error)?;
+        let key = recording.state.media().map(|m| m.data_key_id.clone());
+        let object_sha256s: Vec<Sha256> = recording
+            .state
+            .media()
+            .map(|m| m.sha256)
+            .into_iter()
+            .collect();
+        let command = RecordingCommand::DestroyRecording {
+            reason: DestructionReason::Manual,
+            destroyed_key_id: key.clone(),
+            object_sha256s,
+        };
+        // Decided once before anything is shredded: a caller who may not destroy the
+        // recording must not be able to destroy its key.
+        let organisation: Loaded<DomainTenant> =
+            app.load(tenant, &tenant_stream()).await.map_err(error)?;
+        let decision_ctx = Ctx::new(
+            tenant.clone(),
+            &organisation.state,
+            principal.actor.clone(),
+            Utc::now(),
+        );
+        recording
+            .state
+            .decide(command.clone(), &decision_ctx)
+            .map_err(bad_input)?;
+        if let Some(key) = &key {
+            services.keys.destroy(tenant, key).await.map_err(internal)?;
+        }
+        app.execute::<Recording>(tenant, &principal.actor, &recording_stream, command, &[])
+            .await
+            .map_err(error)?;
+        let recording: Loaded<Recording> =
+            app.load(tenant, &recording_stream).await.map_err(error)?;
+        RecordingView::of(&recording.state, None)
+            .ok_or_else(|| bad_input(DomainError::not_found("recording")))
+    }
+}
