@@ -11,17 +11,30 @@
 //! Refused: `alg: none` and every algorithm outside EdDSA and RS256, a key whose algorithm
 //! differs from the header's (algorithm confusion), an unknown `kid`, an expired or
 //! not-yet-valid token, a wrong issuer or audience.
+//!
+//! The identity provider's keys come from a JWK set file, or from its JWKS URL
+//! ([`RemoteKeySet`]): fetched at start-up and periodically, and fetched again when a token
+//! names a `kid` the cached set lacks (the provider has rotated its keys). Such refetches are
+//! rate-limited, so a flood of tokens with made-up `kid`s cannot hammer the provider, and
+//! callers that miss at the same time share one fetch. A failed fetch keeps the cached keys.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use confide_domain::{Actor, ClientId, TenantId, UserId};
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 /// The scope claim of a client link.
 pub const CLIENT_LINK_SCOPE: &str = "client_link";
@@ -135,10 +148,335 @@ impl LocalKey {
 }
 
 /// A verification key and the one algorithm it is used with.
-#[derive(Clone)]
 struct Verifier {
     key: DecodingKey,
     algorithm: Algorithm,
+}
+
+/// Key id to verifier.
+type Verifiers = HashMap<String, Arc<Verifier>>;
+
+/// Why a key of an identity provider's set is left out.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+enum Untrusted {
+    #[error("it has no kid, so no token can name it")]
+    NoKid,
+    #[error("only RSA and Ed25519 keys are trusted")]
+    KeyType,
+    #[error("its alg is not RS256 for an RSA key or EdDSA for an Ed25519 key")]
+    Algorithm,
+    #[error("it is not a signature key")]
+    Use,
+    #[error("its parameters are malformed")]
+    Malformed,
+    #[error("it is not a JWK this version understands")]
+    Unparsed,
+}
+
+/// The key id and verifier of one key of an identity provider's set.
+///
+/// Only RS256 (an RSA key) and EdDSA (an Ed25519 key) are trusted. A key that declares an
+/// `alg` other than the one its type is used with, or a `use` other than `sig`, is left out.
+fn trusted_key(jwk: &Jwk) -> Result<(String, Verifier), Untrusted> {
+    let kid = jwk.common.key_id.as_ref().ok_or(Untrusted::NoKid)?;
+    let (algorithm, declared) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            (Algorithm::EdDSA, KeyAlgorithm::EdDSA)
+        }
+        _ => return Err(Untrusted::KeyType),
+    };
+    if jwk.common.key_algorithm.is_some_and(|alg| alg != declared) {
+        return Err(Untrusted::Algorithm);
+    }
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|usage| *usage != PublicKeyUse::Signature)
+    {
+        return Err(Untrusted::Use);
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| Untrusted::Malformed)?;
+    Ok((kid.clone(), Verifier { key, algorithm }))
+}
+
+/// How often [`RemoteKeySet::keep_fresh`] fetches the set when nothing else does.
+pub const JWKS_REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The least time between two fetches caused by unknown `kid`s, unless set otherwise.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The largest key set accepted: a real one is a few kilobytes.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Why the identity provider's key set could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    #[error("the JWKS URL is not usable: {0}")]
+    Url(String),
+    #[error("fetching the key set failed")]
+    Fetch(#[source] reqwest::Error),
+    #[error("the identity provider answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("the key set is larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    #[error("the answer is not a JWK set")]
+    Document(#[source] serde_json::Error),
+}
+
+/// A JWK set as served: each key is parsed on its own, so one key of a type this version does
+/// not know leaves the others usable.
+#[derive(Deserialize)]
+struct ServedKeySet {
+    keys: Vec<serde_json::Value>,
+}
+
+/// The identity provider's key set, fetched from its JWKS URL and cached.
+pub struct RemoteKeySet {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    refetch_interval: Duration,
+    /// The keys of the last successful fetch; replaced whole, read on every verification.
+    keys: RwLock<Arc<Verifiers>>,
+    /// Fetches attempted so far, whatever their outcome; changes only under `fetching`.
+    attempts: AtomicU64,
+    /// Held for the whole of a fetch, so fetches never overlap; holds when the last fetch
+    /// caused by an unknown `kid` began.
+    fetching: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for RemoteKeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.snapshot();
+        f.debug_struct("RemoteKeySet")
+            .field("url", &self.url.as_str())
+            .field("keys", &keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteKeySet {
+    /// A key set to be fetched from `url`: `https://`, or `http://` on a loopback address
+    /// (keys fetched in clear text from anywhere else could be replaced on the way). Nothing
+    /// is fetched yet.
+    pub fn new(url: &str) -> Result<Self, KeySetError> {
+        let url = reqwest::Url::parse(url).map_err(|e| KeySetError::Url(e.to_string()))?;
+        let loopback = match url.host_str() {
+            Some("localhost") => true,
+            Some(host) => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(KeySetError::Url(
+                    "it must be https:// (http:// only on a loopback address)".into(),
+                ));
+            }
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            // A redirect could lead to a clear-text URL; the configured one must answer.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(KeySetError::Fetch)?;
+        Ok(Self {
+            url,
+            client,
+            refetch_interval: JWKS_REFETCH_INTERVAL,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            attempts: AtomicU64::new(0),
+            fetching: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Sets the least time between two fetches caused by unknown `kid`s.
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// The key ids of the cached set.
+    pub fn kids(&self) -> Vec<String> {
+        self.snapshot().keys().cloned().collect()
+    }
+
+    /// Fetches the set now (waiting for a fetch under way to finish first) and, if it is a
+    /// JWK set, replaces the cached keys with its trusted ones. Returns how many there are.
+    /// On failure the cached keys stay.
+    pub async fn refresh(&self) -> Result<usize, KeySetError> {
+        let _fetching = self.fetching.lock().await;
+        self.fetch_and_replace().await
+    }
+
+    /// Refreshes the set now and then every `every`, logging failures; runs until dropped.
+    pub async fn keep_fresh(&self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
+        loop {
+            ticks.tick().await;
+            match self.refresh().await {
+                Ok(count) if first => {
+                    tracing::info!(
+                        url = %self.url,
+                        keys = count,
+                        "fetched the identity provider's keys"
+                    );
+                }
+                Ok(count) => {
+                    tracing::debug!(
+                        url = %self.url,
+                        keys = count,
+                        "refreshed the identity provider's keys"
+                    );
+                }
+                Err(error) => tracing::warn!(
+                    url = %self.url,
+                    error = %error_chain(&error),
+                    "refreshing the identity provider's keys failed; keeping the cached keys"
+                ),
+            }
+            first = false;
+        }
+    }
+
+    fn snapshot(&self) -> Arc<Verifiers> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The verifier of `kid`, fetching the set again if it is not cached and the rate limit
+    /// allows.
+    async fn find(&self, kid: &str) -> Option<Arc<Verifier>> {
+        let seen = self.attempts.load(Ordering::Acquire);
+        if let Some(verifier) = self.snapshot().get(kid) {
+            return Some(verifier.clone());
+        }
+        self.refetch_after_miss(seen).await;
+        self.snapshot().get(kid).cloned()
+    }
+
+    /// Fetches the set because a `kid` was missing when `seen` fetches had been attempted.
+    async fn refetch_after_miss(&self, seen: u64) {
+        let mut last_refetch = self.fetching.lock().await;
+        if self.attempts.load(Ordering::Acquire) != seen {
+            // A fetch finished while this caller waited: its answer is the freshest there is.
+            return;
+        }
+        if last_refetch.is_some_and(|at| at.elapsed() < self.refetch_interval) {
+            tracing::debug!(
+                url = %self.url,
+                "an unknown kid; the key set was fetched again recently"
+            );
+            return;
+        }
+        *last_refetch = Some(Instant::now());
+        match self.fetch_and_replace().await {
+            Ok(count) => tracing::info!(
+                url = %self.url,
+                keys = count,
+                "fetched the identity provider's keys for an unknown kid"
+            ),
+            Err(error) => tracing::warn!(
+                url = %self.url,
+                error = %error_chain(&error),
+                "fetching the identity provider's keys failed; keeping the cached keys"
+            ),
+        }
+    }
+
+    /// One fetch; the caller holds `fetching`.
+    async fn fetch_and_replace(&self) -> Result<usize, KeySetError> {
+        let fetched = self.fetch().await.map(|keys| {
+            let count = keys.len();
+            *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+            count
+        });
+        // Counted after the keys are replaced: a caller that sees the new count finds the new
+        // keys, and so never fetches again for a key this fetch brought.
+        self.attempts.fetch_add(1, Ordering::Release);
+        fetched
+    }
+
+    /// An outbound call: a client span, whose URL is the provider's public key set.
+    #[tracing::instrument(
+        name = "GET jwks",
+        skip_all,
+        fields(otel.kind = "client", url.full = %self.url, http.response.status_code)
+    )]
+    async fn fetch(&self) -> Result<Verifiers, KeySetError> {
+        let mut response = self
+            .client
+            .get(self.url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(KeySetError::Fetch)?;
+        tracing::Span::current().record("http.response.status_code", response.status().as_u16());
+        if !response.status().is_success() {
+            return Err(KeySetError::Status(response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
+        {
+            return Err(KeySetError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(KeySetError::Fetch)? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(KeySetError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let served: ServedKeySet = serde_json::from_slice(&body).map_err(KeySetError::Document)?;
+        let mut keys = HashMap::new();
+        for value in served.keys {
+            let kid = value
+                .get("kid")
+                .and_then(|kid| kid.as_str())
+                .map(str::to_owned);
+            let trusted = serde_json::from_value::<Jwk>(value)
+                .map_err(|_| Untrusted::Unparsed)
+                .and_then(|jwk| trusted_key(&jwk));
+            match trusted {
+                Ok((kid, verifier)) => {
+                    keys.insert(kid, Arc::new(verifier));
+                }
+                Err(reason) => {
+                    tracing::debug!(
+                        url = %self.url,
+                        kid,
+                        %reason,
+                        "left out a key of the identity provider's set"
+                    );
+                }
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// An error and its sources on one line, for logs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Checks tokens and signs the server's own.
@@ -146,7 +484,9 @@ pub struct Authenticator {
     issuer: String,
     audience: String,
     local: LocalKey,
-    keys: HashMap<String, Verifier>,
+    /// The local key and the keys of a JWK set file; they win over the remote set's.
+    keys: Verifiers,
+    remote: Option<Arc<RemoteKeySet>>,
     leeway: u64,
 }
 
@@ -156,13 +496,15 @@ impl fmt::Debug for Authenticator {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("remote", &self.remote)
             .finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
     /// Accepts tokens from `issuer` for `audience`, signed by the local key or a key of
-    /// `trusted` (the identity provider's JWK set).
+    /// `trusted` (the identity provider's JWK set). Keys of `trusted` that are not RS256 or
+    /// EdDSA signature keys are left out; one that claims to be but is malformed is an error.
     pub fn new(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -170,34 +512,44 @@ impl Authenticator {
         trusted: Option<&JwkSet>,
     ) -> Result<Self, AuthError> {
         let mut keys = HashMap::new();
+        for jwk in trusted.map(|set| set.keys.as_slice()).unwrap_or_default() {
+            match trusted_key(jwk) {
+                Ok((kid, verifier)) => {
+                    keys.insert(kid, Arc::new(verifier));
+                }
+                Err(Untrusted::Malformed) => return Err(AuthError::Malformed),
+                Err(_) => {}
+            }
+        }
+        // Inserted last, so a file key cannot take the local key's place.
         keys.insert(
             local.kid.clone(),
-            Verifier {
+            Arc::new(Verifier {
                 key: DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(local.public))
                     .map_err(|_| AuthError::Malformed)?,
                 algorithm: Algorithm::EdDSA,
-            },
+            }),
         );
-        for jwk in trusted.map(|set| set.keys.as_slice()).unwrap_or_default() {
-            let (Some(kid), algorithm) = (&jwk.common.key_id, &jwk.algorithm) else {
-                continue;
-            };
-            let algorithm = match algorithm {
-                AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
-                // Only RS256 and EdDSA keys are trusted.
-                _ => continue,
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|_| AuthError::Malformed)?;
-            keys.insert(kid.clone(), Verifier { key, algorithm });
-        }
         Ok(Self {
             issuer: issuer.into(),
             audience: audience.into(),
             local,
             keys,
+            remote: None,
             leeway: 30,
         })
+    }
+
+    /// Also accepts tokens signed by a key of the identity provider's remote set. The local
+    /// key and the file's keys take precedence over a remote key with the same `kid`.
+    pub fn with_remote_keys(mut self, remote: Arc<RemoteKeySet>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The identity provider's remote key set, if one is configured.
+    pub fn remote_keys(&self) -> Option<&Arc<RemoteKeySet>> {
+        self.remote.as_ref()
     }
 
     pub fn local_key(&self) -> &LocalKey {
@@ -205,13 +557,20 @@ impl Authenticator {
     }
 
     /// Checks `token` and says who it is.
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+    ///
+    /// A `kid` that neither the local key, the file's keys nor the cached remote set know
+    /// may fetch the remote set again (see [`RemoteKeySet`]) before the token is refused.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
             return Err(AuthError::Algorithm);
         }
         let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-        let verifier = self.keys.get(kid).ok_or(AuthError::UnknownKey)?;
+        let verifier = match (self.keys.get(kid), &self.remote) {
+            (Some(verifier), _) => verifier.clone(),
+            (None, Some(remote)) => remote.find(kid).await.ok_or(AuthError::UnknownKey)?,
+            (None, None) => return Err(AuthError::UnknownKey),
+        };
         if verifier.algorithm != header.alg {
             return Err(AuthError::Algorithm);
         }

@@ -284,8 +284,15 @@ pub(crate) async fn graphql(
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(AuthError::Malformed);
-        match token.and_then(|t| state.services.auth.verify(t.trim())) {
-            Ok(principal) => request = request.data(principal),
+        let verified = match token {
+            Ok(token) => state.services.auth.verify(token.trim()).await,
+            Err(error) => Err(error),
+        };
+        match verified {
+            Ok(principal) => {
+                crate::graphql::record_tenant(&principal);
+                request = request.data(principal);
+            }
             Err(error) => {
                 let mut response = refusal(
                     StatusCode::UNAUTHORIZED,

@@ -170,6 +170,7 @@ impl App {
 
     /// The state of `stream` of `tenant` as the `aggregate_states` read model has it: folded
     /// in the transaction of the stream's last append, so never older than the log.
+    #[tracing::instrument(name = "read.state", skip_all, fields(tenant_id = %tenant, stream = %stream))]
     pub async fn load<A: Aggregate>(
         &self,
         tenant: &TenantId,
@@ -184,16 +185,16 @@ impl App {
     }
 
     /// Every stream of `kind` linked to `subject`, loaded.
+    #[tracing::instrument(name = "read.linked_states", skip_all, fields(tenant_id = %tenant, kind, rows))]
     async fn load_linked<A: Aggregate>(
         &self,
         tenant: &TenantId,
         subject: &Subject,
         kind: &str,
     ) -> Result<Vec<(StreamId, Loaded<A>)>, AppError> {
-        self.read
-            .linked_states(tenant, subject, kind)
-            .await?
-            .into_iter()
+        let rows = self.read.linked_states(tenant, subject, kind).await?;
+        tracing::Span::current().record("rows", rows.len());
+        rows.into_iter()
             .map(|(stream, (version, json))| {
                 let state = parse_state(Some(&json))?;
                 Ok((stream, Loaded { state, version }))

@@ -3,6 +3,7 @@
 mod keys;
 mod server;
 mod settings;
+mod telemetry;
 
 use std::sync::Arc;
 
@@ -21,6 +22,10 @@ use crate::settings::{Database, Settings};
     about = "Recordings of counselling, coaching and supervision sessions, governed by consent"
 )]
 struct Cli {
+    /// A TOML file of settings. Its keys are the `CONFIDE_…` variables' names without the
+    /// prefix, in lower case (`database_url`, `listen`, `jwks_url`, …); variables win over it.
+    #[arg(long, global = true, env = "CONFIDE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -75,16 +80,17 @@ enum TenantCommand {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    let settings = Settings::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let telemetry = telemetry::init(settings.development)?;
+    let outcome = run(cli.command.unwrap_or(Command::Serve), settings).await;
+    // Whatever the outcome, export the spans and metrics that are left before exiting.
+    telemetry.shutdown().await;
+    outcome
+}
+
+async fn run(command: Command, settings: Settings) -> Result<()> {
+    match command {
         Command::Serve => serve(settings).await,
         Command::Token {
             tenant,
@@ -173,6 +179,7 @@ async fn serve(settings: Settings) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let shutdown = server::shutdown_signal()?;
     let where_ = match &settings.database {
         Database::Sqlite(path) => format!("SQLite at {}", path.display()),
         Database::Postgres(_) => "PostgreSQL".to_owned(),
@@ -195,5 +202,5 @@ async fn serve(settings: Settings) -> Result<()> {
         store: backend.store.clone(),
         api: Arc::new(ApiState::new(services, settings.development)),
     };
-    server::launch(state, listener, server::shutdown_signal()).await
+    server::launch(state, listener, shutdown).await
 }

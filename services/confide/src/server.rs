@@ -2,12 +2,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use confide_api::auth::Authenticator;
+use confide_api::auth::{Authenticator, JWKS_REFRESH_EVERY, RemoteKeySet};
 use confide_api::{ApiState, Services};
 use confide_app::{App, ReadModels, SystemClock, WithReadModels};
 use confide_eventstore::{EventStore, PgEventStore, SqliteEventStore};
@@ -86,13 +88,18 @@ pub(crate) fn services(settings: &Settings, backend: &Backend) -> Result<Service
         }
         None => None,
     };
-    let auth = Authenticator::new(
+    let mut auth = Authenticator::new(
         settings.token_issuer.clone(),
         settings.token_audience.clone(),
         keys::load_token_key(settings)?,
         trusted.as_ref(),
     )
     .map_err(|e| anyhow::anyhow!("the trusted keys: {e}"))?;
+    if let Some(url) = &settings.jwks_url {
+        // Fetched by `launch`, and on demand by a token naming a key the set lacks.
+        let remote = RemoteKeySet::new(url).context("CONFIDE_JWKS_URL")?;
+        auth = auth.with_remote_keys(Arc::new(remote));
+    }
     Ok(Services {
         app: Arc::new(App::new(
             backend.store.clone(),
@@ -108,8 +115,11 @@ pub(crate) fn services(settings: &Settings, backend: &Backend) -> Result<Service
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .with_state(state.clone())
         .merge(confide_api::router(state.api))
+        // Every route, probes included, runs in a traced, counted and timed request span.
+        .layer(axum::middleware::from_fn(confide_api::observe))
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -120,36 +130,117 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// How long `/ready` waits for the database before calling it unready.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `/ready`: 200 when the database answers and its schema is up to date, else 503 with the
+/// reason, for a load balancer or orchestrator to hold traffic back.
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    readiness(state.store.as_ref()).await
+}
+
+async fn readiness(store: &dyn EventStore) -> (StatusCode, Json<Value>) {
+    let reason = match tokio::time::timeout(READY_TIMEOUT, store.ready()).await {
+        Ok(Ok(())) => return (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "not ready");
+            error.to_string()
+        }
+        Err(_) => format!(
+            "the database did not answer within {} s",
+            READY_TIMEOUT.as_secs()
+        ),
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests. The
+/// identity provider's key set, if one is configured, is fetched now and kept fresh meanwhile.
 pub(crate) async fn launch(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(state))
+    let refresher = state
+        .api
+        .services
+        .auth
+        .remote_keys()
+        .cloned()
+        .map(|keys| tokio::spawn(async move { keys.keep_fresh(JWKS_REFRESH_EVERY).await }));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+    if let Some(refresher) = refresher {
+        refresher.abort();
+    }
+    served
 }
 
-/// Completes on ctrl-c or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Completes on SIGINT (ctrl-c) or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled: a signal that arrives as soon as the server says it
+/// is listening is a graceful shutdown, never the default action's sudden exit.
+pub(crate) fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        tracing::info!("shutting down");
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a panic is a failure.
+
+    use super::*;
+
+    async fn fresh_sqlite() -> SqliteEventStore {
+        let path = std::env::temp_dir().join(format!(
+            "confide-ready-{}-{:016x}.db",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        SqliteEventStore::open(&path).await.unwrap()
     }
-    tracing::info!("shutting down");
+
+    #[tokio::test]
+    async fn ready_only_once_every_migration_is_applied() {
+        let store = fresh_sqlite().await;
+        let (status, Json(body)) = readiness(&store).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "unavailable");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("migration 1 ") && reason.contains("not applied"),
+            "{reason}"
+        );
+
+        store.migrate().await.unwrap();
+        let (status, Json(body)) = readiness(&store).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({ "status": "ready" }));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_not_ready() {
+        // Nothing listens on port 1: every connection attempt is refused.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy("postgres://confide:secret@127.0.0.1:1/confide")
+            .unwrap();
+        let (status, Json(body)) = readiness(&PgEventStore::new(pool)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("unavailable"), "{reason}");
+        assert!(!reason.contains("secret"), "{reason}");
+    }
 }

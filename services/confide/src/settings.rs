@@ -1,9 +1,14 @@
-//! Confide's configuration: defaults, overridden by `CONFIDE_…` variables (and `DATABASE_URL`),
-//! read once at start-up.
+//! Confide's configuration, read once at start-up: defaults, overridden by a TOML file
+//! (`--config` or `CONFIDE_CONFIG`), overridden by `CONFIDE_…` variables (and `DATABASE_URL`).
+//!
+//! The file's keys are the variables' names without `CONFIDE_`, in lower case
+//! (`database_url`, `listen`, `token_issuer`, `jwks_url`, …); a key it does not know is an
+//! error, so a misspelt setting is never silently ignored.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -66,14 +71,32 @@ pub(crate) struct Settings {
     pub(crate) token_audience: String,
     /// The identity provider's public keys as a JWK set file (`CONFIDE_JWKS_FILE`).
     pub(crate) jwks_file: Option<PathBuf>,
+    /// The identity provider's JWKS URL (`CONFIDE_JWKS_URL`): fetched at start-up, then
+    /// periodically and when a token names a key the cached set lacks.
+    pub(crate) jwks_url: Option<String>,
     /// GraphiQL for browsers (`CONFIDE_DEVELOPMENT`; on by default with SQLite).
     pub(crate) development: bool,
 }
 
 impl Settings {
-    /// Reads the settings from the process environment.
-    pub(crate) fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Reads the settings from the process environment over the configuration file at
+    /// `config`, if one is given.
+    pub(crate) fn load(config: Option<&Path>) -> Result<Self> {
+        let file = config.map(ConfigFile::read).transpose()?;
+        Self::from_sources(|name| std::env::var(name).ok(), file.as_ref()).with_context(|| {
+            match config {
+                Some(path) => format!("the configuration (variables over {})", path.display()),
+                None => "the configuration (variables)".to_owned(),
+            }
+        })
+    }
+
+    /// The settings from variables (`var`) over a configuration file's values over defaults.
+    fn from_sources(
+        var: impl Fn(&str) -> Option<String>,
+        file: Option<&ConfigFile>,
+    ) -> Result<Self> {
+        Self::from_lookup(|name| var(name).or_else(|| file.and_then(|f| f.get(name))))
     }
 
     pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -119,6 +142,7 @@ impl Settings {
             token_issuer: var("CONFIDE_TOKEN_ISSUER").unwrap_or_else(|| "confide".to_owned()),
             token_audience: var("CONFIDE_TOKEN_AUDIENCE").unwrap_or_else(|| "confide".to_owned()),
             jwks_file: var("CONFIDE_JWKS_FILE").map(PathBuf::from),
+            jwks_url: var("CONFIDE_JWKS_URL"),
             development,
             data_dir,
             database,
@@ -127,6 +151,71 @@ impl Settings {
             signing_key_file,
             log_origin,
         })
+    }
+}
+
+/// The keys a configuration file may hold: each stands for the variable `CONFIDE_<KEY>`.
+const FILE_KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "listen",
+    "signing_key",
+    "signing_key_file",
+    "log_origin",
+    "token_key",
+    "token_key_file",
+    "master_key",
+    "master_key_file",
+    "token_issuer",
+    "token_audience",
+    "jwks_file",
+    "jwks_url",
+    "development",
+];
+
+/// A configuration file's values, by the variable each stands for. It holds secrets, so it has
+/// no `Debug`, and its errors never quote the file's text.
+struct ConfigFile {
+    values: HashMap<String, String>,
+}
+
+impl ConfigFile {
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the configuration file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in the configuration file {}", path.display()))
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+            // The error's own rendering quotes the offending line, which may hold a secret:
+            // say where it is instead.
+            let line = error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            match line {
+                Some(line) => anyhow::anyhow!("line {line}: {}", error.message()),
+                None => anyhow::anyhow!("{}", error.message()),
+            }
+        })?;
+        let mut values = HashMap::new();
+        for (key, value) in table {
+            if !FILE_KEYS.contains(&key.as_str()) {
+                anyhow::bail!("unknown key `{key}`; the keys are {}", FILE_KEYS.join(", "));
+            }
+            let value = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Boolean(flag) => flag.to_string(),
+                _ => anyhow::bail!("`{key}` must be a string (or true or false)"),
+            };
+            values.insert(format!("CONFIDE_{}", key.to_ascii_uppercase()), value);
+        }
+        Ok(Self { values })
+    }
+
+    /// The value standing for the variable `name`.
+    fn get(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
     }
 }
 
@@ -179,6 +268,131 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(!printed.contains("c2VjcmV0LXNlZWQ="), "{printed}");
+    }
+
+    fn from_file(vars: &[(&str, &str)], file: &str) -> Result<Settings> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let file = ConfigFile::parse(file)?;
+        Settings::from_sources(|name| vars.get(name).cloned(), Some(&file))
+    }
+
+    #[test]
+    fn variables_win_over_the_file_which_wins_over_defaults() {
+        let file = r#"
+            data_dir = "/srv/from-file"
+            listen = "0.0.0.0:9000"
+            token_issuer = "https://idp.example"
+            jwks_url = "https://idp.example/jwks"
+            database_url = "postgres://confide@db/confide"
+            development = true
+        "#;
+        let s = from_file(&[], file).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/from-file"));
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.token_issuer, "https://idp.example");
+        assert_eq!(s.jwks_url.as_deref(), Some("https://idp.example/jwks"));
+        assert_eq!(
+            s.database,
+            Database::Postgres("postgres://confide@db/confide".into())
+        );
+        assert!(s.development);
+        assert_eq!(
+            s.token_audience, "confide",
+            "a default the file leaves alone"
+        );
+        assert_eq!(
+            s.token_key_file,
+            PathBuf::from("/srv/from-file/token.key"),
+            "defaults follow the file's data directory"
+        );
+
+        let s = from_file(
+            &[
+                ("CONFIDE_LISTEN", "127.0.0.1:7000"),
+                ("DATABASE_URL", "sqlite:///var/lib/confide.db"),
+                ("CONFIDE_DEVELOPMENT", "false"),
+            ],
+            file,
+        )
+        .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.database, Database::Sqlite("/var/lib/confide.db".into()));
+        assert!(!s.development);
+        assert_eq!(s.data_dir, PathBuf::from("/srv/from-file"));
+
+        let s = from_file(
+            &[("CONFIDE_DATABASE_URL", "postgres://other@db/confide")],
+            file,
+        )
+        .unwrap();
+        assert_eq!(
+            s.database,
+            Database::Postgres("postgres://other@db/confide".into())
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused_by_name() {
+        let error = ConfigFile::parse("listen = \"127.0.0.1:0\"\ntoken_isuer = \"x\"\n")
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("`token_isuer`"), "{error}");
+        let error = ConfigFile::parse("[database]\nurl = \"postgres://db\"\n")
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("`database`"), "{error}");
+        let error = ConfigFile::parse("CONFIDE_LISTEN = \"127.0.0.1:0\"\n")
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("`CONFIDE_LISTEN`"), "{error}");
+        let error = ConfigFile::parse("listen = 8080\n").err().unwrap();
+        assert!(error.to_string().contains("`listen`"), "{error}");
+        let error = from_file(&[], "listen = \"not an address\"\n").unwrap_err();
+        assert!(error.to_string().contains("CONFIDE_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn secrets_from_the_file_never_reach_debug_output_or_errors() {
+        let file = r#"
+            data_dir = "/srv/confide"
+            database_url = "postgres://confide:hunter2@db/confide"
+            signing_key = "c2lnbmluZy1zZWVk"
+            token_key = "dG9rZW4tc2VlZA=="
+            master_key = "bWFzdGVyLWtleQ=="
+        "#;
+        let s = from_file(&[], file).unwrap();
+        assert_eq!(
+            s.master_key.as_ref().map(Secret::expose),
+            Some("bWFzdGVyLWtleQ==")
+        );
+        let printed = format!("{s:?}");
+        for secret in [
+            "hunter2",
+            "c2lnbmluZy1zZWVk",
+            "dG9rZW4tc2VlZA==",
+            "bWFzdGVyLWtleQ==",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        // A syntax error names the line, not its text.
+        let error = ConfigFile::parse("listen = \"127.0.0.1:0\"\ntoken_key = \"s3cr3t-seed\n")
+            .err()
+            .unwrap();
+        let message = format!("{error:#}");
+        assert!(message.contains("line 2"), "{message}");
+        assert!(!message.contains("s3cr3t-seed"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_configuration_file_is_an_error() {
+        let error = Settings::load(Some(Path::new("/nonexistent/confide.toml"))).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("/nonexistent/confide.toml"),
+            "{error:#}"
+        );
     }
 
     #[test]

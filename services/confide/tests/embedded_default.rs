@@ -1,6 +1,7 @@
 //! The README's first command, end to end: the real binary on its embedded default (SQLite and
-//! a generated key in a fresh data directory), on port 0, asked for its health, stopped with
-//! SIGTERM, and started again with the same key.
+//! a generated key in a fresh data directory), on port 0, asked for its health and readiness,
+//! stopped with SIGTERM, and started again with the same key; and the same binary configured
+//! by a file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
@@ -14,15 +15,29 @@ struct Running {
     child: Child,
     address: String,
     key: String,
+    data_dir: String,
+}
+
+/// The binary with no variables but `PATH`.
+fn confide() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_confide"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
 }
 
 fn start(data_dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confide"))
+    let mut command = confide();
+    command
         .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CONFIDE_DATA_DIR", data_dir)
-        .env("CONFIDE_LISTEN", "127.0.0.1:0")
+        .env("CONFIDE_LISTEN", "127.0.0.1:0");
+    run(command)
+}
+
+fn run(mut command: Command) -> Running {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -31,6 +46,7 @@ fn start(data_dir: &Path) -> Running {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut address = None;
     let mut key = None;
+    let mut data_dir = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -39,15 +55,22 @@ fn start(data_dir: &Path) -> Running {
         if let Some(rest) = line.trim().strip_prefix("checkpoint key: ") {
             key = Some(rest.to_string());
         }
+        if let Some(rest) = line.trim().strip_prefix("data: ") {
+            data_dir = Some(rest.to_string());
+        }
         if line.contains("health:") {
             break;
         }
     }
-    Running {
+    let running = Running {
         child,
         address: address.expect("confide printed its address"),
         key: key.expect("confide printed its checkpoint key"),
-    }
+        data_dir: data_dir.expect("confide printed its data directory"),
+    };
+    // Answered once the server is serving: only then is SIGTERM a graceful shutdown.
+    assert_eq!(get(&running.address, "/health").0, 200);
+    running
 }
 
 fn get(address: &str, path: &str) -> (u16, String) {
@@ -93,6 +116,12 @@ fn serves_health_on_the_embedded_default_and_keeps_its_key() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["backend"], "sqlite");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    let (status, body) = get(&first.address, "/ready");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({ "status": "ready" })
+    );
     assert_eq!(get(&first.address, "/no-such-thing").0, 404);
     let key = first.key.clone();
     stop(first);
@@ -112,4 +141,109 @@ fn serves_health_on_the_embedded_default_and_keeps_its_key() {
     assert_eq!(second.key, key, "a restart keeps the generated key");
     stop(second);
     std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+/// Runs SQL against the embedded default's database, behind the server's back.
+fn tamper(database: &Path, statement: &str) {
+    let url = format!("sqlite://{}", database.display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+        });
+}
+
+#[test]
+fn is_not_ready_while_a_migration_is_missing() {
+    let data_dir = std::env::temp_dir().join(format!("confide-e2e-ready-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let running = start(&data_dir);
+    assert_eq!(get(&running.address, "/ready").0, 200);
+
+    let database = data_dir.join("confide.db");
+    tamper(
+        &database,
+        "CREATE TABLE saved AS SELECT * FROM _sqlx_migrations; \
+         DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM saved)",
+    );
+    let (status, body) = get(&running.address, "/ready");
+    assert_eq!(status, 503, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"].as_str().unwrap().contains("is not applied"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&running.address, "/health").0,
+        200,
+        "alive, though not ready"
+    );
+
+    tamper(
+        &database,
+        "INSERT INTO _sqlx_migrations SELECT * FROM saved \
+         WHERE version NOT IN (SELECT version FROM _sqlx_migrations); DROP TABLE saved",
+    );
+    assert_eq!(get(&running.address, "/ready").0, 200);
+    stop(running);
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+#[test]
+fn reads_a_configuration_file_under_the_variables() {
+    let dir = std::env::temp_dir().join(format!("confide-e2e-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("confide.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\ndevelopment = false\n",
+            dir.join("from-file").display()
+        ),
+    )
+    .unwrap();
+
+    let mut command = confide();
+    command.args(["--config", config.to_str().unwrap(), "serve"]);
+    let running = run(command);
+    assert_eq!(
+        running.data_dir,
+        dir.join("from-file").display().to_string()
+    );
+    stop(running);
+    assert!(dir.join("from-file/confide.db").exists());
+
+    // CONFIDE_CONFIG names the file too, and a variable wins over it.
+    let mut command = confide();
+    command
+        .arg("serve")
+        .env("CONFIDE_CONFIG", &config)
+        .env("CONFIDE_DATA_DIR", dir.join("from-variable"));
+    let running = run(command);
+    assert_eq!(
+        running.data_dir,
+        dir.join("from-variable").display().to_string()
+    );
+    stop(running);
+
+    // A key the file should not have stops the binary before it does anything, naming the key.
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nlisten_adress = \"0.0.0.0:80\"\n",
+    )
+    .unwrap();
+    let output = confide()
+        .args(["--config", config.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`listen_adress`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -24,6 +24,10 @@ pub enum StoreError {
     /// The database could not be reached or is shutting down: retrying later may succeed.
     #[error("the event store is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The database answers but its schema is not the one this build expects: a migration is
+    /// missing, failed part-way or was changed after it was applied.
+    #[error("the database schema is not ready: {0}")]
+    NotReady(String),
     /// Stored data does not match its own hashes: the log has been tampered with or corrupted.
     #[error("integrity failure: {0}")]
     Integrity(String),

@@ -16,9 +16,12 @@
 //!   asynchronous [`ProjectionRunner`].
 //! - [`Subscription`]: a catch-up subscription across tenants.
 //! - [`Upcasters`]: old event schemas brought up to date on read.
+//! - `metrics`: appends, refused playbacks and projection lag, through the global
+//!   OpenTelemetry meter. Every database operation also runs in a `tracing` span.
 
 mod error;
 mod layout;
+mod metrics;
 mod plan;
 mod postgres;
 mod row;

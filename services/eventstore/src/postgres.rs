@@ -23,16 +23,19 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::layout;
+use crate::metrics;
 use crate::plan::{self, AppendState, Plan, WritePlan};
-use crate::projection::{InlineProjection, ProjectionHost};
+use crate::projection::{InlineProjection, ProjectionHost, inline_span};
 use crate::row::CheckpointRow;
 use crate::row::{
     EVENT_COLUMNS, EventRow, collect_events, into_events, stored_checkpoint, to_hash, to_i64,
     to_u64,
 };
+use crate::store::{AppliedMigration, migrations_applied};
 use crate::{
     AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
@@ -109,6 +112,11 @@ impl PgEventStore {
     }
 
     /// Applies the embedded migrations that have not been applied yet.
+    #[tracing::instrument(
+        name = "eventstore.migrate",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.pool)
@@ -117,6 +125,11 @@ impl PgEventStore {
     }
 
     /// Begins a transaction scoped to one tenant (row-level security).
+    #[tracing::instrument(
+        name = "eventstore.begin_tenant",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant)
+    )]
     pub async fn begin_tenant(
         &self,
         tenant: &TenantId,
@@ -190,6 +203,14 @@ impl PgEventStore {
         }
     }
 
+    #[tracing::instrument(
+        name = "eventstore.events_by_id",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant,
+            events = ids.len(),
+        )
+    )]
     async fn events_by_id(
         &self,
         tenant: &TenantId,
@@ -407,7 +428,30 @@ impl EventStore for PgEventStore {
         "postgres"
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, events = request.event_count()))]
+    async fn ready(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // `to_regclass` finds the table on the search path, where the migrator created it.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+        let applied: Vec<AppliedMigration> = if exists {
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        migrations_applied(&MIGRATOR, &applied)
+    }
+
+    #[tracing::instrument(
+        name = "eventstore.append",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant,
+            events = request.event_count(),
+        )
+    )]
     async fn append(
         &self,
         tenant: &TenantId,
@@ -428,7 +472,10 @@ impl EventStore for PgEventStore {
                 if let Ok(Attempt::Written(plan)) = &outcome {
                     let events = plan.recorded(tenant, &request);
                     for projection in &self.inline {
-                        projection.apply(&mut tx, &events).await?;
+                        projection
+                            .apply(&mut tx, &events)
+                            .instrument(inline_span(projection.name(), events.len()))
+                            .await?;
                     }
                     tx.commit().await?;
                 }
@@ -440,6 +487,7 @@ impl EventStore for PgEventStore {
             };
             match outcome {
                 Ok(Attempt::Written(plan)) => {
+                    metrics::appended("postgresql", &plan);
                     self.remember_head(tenant, Some(plan.frontier));
                     self.appended.send_modify(|n| *n = n.wrapping_add(1));
                     return Ok(plan.result);
@@ -466,6 +514,15 @@ impl EventStore for PgEventStore {
         )))
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_stream",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant,
+            stream = %stream, from_version = from_version, limit = limit,
+            events = tracing::field::Empty,
+        )
+    )]
     async fn read_stream(
         &self,
         tenant: &TenantId,
@@ -482,9 +539,18 @@ impl EventStore for PgEventStore {
         .bind(to_i64(limit as u64))
         .fetch_all(&self.pool)
         .await?;
+        tracing::Span::current().record("events", rows.len());
         into_events(rows, &self.upcasters)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_tenant",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant,
+            from_sequence = from_sequence, limit = limit, events = tracing::field::Empty,
+        )
+    )]
     async fn read_tenant(
         &self,
         tenant: &TenantId,
@@ -497,9 +563,16 @@ impl EventStore for PgEventStore {
             .bind(to_i64(from_sequence))
             .bind(to_i64(limit as u64))
             .fetch(&self.pool);
-        collect_events(rows, &self.upcasters).await
+        let events = collect_events(rows, &self.upcasters).await?;
+        tracing::Span::current().record("events", events.len());
+        Ok(events)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_all",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", limit = limit)
+    )]
     async fn read_all(
         &self,
         position: &GlobalPosition,
@@ -509,6 +582,11 @@ impl EventStore for PgEventStore {
         self.read_all_in(&mut conn, position, limit).await
     }
 
+    #[tracing::instrument(
+        name = "eventstore.tenant_sizes",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn tenant_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT tenant_id, tree_size FROM confide_tenant_sizes()")
@@ -519,6 +597,11 @@ impl EventStore for PgEventStore {
             .collect()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.tree_head",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant)
+    )]
     async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError> {
         let row: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT tree_size, root_hash FROM confide_tree_head($1)")
@@ -534,6 +617,14 @@ impl EventStore for PgEventStore {
         .transpose()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.nodes",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant,
+            nodes = ids.len(),
+        )
+    )]
     async fn nodes(
         &self,
         tenant: &TenantId,
@@ -558,6 +649,14 @@ impl EventStore for PgEventStore {
             .collect()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.store_checkpoint",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", tenant_id = %checkpoint.tenant_id,
+            tree_size = checkpoint.tree_size,
+        )
+    )]
     async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
         let mut tx = self.begin_tenant(&checkpoint.tenant_id).await?;
         sqlx::query(
@@ -576,6 +675,11 @@ impl EventStore for PgEventStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "eventstore.latest_checkpoint",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant)
+    )]
     async fn latest_checkpoint(
         &self,
         tenant: &TenantId,
@@ -594,6 +698,11 @@ impl EventStore for PgEventStore {
         row.map(|row| stored_checkpoint(tenant, row)).transpose()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.checkpoints",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", tenant_id = %tenant)
+    )]
     async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let mut tx = self.begin_tenant(tenant).await?;
         let rows: Vec<CheckpointRow> = sqlx::query_as(
@@ -609,6 +718,11 @@ impl EventStore for PgEventStore {
             .collect()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.load_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", consumer = consumer)
+    )]
     async fn load_position(&self, consumer: &str) -> Result<GlobalPosition, StoreError> {
         let mut tx = self.pool.begin().await?;
         all_tenants(&mut tx).await?;
@@ -617,6 +731,14 @@ impl EventStore for PgEventStore {
         Ok(position)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.save_position",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", consumer = consumer,
+            tenants = position.iter().count(),
+        )
+    )]
     async fn save_position(
         &self,
         consumer: &str,
@@ -645,6 +767,11 @@ async fn all_tenants(conn: &mut PgConnection) -> Result<(), StoreError> {
 impl ProjectionHost for PgEventStore {
     type Db = Postgres;
 
+    #[tracing::instrument(
+        name = "eventstore.projection.begin",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", consumer = consumer)
+    )]
     async fn begin_projection(
         &self,
         consumer: &str,
@@ -658,6 +785,11 @@ impl ProjectionHost for PgEventStore {
         Ok(tx)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.load_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", consumer = consumer)
+    )]
     async fn load_position_in(
         &self,
         conn: &mut PgConnection,
@@ -676,6 +808,14 @@ impl ProjectionHost for PgEventStore {
         Ok(position)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.read_all",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", limit = limit,
+            events = tracing::field::Empty,
+        )
+    )]
     async fn read_all_in(
         &self,
         conn: &mut PgConnection,
@@ -692,9 +832,19 @@ impl ProjectionHost for PgEventStore {
             .bind(positions)
             .bind(to_i64(limit as u64))
             .fetch(&mut *conn);
-        collect_events(rows, &self.upcasters).await
+        let events = collect_events(rows, &self.upcasters).await?;
+        tracing::Span::current().record("events", events.len());
+        Ok(events)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.save_position",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "postgresql", consumer = consumer,
+            tenants = position.iter().count(),
+        )
+    )]
     async fn save_position_in(
         &self,
         conn: &mut PgConnection,
@@ -719,6 +869,11 @@ impl ProjectionHost for PgEventStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.clear_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql", consumer = consumer)
+    )]
     async fn clear_position_in(
         &self,
         conn: &mut PgConnection,

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Transaction};
 use tokio::sync::watch;
 
+use crate::metrics;
 use crate::{EventStore, GlobalPosition, RecordedEvent, StoreError};
 
 /// Code that writes read-model tables inside the append's own transaction. If it fails, the
@@ -80,6 +81,15 @@ pub trait ProjectionHost: EventStore {
     ) -> Result<(), StoreError>;
 }
 
+/// The span of one inline projection applying an append's events.
+pub(crate) fn inline_span(projection: &'static str, events: usize) -> tracing::Span {
+    tracing::info_span!(
+        "eventstore.project",
+        confide.projection = projection,
+        events
+    )
+}
+
 /// Drives one asynchronous projection.
 pub struct ProjectionRunner<H: ProjectionHost> {
     host: Arc<H>,
@@ -103,6 +113,11 @@ impl<H: ProjectionHost> ProjectionRunner<H> {
 
     /// Applies the next batch of events and moves the position past them, in one
     /// transaction. Returns how many events were applied (0: caught up).
+    #[tracing::instrument(
+        name = "eventstore.projection.run_once",
+        skip_all,
+        fields(confide.projection = self.projection.name(), events = tracing::field::Empty)
+    )]
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let name = self.projection.name();
         let mut tx = self.host.begin_projection(name).await?;
@@ -113,6 +128,7 @@ impl<H: ProjectionHost> ProjectionRunner<H> {
             .await?;
         if events.is_empty() {
             tx.rollback().await?;
+            metrics::projection_lag(name, None);
             return Ok(0);
         }
         for event in &events {
@@ -121,6 +137,8 @@ impl<H: ProjectionHost> ProjectionRunner<H> {
         }
         self.host.save_position_in(&mut tx, name, &position).await?;
         tx.commit().await?;
+        tracing::Span::current().record("events", events.len());
+        metrics::projection_lag(name, events.last().map(|event| event.recorded_at));
         Ok(events.len())
     }
 

@@ -16,15 +16,18 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::layout;
+use crate::metrics;
 use crate::plan::{self, AppendState, Plan, WritePlan};
-use crate::projection::{InlineProjection, ProjectionHost};
+use crate::projection::{InlineProjection, ProjectionHost, inline_span};
 use crate::row::CheckpointRow;
 use crate::row::{
     EVENT_COLUMNS, EventRow, into_events, stored_checkpoint, to_hash, to_i64, to_u64,
 };
+use crate::store::{AppliedMigration, migrations_applied};
 use crate::{
     AppendRequest, AppendResult, EventStore, GlobalPosition, RecordedEvent, StoreError,
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
@@ -97,6 +100,11 @@ impl SqliteEventStore {
         &self.reader
     }
 
+    #[tracing::instrument(
+        name = "eventstore.migrate",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite")
+    )]
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.writer)
@@ -104,6 +112,14 @@ impl SqliteEventStore {
             .map_err(StoreError::unexpected)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.events_by_id",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant,
+            events = ids.len(),
+        )
+    )]
     async fn events_by_id(
         &self,
         tenant: &TenantId,
@@ -259,7 +275,32 @@ impl EventStore for SqliteEventStore {
         "sqlite"
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, events = request.event_count()))]
+    async fn ready(&self) -> Result<(), StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let applied: Vec<AppliedMigration> = if exists {
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        migrations_applied(&MIGRATOR, &applied)
+    }
+
+    #[tracing::instrument(
+        name = "eventstore.append",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant,
+            events = request.event_count(),
+        )
+    )]
     async fn append(
         &self,
         tenant: &TenantId,
@@ -281,16 +322,28 @@ impl EventStore for SqliteEventStore {
                 if !self.inline.is_empty() {
                     let events = plan.recorded(tenant, &request);
                     for projection in &self.inline {
-                        projection.apply(&mut tx, &events).await?;
+                        projection
+                            .apply(&mut tx, &events)
+                            .instrument(inline_span(projection.name(), events.len()))
+                            .await?;
                     }
                 }
                 tx.commit().await?;
                 self.appended.send_modify(|n| *n = n.wrapping_add(1));
+                metrics::appended("sqlite", &plan);
                 Ok(plan.result)
             }
         }
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_stream",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant, stream = %stream,
+            from_version = from_version, limit = limit, events = tracing::field::Empty,
+        )
+    )]
     async fn read_stream(
         &self,
         tenant: &TenantId,
@@ -309,9 +362,18 @@ impl EventStore for SqliteEventStore {
         .bind(to_i64(limit as u64))
         .fetch_all(&self.reader)
         .await?;
+        tracing::Span::current().record("events", rows.len());
         into_events(rows, &self.upcasters)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_tenant",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant,
+            from_sequence = from_sequence, limit = limit, events = tracing::field::Empty,
+        )
+    )]
     async fn read_tenant(
         &self,
         tenant: &TenantId,
@@ -319,9 +381,17 @@ impl EventStore for SqliteEventStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut conn = self.reader.acquire().await?;
-        read_tenant_in(&mut conn, tenant, from_sequence, limit, &self.upcasters).await
+        let events =
+            read_tenant_in(&mut conn, tenant, from_sequence, limit, &self.upcasters).await?;
+        tracing::Span::current().record("events", events.len());
+        Ok(events)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.read_all",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", limit = limit)
+    )]
     async fn read_all(
         &self,
         position: &GlobalPosition,
@@ -331,6 +401,11 @@ impl EventStore for SqliteEventStore {
         self.read_all_in(&mut conn, position, limit).await
     }
 
+    #[tracing::instrument(
+        name = "eventstore.tenant_sizes",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite")
+    )]
     async fn tenant_sizes(&self) -> Result<Vec<(TenantId, u64)>, StoreError> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT tenant_id, tree_size FROM tenant_heads ORDER BY tenant_id")
@@ -341,6 +416,11 @@ impl EventStore for SqliteEventStore {
             .collect()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.tree_head",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant)
+    )]
     async fn tree_head(&self, tenant: &TenantId) -> Result<Option<TreeHead>, StoreError> {
         let row: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT tree_size, root_hash FROM tenant_heads WHERE tenant_id = ?1")
@@ -356,6 +436,13 @@ impl EventStore for SqliteEventStore {
         .transpose()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.nodes",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant, nodes = ids.len(),
+        )
+    )]
     async fn nodes(
         &self,
         tenant: &TenantId,
@@ -365,6 +452,14 @@ impl EventStore for SqliteEventStore {
         nodes_in(&mut conn, tenant, ids).await
     }
 
+    #[tracing::instrument(
+        name = "eventstore.store_checkpoint",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", tenant_id = %checkpoint.tenant_id,
+            tree_size = checkpoint.tree_size,
+        )
+    )]
     async fn store_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO checkpoints (tenant_id, tree_size, key_id, root_hash, note, signed_at)
@@ -381,6 +476,11 @@ impl EventStore for SqliteEventStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "eventstore.latest_checkpoint",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant)
+    )]
     async fn latest_checkpoint(
         &self,
         tenant: &TenantId,
@@ -397,6 +497,11 @@ impl EventStore for SqliteEventStore {
         row.map(|row| stored_checkpoint(tenant, row)).transpose()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.checkpoints",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", tenant_id = %tenant)
+    )]
     async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let rows: Vec<CheckpointRow> = sqlx::query_as(
             "SELECT tree_size, key_id, root_hash, note, signed_at FROM checkpoints
@@ -410,11 +515,24 @@ impl EventStore for SqliteEventStore {
             .collect()
     }
 
+    #[tracing::instrument(
+        name = "eventstore.load_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", consumer = consumer)
+    )]
     async fn load_position(&self, consumer: &str) -> Result<GlobalPosition, StoreError> {
         let mut conn = self.reader.acquire().await?;
         self.load_position_in(&mut conn, consumer).await
     }
 
+    #[tracing::instrument(
+        name = "eventstore.save_position",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", consumer = consumer,
+            tenants = position.iter().count(),
+        )
+    )]
     async fn save_position(
         &self,
         consumer: &str,
@@ -455,13 +573,23 @@ impl ProjectionHost for SqliteEventStore {
     type Db = Sqlite;
 
     /// The single writer connection is the consumer's lock as well.
+    #[tracing::instrument(
+        name = "eventstore.projection.begin",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", consumer = consumer)
+    )]
     async fn begin_projection(
         &self,
-        _consumer: &str,
+        consumer: &str,
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.load_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", consumer = consumer)
+    )]
     async fn load_position_in(
         &self,
         conn: &mut SqliteConnection,
@@ -482,6 +610,14 @@ impl ProjectionHost for SqliteEventStore {
 
     /// Visits tenants in order. Each tenant's events are read in sequence order from the
     /// caller's position, so nothing can be skipped: see the PostgreSQL reader for why.
+    #[tracing::instrument(
+        name = "eventstore.projection.read_all",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", limit = limit,
+            events = tracing::field::Empty,
+        )
+    )]
     async fn read_all_in(
         &self,
         conn: &mut SqliteConnection,
@@ -505,9 +641,18 @@ impl ProjectionHost for SqliteEventStore {
                 break;
             }
         }
+        tracing::Span::current().record("events", events.len());
         Ok(events)
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.save_position",
+        skip_all,
+        fields(
+            otel.kind = "client", db.system.name = "sqlite", consumer = consumer,
+            tenants = position.iter().count(),
+        )
+    )]
     async fn save_position_in(
         &self,
         conn: &mut SqliteConnection,
@@ -530,6 +675,11 @@ impl ProjectionHost for SqliteEventStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "eventstore.projection.clear_position",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "sqlite", consumer = consumer)
+    )]
     async fn clear_position_in(
         &self,
         conn: &mut SqliteConnection,

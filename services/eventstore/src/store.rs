@@ -20,6 +20,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;
 
+    /// Succeeds when the database answers and every migration this build embeds has been
+    /// applied unchanged: [`StoreError::Unavailable`] when it does not answer,
+    /// [`StoreError::NotReady`] when its schema is behind or differs.
+    async fn ready(&self) -> Result<(), StoreError>;
+
     /// Appends atomically, or writes nothing: see [`AppendRequest`] and [`StoreError`].
     async fn append(
         &self,
@@ -89,4 +94,42 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Changes after every append this process commits; subscriptions wait on it.
     fn appended(&self) -> watch::Receiver<u64>;
+}
+
+/// A migration as the database records it in `_sqlx_migrations`: version, checksum, success.
+pub(crate) type AppliedMigration = (i64, Vec<u8>, bool);
+
+/// Whether every migration `migrator` embeds is among `applied`, succeeded, and has the
+/// checksum it has in this build. Migrations the database has and this build lacks (a newer
+/// build migrated it) do not make it unready.
+pub(crate) fn migrations_applied(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[AppliedMigration],
+) -> Result<(), StoreError> {
+    let applied: HashMap<i64, (&[u8], bool)> = applied
+        .iter()
+        .map(|(version, checksum, success)| (*version, (checksum.as_slice(), *success)))
+        .collect();
+    for migration in migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+    {
+        let name = format!(
+            "migration {} ({})",
+            migration.version, migration.description
+        );
+        match applied.get(&migration.version) {
+            None => return Err(StoreError::NotReady(format!("{name} is not applied"))),
+            Some((_, false)) => {
+                return Err(StoreError::NotReady(format!("{name} failed part-way")));
+            }
+            Some((checksum, true)) if *checksum != &*migration.checksum => {
+                return Err(StoreError::NotReady(format!(
+                    "{name} was applied with different contents"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use confide_vault::KeyError;
 use uuid::Uuid;
 
 use super::mutation::{ClientDetails, internal, user};
-use super::{bad_input, caller, error, member, services, stream};
+use super::{bad_input, caller, error, member, organisation_member, services, stream};
 
 #[derive(Default)]
 pub(super) struct CourseMutation;
@@ -365,7 +365,7 @@ impl CourseMutation {
 #[Object]
 impl CourseQuery {
     async fn course(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<CourseView>> {
-        let (principal, _) = member(ctx)?;
+        let principal = organisation_member(ctx).await?;
         let course: Loaded<Course> = services(ctx)
             .app
             .load(&principal.tenant, &stream("course", course_id(id)?)?)

@@ -63,6 +63,7 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 pub fn schema(services: Arc<Services>) -> ConfideSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
+        .extension(crate::telemetry::ResolverSpans)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
@@ -101,6 +102,71 @@ pub(crate) fn coded(message: String, code: &'static str) -> async_graphql::Error
 
 pub(crate) fn bad_input(e: DomainError) -> async_graphql::Error {
     coded(e.to_string(), e.code())
+}
+
+/// Records the caller's tenant on the current span, the request's: traces carry the tenant
+/// and nothing else of who called.
+pub(crate) fn record_tenant(principal: &Principal) {
+    tracing::Span::current().record("confide.tenant", principal.tenant.as_str());
+}
+
+/// The authenticated caller of this request.
+pub(crate) fn caller<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data_opt::<Principal>()
+        .ok_or_else(|| coded("authentication required".to_owned(), "UNAUTHENTICATED"))
+}
+
+pub(crate) fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Arc<Services> {
+    ctx.data_unchecked::<Arc<Services>>()
+}
+
+/// The caller as a member of the organisation; client links are refused.
+pub(crate) fn member<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> async_graphql::Result<(&'a Principal, &'a UserId)> {
+    let principal = caller(ctx)?;
+    match &principal.actor {
+        Actor::User { user_id } => Ok((principal, user_id)),
+        _ => Err(coded(
+            "a client link cannot do this".to_owned(),
+            "FORBIDDEN",
+        )),
+    }
+}
+
+/// Refuses a client link acting on another client's data.
+pub(crate) fn own_client(principal: &Principal, client: ClientId) -> async_graphql::Result<()> {
+    match principal.client() {
+        Some(own) if own != client => Err(coded(
+            "a client link reaches only its own client".to_owned(),
+            "FORBIDDEN",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The stream of an aggregate (ids are UUIDs, so the name is always valid).
+pub(crate) fn stream(
+    kind: &str,
+    id: impl std::fmt::Display,
+) -> async_graphql::Result<confide_eventstore::StreamId> {
+    confide_app::stream_of(kind, id).map_err(|e| error(AppError::Store(e)))
+}
+
+/// The caller as a member holding at least one role: what the organisation's own records
+/// (its members, consents, courses) are shown to. A valid token of the tenant is not enough;
+/// an external assessor, for one, reaches only what a grant gives them.
+pub(crate) async fn organisation_member<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> async_graphql::Result<&'a Principal> {
+    let (principal, _) = member(ctx)?;
+    if roles(ctx).await?.is_empty() {
+        return Err(coded(
+            "only the organisation's members see this".to_owned(),
+            "FORBIDDEN",
+        ));
+    }
+    Ok(principal)
 }
 
 /// The roles the caller holds in their tenant now (from membership events, never the

@@ -8,7 +8,10 @@ use confide_domain::{ClientId, ConsentId, RecordingId};
 use uuid::Uuid;
 
 use super::types::{ConsentView, Purpose, RecordingView, Tenant};
-use super::{bad_input, caller, error, member, own_client, services, stream};
+use super::{
+    bad_input, caller, error, member, organisation_member, own_client, roles, services, stream,
+};
+use crate::auth::Principal;
 
 #[derive(Default)]
 pub(super) struct ConsentQuery;
@@ -17,7 +20,7 @@ pub(super) struct ConsentQuery;
 impl ConsentQuery {
     /// The caller's organisation: its policy and members.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
-        let (principal, _) = member(ctx)?;
+        let principal = organisation_member(ctx).await?;
         let app = &services(ctx).app;
         let tenant: Loaded<DomainTenant> = app
             .load(&principal.tenant, &tenant_stream())
@@ -28,7 +31,7 @@ impl ConsentQuery {
 
     /// A client's consents, each in its current state. A client link sees only its own.
     async fn consents(&self, ctx: &Context<'_>, client_id: Uuid) -> Result<Vec<ConsentView>> {
-        let principal = caller(ctx)?;
+        let principal = reader(ctx).await?;
         let client = ClientId::from_uuid(client_id).map_err(bad_input)?;
         own_client(principal, client)?;
         let consents = services(ctx)
@@ -44,7 +47,7 @@ impl ConsentQuery {
 
     /// One consent. A client link reads only its own client's.
     async fn consent(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<ConsentView>> {
-        let principal = caller(ctx)?;
+        let principal = reader(ctx).await?;
         let id = ConsentId::from_uuid(id).map_err(bad_input)?;
         let loaded: Loaded<Consent> = services(ctx)
             .app
@@ -58,9 +61,11 @@ impl ConsentQuery {
         Ok(ConsentView::of(&loaded.state, loaded.version))
     }
 
-    /// The organisation's recordings, each with the caller's access for `purpose`.
+    /// The organisation's recordings, each with the caller's access for `purpose`; someone
+    /// who is not a member (an external assessor) sees only those they may play.
     async fn recordings(&self, ctx: &Context<'_>, purpose: Purpose) -> Result<Vec<RecordingView>> {
         let (principal, _) = member(ctx)?;
+        let outsider = roles(ctx).await?.is_empty();
         let views = services(ctx)
             .app
             .recordings(&principal.tenant, &principal.actor, purpose.into())
@@ -68,6 +73,7 @@ impl ConsentQuery {
             .map_err(error)?;
         Ok(views
             .iter()
+            .filter(|v| !outsider || v.access.is_allowed())
             .filter_map(|v| RecordingView::of(&v.recording, Some(&v.access)))
             .collect())
     }
@@ -80,17 +86,29 @@ impl ConsentQuery {
         purpose: Purpose,
     ) -> Result<Option<RecordingView>> {
         let (principal, _) = member(ctx)?;
+        let outsider = roles(ctx).await?.is_empty();
         let id = RecordingId::from_uuid(id).map_err(bad_input)?;
         match services(ctx)
             .app
             .recording(&principal.tenant, &principal.actor, id, purpose.into())
             .await
         {
+            Ok(view) if outsider && !view.access.is_allowed() => Ok(None),
             Ok(view) => Ok(RecordingView::of(&view.recording, Some(&view.access))),
             Err(confide_app::AppError::Domain(confide_domain::DomainError::NotFound {
                 ..
             })) => Ok(None),
             Err(other) => Err(error(other)),
         }
+    }
+}
+
+/// A client link (limited to its own client by the caller), or a member of the organisation.
+async fn reader<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    let principal = caller(ctx)?;
+    if principal.client().is_some() {
+        Ok(principal)
+    } else {
+        organisation_member(ctx).await
     }
 }
