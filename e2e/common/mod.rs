@@ -1,0 +1,221 @@
+//! The real `confide` binary on port 0 over PostgreSQL (a fresh schema of the test database
+//! per server), driven over HTTP like any client would.
+//!
+//! PostgreSQL comes from `CONFIDE_TEST_DATABASE_URL`, which `.ci/test` prepares; a test that
+//! cannot reach it fails.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+pub const DEFAULT_TEST_DATABASE_URL: &str =
+    "postgres://confide:confide@127.0.0.1:5432/confide_test";
+
+/// A running server and what it was started with.
+pub struct Confide {
+    child: Child,
+    pub address: String,
+    /// Every variable it runs with, for the CLI commands run beside it.
+    env: Vec<(String, String)>,
+}
+
+impl Drop for Confide {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new, empty schema of the test database, as a URL whose connections use it.
+pub async fn fresh_database() -> String {
+    let url = std::env::var("CONFIDE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+    let mut admin = PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is unreachable at {url} ({e}); run .ci/test, which starts and prepares it"
+        )
+    });
+    let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating a schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("confide-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Confide {
+    /// Starts `confide serve` on PostgreSQL with `extra` variables; returns once it answers.
+    pub async fn start(extra: &[(&str, &str)]) -> Self {
+        let mut env = vec![
+            ("DATABASE_URL".to_owned(), fresh_database().await),
+            (
+                "CONFIDE_DATA_DIR".to_owned(),
+                data_dir().display().to_string(),
+            ),
+            ("CONFIDE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let mut child = command(&env)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting confide");
+        let mut address = None;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                address = Some(rest.trim().to_owned());
+            }
+            if line.contains("health:") {
+                break;
+            }
+        }
+        let server = Self {
+            child,
+            address: address.expect("confide printed its address"),
+            env,
+        };
+        assert_eq!(
+            server.get("/ready").0,
+            200,
+            "ready once it prints its address"
+        );
+        server
+    }
+
+    /// Runs a `confide` command against the same database and keys; returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = command(&self.env)
+            .args(args)
+            .output()
+            .expect("running confide");
+        assert!(
+            output.status.success(),
+            "confide {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Creates a tenant with its first org_admin through the operator command.
+    pub fn create_tenant(&self, tenant: &str, admin: &str, consent_model: &str) {
+        self.cli(&[
+            "tenant",
+            "create",
+            "--tenant",
+            tenant,
+            "--name",
+            tenant,
+            "--admin",
+            admin,
+            "--consent-model",
+            consent_model,
+        ]);
+    }
+
+    /// A development token minted by `confide token`.
+    pub fn token(&self, tenant: &str, user: &str) -> String {
+        self.cli(&["token", "--tenant", tenant, "--user", user])
+            .trim()
+            .to_owned()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        exchange(
+            &self.address,
+            &format!("GET {path} HTTP/1.1\r\nHost: confide\r\nConnection: close\r\n\r\n"),
+        )
+    }
+
+    /// A GraphQL request: (HTTP status, the response's JSON).
+    pub fn graphql(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let (status, body) = exchange(
+            &self.address,
+            &format!(
+                "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/graphql-response+json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// A GraphQL request that must succeed: its `data`.
+    pub fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, response) = self.graphql(token, query, variables);
+        assert!(
+            status == 200 && response["errors"].is_null(),
+            "{query}: {status} {response}"
+        );
+        response["data"].clone()
+    }
+}
+
+/// The error code of a GraphQL response's first error.
+pub fn code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn command(env: &[(String, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_confide"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// One HTTP/1.1 exchange over a fresh connection: (status, body).
+fn exchange(address: &str, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
