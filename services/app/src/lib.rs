@@ -202,6 +202,27 @@ impl App {
             .collect()
     }
 
+    /// Decides `command` against `state` as `actor` and appends nothing: for a step that must
+    /// come before the events are written (destroying a key) and must never be taken for a
+    /// caller the decision refuses. The command is decided again when it is executed.
+    pub async fn check<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        state: &A,
+        command: A::Command,
+    ) -> Result<(), AppError> {
+        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
+        let ctx = Ctx::new(
+            tenant.clone(),
+            &organisation.state,
+            actor.clone(),
+            self.clock.now(),
+        );
+        state.decide(command, &ctx)?;
+        Ok(())
+    }
+
     /// Decides `command` against `stream` as `actor` and appends the events, expecting the
     /// stream and the tenant's stream to be where the decision saw them. On a conflict it
     /// loads both again and decides again. Returns the events written (none if the command

@@ -3,16 +3,14 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use confide_app::{Loaded, tenant_stream};
+use confide_app::Loaded;
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee, RevocationReason};
 use confide_domain::aggregates::recording::{
     DestructionReason, Recording, RecordingCommand, RecordingEvent, TranscriptSpan,
 };
-use confide_domain::aggregates::tenant::Tenant as DomainTenant;
 use confide_domain::{
-    Aggregate, ConsentId, Ctx, DomainError, GrantId, Offset, RecordingId, Sealed, Sha256,
-    TranscriptId,
+    ConsentId, DomainError, GrantId, Offset, RecordingId, Sealed, Sha256, TranscriptId,
 };
 use uuid::Uuid;
 
@@ -327,18 +325,9 @@ impl RecordingMutation {
         };
         // Decided once before anything is shredded: a caller who may not destroy the
         // recording must not be able to destroy its key.
-        let organisation: Loaded<DomainTenant> =
-            app.load(tenant, &tenant_stream()).await.map_err(error)?;
-        let decision_ctx = Ctx::new(
-            tenant.clone(),
-            &organisation.state,
-            principal.actor.clone(),
-            Utc::now(),
-        );
-        recording
-            .state
-            .decide(command.clone(), &decision_ctx)
-            .map_err(bad_input)?;
+        app.check(tenant, &principal.actor, &recording.state, command.clone())
+            .await
+            .map_err(error)?;
         if let Some(key) = &key {
             services.keys.destroy(tenant, key).await.map_err(internal)?;
         }

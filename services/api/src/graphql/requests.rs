@@ -2,14 +2,13 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use confide_app::{Loaded, tenant_stream};
+use confide_app::Loaded;
 use confide_domain::aggregates::client::Client;
 use confide_domain::aggregates::subject_request::{
     SubjectRequest, SubjectRequestCommand, SubjectRequestKind as DomainKind,
     SubjectRequestOutcome as DomainOutcome,
 };
-use confide_domain::aggregates::tenant::Tenant as DomainTenant;
-use confide_domain::{Actor, Aggregate, ClientId, Ctx, DomainError, Role, SubjectRequestId};
+use confide_domain::{Actor, ClientId, DomainError, Role, SubjectRequestId};
 use uuid::Uuid;
 
 use super::mutation::{client_key, internal};
@@ -149,24 +148,13 @@ impl SubjectRequestMutation {
         if let (true, Some(client_id)) = (erasure, request.state.client_id()) {
             // Decided once before the key is destroyed: a caller who may not decide must not
             // be able to shred the client's details.
-            let organisation: Loaded<DomainTenant> =
-                app.load(tenant, &tenant_stream()).await.map_err(error)?;
-            let decision_ctx = Ctx::new(
-                tenant.clone(),
-                &organisation.state,
-                principal.actor.clone(),
-                Utc::now(),
-            );
-            request
-                .state
-                .decide(
-                    SubjectRequestCommand::DecideSubjectRequest {
-                        outcome,
-                        reason: reason.clone(),
-                    },
-                    &decision_ctx,
-                )
-                .map_err(bad_input)?;
+            let command = SubjectRequestCommand::DecideSubjectRequest {
+                outcome,
+                reason: reason.clone(),
+            };
+            app.check(tenant, &principal.actor, &request.state, command)
+                .await
+                .map_err(error)?;
             services
                 .keys
                 .destroy(tenant, &client_key(client_id)?)
