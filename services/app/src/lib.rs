@@ -184,6 +184,20 @@ impl App {
         })
     }
 
+    /// Every stream of `kind` in the tenant, loaded.
+    #[tracing::instrument(name = "read.states_of_kind", skip_all, fields(tenant_id = %tenant, kind, rows))]
+    async fn load_kind<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> Result<Vec<A>, AppError> {
+        let rows = self.read.states_of_kind(tenant, kind).await?;
+        tracing::Span::current().record("rows", rows.len());
+        rows.into_iter()
+            .map(|(_, (_, json))| Ok(parse_state(Some(&json))?))
+            .collect()
+    }
+
     /// Every stream of `kind` linked to `subject`, loaded.
     #[tracing::instrument(name = "read.linked_states", skip_all, fields(tenant_id = %tenant, kind, rows))]
     async fn load_linked<A: Aggregate>(
@@ -967,15 +981,47 @@ impl App {
         purpose: Purpose,
     ) -> Result<Vec<RecordingView>, AppError> {
         let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
-        let mut views = Vec::new();
-        for (_, recording) in self
+        let ctx = Ctx::new(
+            tenant.clone(),
+            &organisation.state,
+            actor.clone(),
+            self.clock.now(),
+        );
+        // Three reads whatever the number of recordings: the recordings, every consent and
+        // every grant of the tenant, matched up here.
+        let recordings = self
             .load_linked::<Recording>(tenant, &Subject::Recordings, "recording")
-            .await?
-        {
-            views.push(
-                self.view(tenant, &organisation, actor, recording.state, purpose)
-                    .await?,
-            );
+            .await?;
+        let mut consents: BTreeMap<ClientId, Vec<Consent>> = BTreeMap::new();
+        for consent in self.load_kind::<Consent>(tenant, "consent").await? {
+            if let Some(client) = consent.core().map(|c| c.client_id) {
+                consents.entry(client).or_default().push(consent);
+            }
+        }
+        let mut grants: BTreeMap<RecordingId, Vec<Grant>> = BTreeMap::new();
+        for grant in self.load_kind::<Grant>(tenant, "grant").await? {
+            if let Some(recording) = grant.core().map(|g| g.recording_id) {
+                grants.entry(recording).or_default().push(grant);
+            }
+        }
+        let mut views = Vec::with_capacity(recordings.len());
+        for (_, recording) in recordings {
+            let Some(core) = recording.state.core() else {
+                continue;
+            };
+            let facts = AccessFacts {
+                consents: consents.remove(&core.client_id).unwrap_or_default(),
+                grants: grants.remove(&core.id).unwrap_or_default(),
+            };
+            let (_, access) = recording
+                .state
+                .access(purpose, Medium::Audio, &facts, &ctx)?;
+            // A client's consents serve each of their recordings.
+            consents.insert(core.client_id, facts.consents);
+            views.push(RecordingView {
+                recording: recording.state,
+                access,
+            });
         }
         Ok(views)
     }

@@ -43,6 +43,13 @@ pub trait ReadModels: Send + Sync {
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError>;
 
+    /// The states of every stream of `kind` in the tenant, by stream name.
+    async fn states_of_kind(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError>;
+
     /// Recordings whose destroy-after is before `before`, soonest first.
     async fn due_before(
         &self,
@@ -80,6 +87,10 @@ const LINKED_STATES: &str = "SELECT l.stream_id, s.version, s.state
        JOIN aggregate_states s ON s.tenant_id = l.tenant_id AND s.stream_id = l.stream_id
       WHERE l.tenant_id = $1 AND l.subject = $2 AND s.kind = $3
       ORDER BY l.stream_id";
+const STATES_OF_KIND: &str = "SELECT stream_id, version, state
+       FROM aggregate_states
+      WHERE tenant_id = $1 AND kind = $2
+      ORDER BY stream_id";
 const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_for
        FROM retention
       WHERE tenant_id = $1 AND destroy_after < $2
@@ -114,6 +125,21 @@ impl ReadModels for PgEventStore {
         let rows: Vec<StateRow> = sqlx::query_as(LINKED_STATES)
             .bind(tenant.as_str())
             .bind(subject.key())
+            .bind(kind)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        states(rows)
+    }
+
+    async fn states_of_kind(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<StateRow> = sqlx::query_as(STATES_OF_KIND)
+            .bind(tenant.as_str())
             .bind(kind)
             .fetch_all(&mut *tx)
             .await?;
@@ -163,6 +189,19 @@ impl ReadModels for SqliteEventStore {
         let rows: Vec<StateRow> = sqlx::query_as(&LINKED_STATES.replace('$', "?"))
             .bind(tenant.as_str())
             .bind(subject.key())
+            .bind(kind)
+            .fetch_all(self.pool())
+            .await?;
+        states(rows)
+    }
+
+    async fn states_of_kind(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
+        let rows: Vec<StateRow> = sqlx::query_as(&STATES_OF_KIND.replace('$', "?"))
+            .bind(tenant.as_str())
             .bind(kind)
             .fetch_all(self.pool())
             .await?;

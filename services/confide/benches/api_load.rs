@@ -10,7 +10,7 @@
 #[path = "../../../e2e/common/mod.rs"]
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use chrono::Utc;
 use common::Confide;
@@ -28,55 +28,52 @@ struct Figures {
     errors: usize,
 }
 
-/// Runs `hey` against `url`; `rate` caps requests per second (0: as fast as it can).
-fn hey(url: &str, token: Option<&str>, body: Option<&str>, rate: u32) -> Figures {
-    // hey's -q is per worker: 4 workers at rate/4 each give `rate` in total.
-    let workers = 4;
-    let mut command = Command::new("hey");
-    command.args(["-z", &format!("{SECONDS}s"), "-c", &workers.to_string()]);
-    if rate > 0 {
-        command.args(["-q", &(rate / workers).to_string()]);
-    }
-    if let Some(token) = token {
-        command.args(["-H", &format!("Authorization: Bearer {token}")]);
-    }
-    if let Some(body) = body {
-        command.args(["-m", "POST", "-T", "application/json", "-d", body]);
-    }
-    let output = command
-        .arg(url)
-        .output()
-        .expect("running hey (apt-get install hey)");
-    assert!(output.status.success(), "hey failed");
-    let report = String::from_utf8(output.stdout).unwrap();
-    let number_after = |marker: &str| -> f64 {
-        report
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(marker))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {marker:?} in hey's report:\n{report}"))
-    };
-    let statuses: Vec<(u16, usize)> = report
-        .lines()
-        .filter_map(|line| {
-            let rest = line.trim().strip_prefix('[')?;
-            let (status, count) = rest.split_once(']')?;
-            Some((
-                status.parse().ok()?,
-                count.split_whitespace().next()?.parse().ok()?,
-            ))
+/// Puts `url` under load from one `hey` process per body (one connection each), all at
+/// once, for `SECONDS`; `rate` caps the total requests per second (0: as fast as they can).
+/// Each process reports every request (`-o csv`), and the figures are over all of them.
+fn load(url: &str, token: Option<&str>, bodies: &[Option<String>], rate: usize) -> Figures {
+    let processes: Vec<_> = bodies
+        .iter()
+        .map(|body| {
+            let mut command = Command::new("hey");
+            command.args(["-z", &format!("{SECONDS}s"), "-c", "1", "-o", "csv"]);
+            if rate > 0 {
+                command.args(["-q", &(rate / bodies.len()).to_string()]);
+            }
+            if let Some(token) = token {
+                command.args(["-H", &format!("Authorization: Bearer {token}")]);
+            }
+            if let Some(body) = body {
+                command.args(["-m", "POST", "-T", "application/json", "-d", body]);
+            }
+            command
+                .arg(url)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("running hey (apt-get install hey)")
         })
         .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for process in processes {
+        let output = process.wait_with_output().unwrap();
+        assert!(output.status.success(), "hey failed");
+        // response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset
+        for line in String::from_utf8(output.stdout).unwrap().lines().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            latencies.push(fields[0].parse::<f64>().unwrap() * 1000.0);
+            if fields[6] != "200" {
+                errors += 1;
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Figures {
-        rps: number_after("Requests/sec:"),
-        p50_ms: number_after("50% in") * 1000.0,
-        p99_ms: number_after("99% in") * 1000.0,
-        errors: statuses
-            .iter()
-            .filter(|(status, _)| *status != 200)
-            .map(|(_, n)| n)
-            .sum(),
+        rps: latencies.len() as f64 / f64::from(SECONDS),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        errors,
     }
 }
 
@@ -100,7 +97,7 @@ async fn main() {
         json!({}),
     )["publishConsentForm"]["id"]
         .clone();
-    let mut recording = serde_json::Value::Null;
+    let mut recordings = Vec::new();
     for i in 0..RECORDINGS {
         let client = server.ok(
             &sam,
@@ -123,12 +120,13 @@ async fn main() {
             "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
             json!({ "id": requested["consent"]["id"] }),
         );
-        recording = server.ok(
+        let recording = server.ok(
             &sam,
             "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id } }",
             json!({ "c": requested["consent"]["id"], "d": Utc::now().date_naive() }),
         )["createRecording"]["id"]
             .clone();
+        recordings.push(recording);
     }
     let list = json!({ "query": "{ recordings(purpose: SUPERVISION) { id sessionOn access { allowed reasons } } }" })
         .to_string();
@@ -138,16 +136,27 @@ async fn main() {
         json!({}),
     );
     assert_eq!(listed["recordings"].as_array().unwrap().len(), RECORDINGS);
-    let play = json!({
-        "query": "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed } }",
-        "variables": { "r": recording },
-    })
-    .to_string();
+    // Four viewers at once, each playing a different recording, as in a service: plays of one
+    // recording are serialised by its stream, and a service's viewers rarely share one.
+    const VIEWERS: usize = 4;
+    let plays: Vec<Option<String>> = (0..VIEWERS)
+        .map(|viewer| {
+            Some(
+                json!({
+                    "query": "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed } }",
+                    "variables": { "r": recordings[viewer * (RECORDINGS / VIEWERS)] },
+                })
+                .to_string(),
+            )
+        })
+        .collect();
+    let lists = vec![Some(list); VIEWERS];
+    let probes = vec![None; VIEWERS];
 
     let health = format!("http://{}/health", server.address);
     let graphql = format!("http://{}/graphql", server.address);
     println!(
-        "API load, {SECONDS} s each, 4 connections, PostgreSQL, {RECORDINGS} recordings in the tenant"
+        "API load, {SECONDS} s each, {VIEWERS} connections, PostgreSQL, {RECORDINGS} recordings in the tenant"
     );
     println!("| request | offered | requests/s | p50 ms | p99 ms | non-200 |");
     println!("|---|---|---|---|---|---|");
@@ -157,22 +166,12 @@ async fn main() {
         } else {
             format!("{rate}/s")
         };
-        for (name, token, body, url) in [
-            ("GET /health (baseline)", None, None, &health),
-            (
-                "recordings list (50)",
-                Some(ada.as_str()),
-                Some(list.as_str()),
-                &graphql,
-            ),
-            (
-                "startPlayback",
-                Some(ada.as_str()),
-                Some(play.as_str()),
-                &graphql,
-            ),
+        for (name, token, bodies, url) in [
+            ("GET /health (baseline)", None, &probes, &health),
+            ("recordings list (50)", Some(ada.as_str()), &lists, &graphql),
+            ("startPlayback", Some(ada.as_str()), &plays, &graphql),
         ] {
-            let f = hey(url, token, body, rate);
+            let f = load(url, token, bodies, rate);
             println!(
                 "| {name} | {offered} | {:.0} | {:.2} | {:.2} | {} |",
                 f.rps, f.p50_ms, f.p99_ms, f.errors
