@@ -146,6 +146,17 @@ pub(crate) fn parse_state<A: Aggregate>(json: Option<&str>) -> Result<A, StoreEr
     })
 }
 
+/// Recording events that change nothing a recording's retention is computed from (its
+/// status, storage, schedule and destruction): plays and their refusals, above all, which are
+/// most of a recording's events and are written while a viewer waits.
+const RETENTION_NEUTRAL: &[&str] = &[
+    "PlaybackStarted",
+    "PlaybackRefused",
+    "BookmarkAdded",
+    "CommentAdded",
+    "TranscriptAttached",
+];
+
 /// The projection's work for one batch of events (one append, or one event in a rebuild).
 async fn apply_events<T: Tables + ?Sized>(
     tables: &mut T,
@@ -172,7 +183,10 @@ async fn apply_events<T: Tables + ?Sized>(
         let id = stream.as_str().split_once('-').map(|(_, id)| id.to_owned());
         match kind {
             "recording" => {
-                if let Some(id) = id {
+                let changes_retention = events
+                    .iter()
+                    .any(|e| !RETENTION_NEUTRAL.contains(&e.event_type.as_str()));
+                if let (true, Some(id)) = (changes_retention, id) {
                     recompute_retention(tables, tenant, &id).await?;
                 }
             }

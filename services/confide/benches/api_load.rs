@@ -79,7 +79,7 @@ fn load(url: &str, token: Option<&str>, bodies: &[Option<String>], rate: usize) 
 
 #[tokio::main]
 async fn main() {
-    let server = Confide::start(&[("RUST_LOG", "warn")]).await;
+    let server = Confide::start(&[]).await;
     server.create_tenant("bench", "admin", "written_opt_in");
     let admin = server.token("bench", "admin");
     for (user, role) in [("sam", "PRACTITIONER"), ("ada", "TUTOR")] {
@@ -160,6 +160,13 @@ async fn main() {
     );
     println!("| request | offered | requests/s | p50 ms | p99 ms | non-200 |");
     println!("|---|---|---|---|---|---|");
+
+    // One viewer alone, one request at a time: the latency of a play with no one waiting.
+    let alone = load(&graphql, Some(ada.as_str()), &plays[..1], 0);
+    println!(
+        "| startPlayback, one viewer alone | flat out | {:.0} | {:.2} | {:.2} | {} |",
+        alone.rps, alone.p50_ms, alone.p99_ms, alone.errors
+    );
     for rate in [200, 0] {
         let offered = if rate == 0 {
             "flat out".to_owned()
