@@ -82,20 +82,23 @@ fn due(rows: Vec<DueTuple>) -> Vec<DueRow> {
         .collect()
 }
 
+// SQLite's reads (PostgreSQL calls the functions of migration 0008 instead).
 const LINKED_STATES: &str = "SELECT l.stream_id, s.version, s.state
        FROM stream_links l
        JOIN aggregate_states s ON s.tenant_id = l.tenant_id AND s.stream_id = l.stream_id
-      WHERE l.tenant_id = $1 AND l.subject = $2 AND s.kind = $3
+      WHERE l.tenant_id = ?1 AND l.subject = ?2 AND s.kind = ?3
       ORDER BY l.stream_id";
 const STATES_OF_KIND: &str = "SELECT stream_id, version, state
        FROM aggregate_states
-      WHERE tenant_id = $1 AND kind = $2
+      WHERE tenant_id = ?1 AND kind = ?2
       ORDER BY stream_id";
 const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_for
        FROM retention
-      WHERE tenant_id = $1 AND destroy_after < $2
+      WHERE tenant_id = ?1 AND destroy_after < ?2
       ORDER BY destroy_after, recording_id";
 
+/// On PostgreSQL each read is one call of a function that sets the tenant for row-level
+/// security and selects (migration 0008): one round trip, in the statement's own transaction.
 #[async_trait]
 impl ReadModels for PgEventStore {
     async fn state(
@@ -103,15 +106,11 @@ impl ReadModels for PgEventStore {
         tenant: &TenantId,
         stream: &StreamId,
     ) -> Result<Option<StoredState>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT version, state FROM aggregate_states WHERE tenant_id = $1 AND stream_id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(stream.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let row: Option<(i64, String)> = sqlx::query_as("SELECT * FROM confide_state($1, $2)")
+            .bind(tenant.as_str())
+            .bind(stream.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.map(|(version, state)| (version.unsigned_abs(), state)))
     }
 
@@ -121,14 +120,12 @@ impl ReadModels for PgEventStore {
         subject: &Subject,
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<StateRow> = sqlx::query_as(LINKED_STATES)
+        let rows: Vec<StateRow> = sqlx::query_as("SELECT * FROM confide_linked_states($1, $2, $3)")
             .bind(tenant.as_str())
             .bind(subject.key())
             .bind(kind)
-            .fetch_all(&mut *tx)
+            .fetch_all(self.pool())
             .await?;
-        tx.commit().await?;
         states(rows)
     }
 
@@ -137,13 +134,11 @@ impl ReadModels for PgEventStore {
         tenant: &TenantId,
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<StateRow> = sqlx::query_as(STATES_OF_KIND)
+        let rows: Vec<StateRow> = sqlx::query_as("SELECT * FROM confide_states_of_kind($1, $2)")
             .bind(tenant.as_str())
             .bind(kind)
-            .fetch_all(&mut *tx)
+            .fetch_all(self.pool())
             .await?;
-        tx.commit().await?;
         states(rows)
     }
 
@@ -152,13 +147,11 @@ impl ReadModels for PgEventStore {
         tenant: &TenantId,
         before: DateTime<Utc>,
     ) -> Result<Vec<DueRow>, StoreError> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<DueTuple> = sqlx::query_as(DUE_BEFORE)
+        let rows: Vec<DueTuple> = sqlx::query_as("SELECT * FROM confide_due_before($1, $2)")
             .bind(tenant.as_str())
             .bind(before)
-            .fetch_all(&mut *tx)
+            .fetch_all(self.pool())
             .await?;
-        tx.commit().await?;
         Ok(due(rows))
     }
 }
@@ -186,7 +179,7 @@ impl ReadModels for SqliteEventStore {
         subject: &Subject,
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
-        let rows: Vec<StateRow> = sqlx::query_as(&LINKED_STATES.replace('$', "?"))
+        let rows: Vec<StateRow> = sqlx::query_as(LINKED_STATES)
             .bind(tenant.as_str())
             .bind(subject.key())
             .bind(kind)
@@ -200,7 +193,7 @@ impl ReadModels for SqliteEventStore {
         tenant: &TenantId,
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError> {
-        let rows: Vec<StateRow> = sqlx::query_as(&STATES_OF_KIND.replace('$', "?"))
+        let rows: Vec<StateRow> = sqlx::query_as(STATES_OF_KIND)
             .bind(tenant.as_str())
             .bind(kind)
             .fetch_all(self.pool())
@@ -213,7 +206,7 @@ impl ReadModels for SqliteEventStore {
         tenant: &TenantId,
         before: DateTime<Utc>,
     ) -> Result<Vec<DueRow>, StoreError> {
-        let rows: Vec<DueTuple> = sqlx::query_as(&DUE_BEFORE.replace('$', "?"))
+        let rows: Vec<DueTuple> = sqlx::query_as(DUE_BEFORE)
             .bind(tenant.as_str())
             .bind(before)
             .fetch_all(self.pool())

@@ -161,12 +161,28 @@ async fn main() {
     println!("| request | offered | requests/s | p50 ms | p99 ms | non-200 |");
     println!("|---|---|---|---|---|---|");
 
-    // One viewer alone, one request at a time: the latency of a play with no one waiting.
-    let alone = load(&graphql, Some(ada.as_str()), &plays[..1], 0);
-    println!(
-        "| startPlayback, one viewer alone | flat out | {:.0} | {:.2} | {:.2} | {} |",
-        alone.rps, alone.p50_ms, alone.p99_ms, alone.errors
-    );
+    // One viewer alone, one request at a time: the latency of a play with no one waiting,
+    // and of its parts — an authenticated query that reads one row, and the reads a play's
+    // decision makes without its append.
+    let read_one = vec![Some(json!({ "query": "{ tenant { id } }" }).to_string())];
+    let decision_reads = vec![Some(
+        json!({
+            "query": "query($r: UUID!) { recording(id: $r, purpose: SUPERVISION) { access { allowed } } }",
+            "variables": { "r": recordings[0] },
+        })
+        .to_string(),
+    )];
+    for (name, bodies) in [
+        ("tenant query (one read)", &read_one),
+        ("recording query (a play's reads)", &decision_reads),
+        ("startPlayback", &plays[..1].to_vec()),
+    ] {
+        let f = load(&graphql, Some(ada.as_str()), bodies, 0);
+        println!(
+            "| {name}, one connection | flat out | {:.0} | {:.2} | {:.2} | {} |",
+            f.rps, f.p50_ms, f.p99_ms, f.errors
+        );
+    }
     for rate in [200, 0] {
         let offered = if rate == 0 {
             "flat out".to_owned()

@@ -54,6 +54,8 @@ pub struct PgEventStore {
     /// The head of every tenant this store last appended to, as it committed. Only a hint:
     /// the database refuses a plan made from a stale head.
     heads: Arc<Mutex<HashMap<TenantId, Frontier>>>,
+    /// One turn per tenant for this store's appends: see [`PgEventStore::turn`].
+    turns: Arc<Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>>,
     upcasters: Upcasters,
     inline: Vec<Arc<dyn InlineProjection<Postgres>>>,
     appended: Arc<watch::Sender<u64>>,
@@ -88,6 +90,7 @@ impl PgEventStore {
         Self {
             pool,
             heads: Arc::default(),
+            turns: Arc::default(),
             upcasters: Upcasters::new(),
             inline: Vec::new(),
             appended: Arc::new(watch::channel(0).0),
@@ -188,6 +191,19 @@ impl PgEventStore {
                 })
             }
         }
+    }
+
+    /// The turn this store's appends to `tenant` take one after another. Concurrent appends
+    /// to one tenant would all plan from the same remembered head, and all but one would lose
+    /// the database's compare-and-swap and plan again, each retry costing round trips while
+    /// the tenant is busiest. Taking turns, each plans from the head the previous one left.
+    /// Appends from other processes are still caught by the database's check.
+    fn turn(&self, tenant: &TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self
+            .turns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        turns.entry(tenant.clone()).or_default().clone()
     }
 
     fn remembered_head(&self, tenant: &TenantId) -> Option<Frontier> {
@@ -460,6 +476,8 @@ impl EventStore for PgEventStore {
         plan::validate(&request)?;
         let exact = plan::exact_expectations(&request);
         let all_exact = exact.len() == request.writes.len() + request.conditions.len();
+        let turn = self.turn(tenant);
+        let _turn = turn.lock().await;
         for attempt in 0..MAX_ATTEMPTS {
             let mode = match self.remembered_head(tenant) {
                 Some(frontier) if attempt == 0 && all_exact => Mode::Remembered(frontier),
