@@ -365,7 +365,7 @@ impl CourseMutation {
 #[Object]
 impl CourseQuery {
     async fn course(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<CourseView>> {
-        let principal = organisation_member(ctx).await?;
+        let (principal, _) = organisation_member(ctx).await?;
         let course: Loaded<Course> = services(ctx)
             .app
             .load(&principal.tenant, &stream("course", course_id(id)?)?)

@@ -153,20 +153,25 @@ pub(crate) fn stream(
     confide_app::stream_of(kind, id).map_err(|e| error(AppError::Store(e)))
 }
 
-/// The caller as a member holding at least one role: what the organisation's own records
-/// (its members, consents, courses) are shown to. A valid token of the tenant is not enough;
-/// an external assessor, for one, reaches only what a grant gives them.
+/// The caller as a member holding at least one role, with their organisation as it now
+/// stands: what the organisation's own records (its members, consents, courses) are shown
+/// to. A valid token of the tenant is not enough; an external assessor, for one, reaches only
+/// what a grant gives them.
 pub(crate) async fn organisation_member<'a>(
     ctx: &async_graphql::Context<'a>,
-) -> async_graphql::Result<&'a Principal> {
-    let (principal, _) = member(ctx)?;
-    if roles(ctx).await?.is_empty() {
+) -> async_graphql::Result<(&'a Principal, DomainTenant)> {
+    let (principal, user_id) = member(ctx)?;
+    let organisation = organisation(ctx).await?;
+    if organisation
+        .roles_of(user_id)
+        .is_none_or(BTreeSet::is_empty)
+    {
         return Err(coded(
             "only the organisation's members see this".to_owned(),
             "FORBIDDEN",
         ));
     }
-    Ok(principal)
+    Ok((principal, organisation))
 }
 
 /// The roles the caller holds in their tenant now (from membership events, never the
@@ -178,10 +183,20 @@ pub(crate) async fn roles(
     let Actor::User { user_id } = &principal.actor else {
         return Ok(BTreeSet::new());
     };
+    Ok(organisation(ctx)
+        .await?
+        .roles_of(user_id)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// The caller's organisation: its policy and members.
+async fn organisation(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<DomainTenant> {
+    let principal = caller(ctx)?;
     let tenant: Loaded<DomainTenant> = services(ctx)
         .app
         .load(&principal.tenant, &tenant_stream())
         .await
         .map_err(error)?;
-    Ok(tenant.state.roles_of(user_id).cloned().unwrap_or_default())
+    Ok(tenant.state)
 }

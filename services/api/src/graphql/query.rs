@@ -1,9 +1,8 @@
 //! Reads.
 
 use async_graphql::{Context, Object, Result};
-use confide_app::{Loaded, tenant_stream};
+use confide_app::Loaded;
 use confide_domain::aggregates::consent::Consent;
-use confide_domain::aggregates::tenant::Tenant as DomainTenant;
 use confide_domain::{ClientId, ConsentId, RecordingId};
 use uuid::Uuid;
 
@@ -20,13 +19,8 @@ pub(super) struct ConsentQuery;
 impl ConsentQuery {
     /// The caller's organisation: its policy and members.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
-        let principal = organisation_member(ctx).await?;
-        let app = &services(ctx).app;
-        let tenant: Loaded<DomainTenant> = app
-            .load(&principal.tenant, &tenant_stream())
-            .await
-            .map_err(error)?;
-        Ok((&tenant.state).into())
+        let (_, organisation) = organisation_member(ctx).await?;
+        Ok((&organisation).into())
     }
 
     /// A client's consents, each in its current state. A client link sees only its own.
@@ -109,6 +103,6 @@ async fn reader<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
     if principal.client().is_some() {
         Ok(principal)
     } else {
-        organisation_member(ctx).await
+        Ok(organisation_member(ctx).await?.0)
     }
 }

@@ -7,11 +7,12 @@ use confide_app::Loaded;
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee, RevocationReason};
 use confide_domain::aggregates::recording::{
-    DestructionReason, Recording, RecordingCommand, RecordingEvent, TranscriptSpan,
+    DestructionReason, Recording, RecordingCommand, RecordingCore, RecordingEvent, TranscriptSpan,
 };
 use confide_domain::{
     ConsentId, DomainError, GrantId, Offset, RecordingId, Sealed, Sha256, TranscriptId,
 };
+use confide_eventstore::StreamId;
 use uuid::Uuid;
 
 use super::mutation::{client_key, internal, user};
@@ -94,10 +95,7 @@ impl RecordingMutation {
         )
         .await
         .map_err(error)?;
-        let recording: Loaded<Recording> =
-            app.load(tenant, &recording_stream).await.map_err(error)?;
-        RecordingView::of(&recording.state, None)
-            .ok_or_else(|| bad_input(DomainError::not_found("recording")))
+        current(ctx, &recording_stream).await
     }
 
     /// Grants a named person access to a recording for a purpose until a date, within what
@@ -198,17 +196,7 @@ impl RecordingMutation {
         let (principal, _) = member(ctx)?;
         let services = services(ctx);
         let tenant = &principal.tenant;
-        let id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
-        let recording_stream = stream("recording", id)?;
-        let recording: Loaded<Recording> = services
-            .app
-            .load(tenant, &recording_stream)
-            .await
-            .map_err(error)?;
-        let core = recording
-            .state
-            .core()
-            .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
+        let (recording_stream, _, core) = existing(ctx, recording_id).await?;
         let key = client_key(core.client_id)?;
         let sealed = services
             .keys
@@ -252,14 +240,7 @@ impl RecordingMutation {
         let (principal, _) = member(ctx)?;
         let app = &services(ctx).app;
         let tenant = &principal.tenant;
-        let id = RecordingId::from_uuid(input.recording_id).map_err(bad_input)?;
-        let recording_stream = stream("recording", id)?;
-        let recording: Loaded<Recording> =
-            app.load(tenant, &recording_stream).await.map_err(error)?;
-        let core = recording
-            .state
-            .core()
-            .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
+        let (recording_stream, _, core) = existing(ctx, input.recording_id).await?;
         let consent: Loaded<Consent> = app
             .load(tenant, &stream("consent", core.consent_id)?)
             .await
@@ -307,10 +288,7 @@ impl RecordingMutation {
         let services = services(ctx);
         let app = &services.app;
         let tenant = &principal.tenant;
-        let id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
-        let recording_stream = stream("recording", id)?;
-        let recording: Loaded<Recording> =
-            app.load(tenant, &recording_stream).await.map_err(error)?;
+        let (recording_stream, recording, _) = existing(ctx, recording_id).await?;
         let key = recording.state.media().map(|m| m.data_key_id.clone());
         let object_sha256s: Vec<Sha256> = recording
             .state
@@ -334,9 +312,40 @@ impl RecordingMutation {
         app.execute::<Recording>(tenant, &principal.actor, &recording_stream, command, &[])
             .await
             .map_err(error)?;
-        let recording: Loaded<Recording> =
-            app.load(tenant, &recording_stream).await.map_err(error)?;
-        RecordingView::of(&recording.state, None)
-            .ok_or_else(|| bad_input(DomainError::not_found("recording")))
+        current(ctx, &recording_stream).await
     }
+}
+
+/// A recording of the caller's tenant that exists: its stream, its state and the facts fixed
+/// at its creation.
+async fn existing(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<(StreamId, Loaded<Recording>, RecordingCore)> {
+    let principal = caller(ctx)?;
+    let id = RecordingId::from_uuid(id).map_err(bad_input)?;
+    let recording_stream = stream("recording", id)?;
+    let recording: Loaded<Recording> = services(ctx)
+        .app
+        .load(&principal.tenant, &recording_stream)
+        .await
+        .map_err(error)?;
+    let core = recording
+        .state
+        .core()
+        .cloned()
+        .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
+    Ok((recording_stream, recording, core))
+}
+
+/// The recording as it now stands, without the caller's access.
+async fn current(ctx: &Context<'_>, recording_stream: &StreamId) -> Result<RecordingView> {
+    let principal = caller(ctx)?;
+    let recording: Loaded<Recording> = services(ctx)
+        .app
+        .load(&principal.tenant, recording_stream)
+        .await
+        .map_err(error)?;
+    RecordingView::of(&recording.state, None)
+        .ok_or_else(|| bad_input(DomainError::not_found("recording")))
 }
