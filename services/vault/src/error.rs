@@ -73,3 +73,118 @@ impl fmt::Display for Damaged {
 #[derive(Debug, thiserror::Error)]
 #[error("a master key is 32 bytes in standard base64 (44 characters)")]
 pub struct InvalidMasterKey;
+
+/// What can go wrong with a blob store, in variants a caller can act on.
+///
+/// Messages name object keys and byte offsets, never the bytes of an object.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No object is stored under the key.
+    #[error("no object is stored under {key}")]
+    NotFound { key: String },
+    /// The text is not a valid object key (see [`crate::BlobKey`]).
+    #[error("{key:?} is not a valid object key: {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+    /// The range asked for is empty or reversed.
+    #[error("the byte range {start}..{end} is empty")]
+    EmptyRange { start: u64, end: u64 },
+    /// The range starts at or past the end of the object.
+    #[error("the byte range starting at {start} begins past the end of {key}")]
+    RangeNotSatisfiable { key: String, start: u64 },
+    /// The body given to [`crate::BlobStore::put`] failed; nothing was stored.
+    #[error("the body of the object failed; nothing was stored")]
+    Body(#[source] std::io::Error),
+    /// The store itself failed (the disk, the S3 service or the network);
+    /// [`BlobError::is_retryable`] says whether trying again may help. A failed write leaves
+    /// nothing behind.
+    #[error("the blob store failed to {operation}")]
+    Store {
+        operation: &'static str,
+        retryable: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl BlobError {
+    /// Whether the same call may succeed later: the store was unreachable, timed out or
+    /// reported a transient failure.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Store {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    /// A failure of the local file system during `operation`.
+    pub(crate) fn io(operation: &'static str, error: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        let retryable = matches!(
+            error.kind(),
+            ErrorKind::Interrupted | ErrorKind::TimedOut | ErrorKind::WouldBlock
+        );
+        Self::Store {
+            operation,
+            retryable,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// What can go wrong with encrypted media, in variants a caller can act on.
+///
+/// Messages never carry key material, plaintext or ciphertext.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// No media object is stored under the key.
+    #[error("no media object is stored under {key}")]
+    NotFound { key: String },
+    /// The object does not start with a media header this build reads: it is not Confide
+    /// media, or a later format version.
+    #[error("the object is not Confide media of a format this build reads")]
+    UnsupportedFormat,
+    /// No media object has this length: it was truncated or extended.
+    #[error("{len} bytes is not the length of any encrypted media object")]
+    InvalidLength { len: u64 },
+    /// A chunk failed authentication: the object was altered, truncated, reordered or spliced
+    /// from another object, or it is decrypted under the wrong key or with the wrong associated
+    /// data (another tenant or recording). No byte of that chunk is ever yielded.
+    #[error("chunk {chunk} of the media does not authenticate")]
+    Unauthentic { chunk: u64 },
+    /// The plaintext range asked for is empty or reversed.
+    #[error("the byte range {start}..{end} is empty")]
+    EmptyRange { start: u64, end: u64 },
+    /// The plaintext range asked for reaches past the end of the media.
+    #[error("the byte range {start}..{end} reaches past the end of the media")]
+    OutOfRange { start: u64, end: u64 },
+    /// The blob store failed; [`MediaError::is_retryable`] says whether trying again may help.
+    #[error("reading the media from the blob store failed")]
+    Blob(#[source] BlobError),
+}
+
+impl MediaError {
+    /// Whether the same call may succeed later (the blob store failed transiently).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Blob(error) if error.is_retryable())
+    }
+}
+
+/// So a decrypted range can serve as an HTTP body or an `AsyncRead` directly.
+impl From<MediaError> for std::io::Error {
+    fn from(error: MediaError) -> Self {
+        let kind = match &error {
+            MediaError::NotFound { .. } => std::io::ErrorKind::NotFound,
+            MediaError::EmptyRange { .. } | MediaError::OutOfRange { .. } => {
+                std::io::ErrorKind::InvalidInput
+            }
+            MediaError::UnsupportedFormat
+            | MediaError::InvalidLength { .. }
+            | MediaError::Unauthentic { .. } => std::io::ErrorKind::InvalidData,
+            MediaError::Blob(_) => std::io::ErrorKind::Other,
+        };
+        Self::new(kind, error)
+    }
+}

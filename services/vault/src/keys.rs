@@ -10,6 +10,7 @@ use confide_domain::{KeyId, Sealed, TenantId};
 use zeroize::Zeroizing;
 
 use crate::error::{Damaged, InvalidMasterKey, KeyError};
+use crate::media::MediaKey;
 use crate::table::{Stored, Table};
 
 /// Bytes in a key: the master key and every data key.
@@ -55,6 +56,16 @@ pub trait KeyStore: Send + Sync {
         key_id: &KeyId,
         sealed: &str,
     ) -> Result<Vec<u8>, KeyError>;
+
+    /// The unwrapped data key itself, for the streaming encryption of a recording's media
+    /// (`crate::media`), which cannot go through [`KeyStore::seal`]: media is far larger than a
+    /// sealed value and is encrypted chunk by chunk as it streams. The same errors as
+    /// [`KeyStore::open`]: [`KeyError::Destroyed`] once destroyed, [`KeyError::Unknown`] for
+    /// another tenant's key, [`KeyError::Corrupt`] if the wrapped key does not unwrap.
+    ///
+    /// The key is read afresh on every call; hold it no longer than one upload or playback, so
+    /// that destroying the key stops the next one.
+    async fn media_key(&self, tenant: &TenantId, key_id: &KeyId) -> Result<MediaKey, KeyError>;
 
     /// Destroys the key (crypto-shredding): its wrapped form is removed and a tombstone with
     /// the time of destruction kept, so opening afterwards is [`KeyError::Destroyed`]. Returns
@@ -170,7 +181,7 @@ impl<B: Table> KeyStore for LocalKeyStore<B> {
             });
         }
         let key = data_key(&self.backend, &self.master_key, tenant, key_id).await?;
-        Ok(BASE64.encode(encrypt(&key, plaintext, &[])?))
+        Ok(BASE64.encode(encrypt(&cipher(&key), plaintext, &[])?))
     }
 
     async fn open(
@@ -180,6 +191,7 @@ impl<B: Table> KeyStore for LocalKeyStore<B> {
         sealed: &str,
     ) -> Result<Vec<u8>, KeyError> {
         let key = data_key(&self.backend, &self.master_key, tenant, key_id).await?;
+        let key = cipher(&key);
         BASE64
             .decode(sealed)
             .ok()
@@ -191,18 +203,28 @@ impl<B: Table> KeyStore for LocalKeyStore<B> {
             })
     }
 
+    async fn media_key(&self, tenant: &TenantId, key_id: &KeyId) -> Result<MediaKey, KeyError> {
+        let key = data_key(&self.backend, &self.master_key, tenant, key_id).await?;
+        Ok(MediaKey::from_bytes(key))
+    }
+
     async fn destroy(&self, tenant: &TenantId, key_id: &KeyId) -> Result<bool, KeyError> {
         self.backend.destroy(tenant, key_id).await
     }
 }
 
-/// The unwrapped data key, as a cipher ready to use.
+/// The data key as a cipher ready to seal and open with.
+fn cipher(key: &[u8; KEY_LEN]) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(Key::from_slice(key))
+}
+
+/// The unwrapped data key.
 async fn data_key(
     table: &impl Table,
     master_key: &MasterKey,
     tenant: &TenantId,
     key_id: &KeyId,
-) -> Result<XChaCha20Poly1305, KeyError> {
+) -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
     let wrapped = match table.fetch(tenant, key_id).await? {
         Some(Stored::Live(wrapped)) => wrapped,
         Some(Stored::Destroyed) => {
@@ -223,7 +245,7 @@ async fn data_key(
         key_id: key_id.clone(),
         damaged: Damaged::WrappedKey,
     };
-    let key = Zeroizing::new(
+    let unwrapped = Zeroizing::new(
         decrypt(
             &master_key.cipher(),
             &wrapped,
@@ -231,10 +253,12 @@ async fn data_key(
         )
         .ok_or_else(corrupt)?,
     );
-    if key.len() != KEY_LEN {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    if unwrapped.len() != KEY_LEN {
         return Err(corrupt());
     }
-    Ok(XChaCha20Poly1305::new(Key::from_slice(&key)))
+    key.copy_from_slice(&unwrapped);
+    Ok(key)
 }
 
 /// The associated data of a wrapped key: a fixed label, then the tenant and the key id, each

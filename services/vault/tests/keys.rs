@@ -155,6 +155,7 @@ on_both_backends!(
     a_wrong_master_key_unwraps_nothing,
     a_key_id_is_created_once,
     an_unknown_key_opens_nothing,
+    a_media_key_is_the_same_key_until_destroyed,
 );
 
 async fn a_sealed_value_opens_again_with_the_same_key(db: Db) {
@@ -578,4 +579,66 @@ fn errors_name_the_tenant_and_the_key() {
         );
         assert!(!error.is_retryable());
     }
+}
+
+async fn a_media_key_is_the_same_key_until_destroyed(db: Db) {
+    use confide_vault::{BlobKey, BlobStore, LocalBlobStore, decrypt_range, encrypt_stream};
+    use futures_util::StreamExt;
+
+    let master = MasterKey::generate();
+    let keys = db.keys(master.clone());
+    let (acme, globex, recording) = (tenant("acme"), tenant("globex"), key("recording-0190"));
+    keys.create_key(&acme, &recording).await.unwrap();
+    let media_key = keys.media_key(&acme, &recording).await.unwrap();
+    assert_eq!(format!("{media_key:?}"), "MediaKey(..)");
+
+    // Media encrypted under it decrypts under the key fetched again, by another store.
+    let directory = tempfile::tempdir().unwrap();
+    let blobs = LocalBlobStore::new(directory.path()).unwrap();
+    let object = BlobKey::parse("acme/recording-0190").unwrap();
+    let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let frames = futures_util::stream::iter(vec![Ok(bytes::Bytes::from(plain.clone()))]);
+    let encrypted = encrypt_stream(&media_key, b"acme/0190", frames);
+    blobs.put(&object, encrypted.boxed()).await.unwrap();
+    let again = db.keys(master).media_key(&acme, &recording).await.unwrap();
+    let mut stream = decrypt_range(&blobs, &object, &again, b"acme/0190", 0..200_000)
+        .await
+        .unwrap();
+    let mut decrypted = Vec::new();
+    while let Some(bytes) = stream.next().await {
+        decrypted.extend_from_slice(&bytes.unwrap());
+    }
+    assert!(decrypted == plain);
+
+    // Another tenant's key, an unknown key, a damaged wrapped key, a destroyed key.
+    let other = keys.media_key(&globex, &recording).await;
+    assert!(matches!(other, Err(KeyError::Unknown { .. })), "{other:?}");
+    let unknown = keys.media_key(&acme, &key("recording-0191")).await;
+    assert!(
+        matches!(unknown, Err(KeyError::Unknown { .. })),
+        "{unknown:?}"
+    );
+    let (wrapped, _) = db.row(&acme, &recording).await.unwrap();
+    let wrapped = wrapped.unwrap();
+    let mut flipped = wrapped.clone();
+    flipped[40] ^= 0x01;
+    db.set_wrapped(&acme, &recording, &flipped).await;
+    let damaged = keys.media_key(&acme, &recording).await;
+    assert!(
+        matches!(
+            damaged,
+            Err(KeyError::Corrupt {
+                damaged: Damaged::WrappedKey,
+                ..
+            })
+        ),
+        "{damaged:?}"
+    );
+    db.set_wrapped(&acme, &recording, &wrapped).await;
+    assert!(keys.destroy(&acme, &recording).await.unwrap());
+    let destroyed = keys.media_key(&acme, &recording).await;
+    assert!(
+        matches!(destroyed, Err(KeyError::Destroyed { .. })),
+        "{destroyed:?}"
+    );
 }
