@@ -447,6 +447,21 @@ impl NoteVerifier {
     }
 }
 
+/// The key names and key ids of the well-formed signature lines of `note`, whether or not
+/// the signatures verify: for telling an auditor which keys a note claims to be signed by.
+/// A note without a signature block gives an empty list.
+pub fn claimed_signers(note: &str) -> Vec<(String, u32)> {
+    let Some(separator) = note.rfind("\n\n") else {
+        return Vec::new();
+    };
+    note[separator + 2..]
+        .lines()
+        .take(MAX_SIGNATURES)
+        .filter_map(|line| parse_signature_line(line).ok())
+        .map(|(name, key_id, _)| (name.to_owned(), key_id))
+        .collect()
+}
+
 /// Whether `text` has a character the signed-note spec forbids: an ASCII
 /// control character (below U+0020) other than newline.
 fn has_control_other_than_newline(text: &str) -> bool {
@@ -645,6 +660,19 @@ mod tests {
             let changed = String::from_utf8(changed).unwrap();
             assert!(NoteVerifier::parse(&changed).is_err(), "{changed}");
         }
+    }
+
+    #[test]
+    fn claimed_signers_lists_every_well_formed_signature_line() {
+        let both = format!("{GO_TEXT}\n{PETER_SIGNATURE_LINE}{ENOCH_SIGNATURE_LINE}");
+        assert_eq!(
+            claimed_signers(&both),
+            vec![
+                ("PeterNeumann".to_owned(), 0xc74f20a3),
+                ("EnochRoot".to_owned(), 0xaf0cfe78)
+            ]
+        );
+        assert!(claimed_signers(GO_TEXT).is_empty());
     }
 
     #[test]

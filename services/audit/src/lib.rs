@@ -13,8 +13,22 @@
 //!   append [`merkle::Frontier`].
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies in C2SP signed notes with
 //!   Ed25519 keys.
+//! - [`bundle`]: the audit bundle format (`schema/audit-bundle.md`): the filter,
+//!   the streaming [`bundle::BundleWriter`] an exporter feeds, and the line
+//!   reader.
+//! - [`verify`]: offline verification of a bundle, line by line with flat
+//!   memory, failing with a [`verify::VerifyError`] that names the case; the
+//!   `confide-verify` binary (`src/bin/confide-verify.rs`) wraps it.
+//! - [`report`]: the CSV of consent and access events and the consent trail per
+//!   client, derived only from a verified bundle.
+//! - `strict_json` (private): a reader that accepts only canonical JSON, the
+//!   verifier's fast path.
 
+pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
 pub mod envelope;
 pub mod merkle;
+pub mod report;
+mod strict_json;
+pub mod verify;

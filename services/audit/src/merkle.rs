@@ -127,6 +127,15 @@ pub enum ProofError {
         /// How many bytes were given.
         actual: usize,
     },
+    /// A perfect subtree of this level cannot follow a tree of this size: the size is not a
+    /// multiple of the subtree's width, or the sum overflows.
+    #[error("a perfect subtree of level {level} cannot be appended to a tree of size {size}")]
+    MisalignedSubtree {
+        /// The size of the tree appended to.
+        size: u64,
+        /// The level of the subtree.
+        level: u8,
+    },
 }
 
 /// The largest power of two strictly smaller than `len`; `len` must be at
@@ -577,6 +586,131 @@ impl Frontier {
         }
         self.hashes.push(hash);
         self.size += 1;
+    }
+
+    /// Appends a whole perfect subtree of `2^level` leaves, given its root, as if its leaves
+    /// were pushed one by one (without reporting the completed nodes). The tree's size must be
+    /// a multiple of `2^level`: the subtree then sits at an aligned position, which is what
+    /// [`range_nodes`] yields. A level of 0 appends one leaf hash.
+    pub fn push_subtree(&mut self, level: u8, hash: Hash) -> Result<(), ProofError> {
+        let misaligned = ProofError::MisalignedSubtree {
+            size: self.size,
+            level,
+        };
+        if level >= 64 || self.size & ((1u64 << level) - 1) != 0 {
+            return Err(misaligned);
+        }
+        let width = 1u64 << level;
+        let new_size = self.size.checked_add(width).ok_or(misaligned)?;
+        // The frontier's subtrees smaller than this one are absent (the size is a multiple of
+        // the width); each trailing one bit of `size >> level` is a subtree of that height
+        // that the new one completes, smallest first.
+        let merges = (self.size >> level).trailing_ones() as usize;
+        let keep = self.hashes.len() - merges;
+        let mut hash = hash;
+        for left in self.hashes.drain(keep..).rev() {
+            hash = node_hash(&left, &hash);
+        }
+        self.hashes.push(hash);
+        self.size = new_size;
+        Ok(())
+    }
+}
+
+/// The perfect subtrees that tile the leaves `start..end` with as few pieces as possible,
+/// left to right: from `start`, each piece is the largest aligned subtree that starts there
+/// and ends at or before `end`. Their sizes first grow, then shrink; there are at most about
+/// `2 * log2(end - start)` of them, and none when `start >= end`.
+///
+/// Folding them into a [`Frontier`] of size `start` with [`Frontier::push_subtree`] gives
+/// the frontier of size `end`, so a reader who knows these hashes for `0..start` and
+/// `end..size` and every leaf of `start..end` recomputes the root of the tree of `size`
+/// leaves: a range proof with `O(log size)` hashes for the whole range.
+pub fn range_nodes(start: u64, end: u64) -> impl Iterator<Item = NodeId> {
+    let mut position = start;
+    std::iter::from_fn(move || {
+        if position >= end {
+            return None;
+        }
+        // The alignment of `position` bounds the level from above (position 0 is aligned to
+        // everything); so does the length left.
+        let alignment = if position == 0 {
+            63
+        } else {
+            position.trailing_zeros()
+        };
+        let fits = 63 - (end - position).leading_zeros();
+        let level = alignment.min(fits) as u8;
+        let node = NodeId {
+            level,
+            index: position >> level,
+        };
+        position += 1 << level;
+        Some(node)
+    })
+}
+
+/// Accumulates consecutive leaf hashes from any starting position into the tiling of
+/// [`range_nodes`], merging siblings as soon as both are known, so that a run of `n` leaves
+/// costs about `n` node hashes and `O(log n)` memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompactRange {
+    start: u64,
+    end: u64,
+    // The pieces so far, left to right, as (level, hash).
+    pieces: Vec<(u8, Hash)>,
+}
+
+impl CompactRange {
+    /// An empty range at `start`.
+    pub fn new(start: u64) -> Self {
+        Self {
+            start,
+            end: start,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The first leaf of the range.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// One past the last leaf of the range.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Whether the range holds no leaf.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Appends the hash of leaf `end()`.
+    pub fn push(&mut self, leaf: Hash) {
+        self.pieces.push((0, leaf));
+        self.end += 1;
+        // The last piece merges with its left neighbour when both have the same level and
+        // together they form an aligned subtree inside the range.
+        while let [.., (left_level, left), (right_level, right)] = self.pieces[..] {
+            if left_level != right_level {
+                break;
+            }
+            // Both pieces are inside the range, so the pair starts at or after `start`.
+            let width = 1u64 << (left_level + 1);
+            let left_start = self.end - width;
+            if !left_start.is_multiple_of(width) {
+                break;
+            }
+            let merged = node_hash(&left, &right);
+            self.pieces.truncate(self.pieces.len() - 2);
+            self.pieces.push((left_level + 1, merged));
+        }
+    }
+
+    /// The hashes of the pieces, left to right: those of [`range_nodes`]`(start, end)`.
+    pub fn hashes(&self) -> impl ExactSizeIterator<Item = Hash> + '_ {
+        self.pieces.iter().map(|(_, hash)| *hash)
     }
 }
 
@@ -1400,6 +1534,121 @@ mod tests {
                 size: 0,
                 expected: 0,
                 actual: 32
+            })
+        );
+    }
+
+    // ---------------------------------------------------------------------
+    // Range tilings, subtree pushes and compact ranges.
+
+    #[test]
+    fn range_nodes_tile_the_range_with_maximal_aligned_subtrees() {
+        for start in 0..70u64 {
+            for end in start..=70u64 {
+                let nodes: Vec<NodeId> = range_nodes(start, end).collect();
+                let mut position = start;
+                for node in &nodes {
+                    let width = 1u64 << node.level;
+                    assert_eq!(
+                        node.index << node.level,
+                        position,
+                        "{start}..{end}: {nodes:?}"
+                    );
+                    position += width;
+                    // Maximal: the parent would stick out of the range.
+                    let parent_start = (node.index >> 1) << (node.level + 1);
+                    let parent_end = parent_start + 2 * width;
+                    assert!(
+                        parent_start < start || parent_end > end,
+                        "{start}..{end}: {node:?} is not maximal"
+                    );
+                }
+                assert_eq!(position, end.max(start));
+                // At most two pieces per level.
+                assert!(nodes.len() <= 2 * 7, "{start}..{end}: {nodes:?}");
+            }
+        }
+        let last: Vec<NodeId> = range_nodes(u64::MAX - 2, u64::MAX).collect();
+        assert_eq!(
+            last,
+            vec![
+                NodeId {
+                    level: 0,
+                    index: u64::MAX - 2
+                },
+                NodeId {
+                    level: 0,
+                    index: u64::MAX - 1
+                }
+            ]
+        );
+        assert_eq!(range_nodes(0, 1 << 40).count(), 1);
+    }
+
+    #[test]
+    fn folding_a_range_between_its_two_proofs_gives_the_root() {
+        let d = leaf_data(40);
+        let subtree = |node: NodeId| {
+            let start = (node.index << node.level) as usize;
+            naive_mth(&d[start..start + (1usize << node.level)])
+        };
+        for size in 0..=40u64 {
+            let expected = naive_mth(&d[..size as usize]);
+            for start in 0..=size {
+                for end in start..=size {
+                    let mut frontier = Frontier::new();
+                    for node in range_nodes(0, start) {
+                        frontier.push_subtree(node.level, subtree(node)).unwrap();
+                    }
+                    let mut compact = CompactRange::new(start);
+                    for index in start..end {
+                        let leaf = naive_leaf(&d[index as usize]);
+                        frontier.push_subtree(0, leaf).unwrap();
+                        compact.push(leaf);
+                    }
+                    let expected_pieces: Vec<Hash> = range_nodes(start, end).map(subtree).collect();
+                    assert_eq!(compact.hashes().collect::<Vec<_>>(), expected_pieces);
+                    assert_eq!((compact.start(), compact.end()), (start, end));
+                    for node in range_nodes(end, size) {
+                        frontier.push_subtree(node.level, subtree(node)).unwrap();
+                    }
+                    assert_eq!(frontier.size(), size);
+                    assert_eq!(frontier.root(), expected, "{start}..{end} of {size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn push_subtree_of_level_zero_is_push() {
+        let d = leaf_data(37);
+        let mut by_push = Frontier::new();
+        let mut by_subtree = Frontier::new();
+        for data in &d {
+            by_push.push(naive_leaf(data), &mut Vec::new());
+            by_subtree.push_subtree(0, naive_leaf(data)).unwrap();
+            assert_eq!(by_push, by_subtree);
+        }
+    }
+
+    #[test]
+    fn push_subtree_rejects_misaligned_subtrees() {
+        let hash = naive_leaf(b"x");
+        let mut frontier = Frontier::new();
+        frontier.push_subtree(0, hash).unwrap();
+        for level in [1u8, 2, 63, 64, 200] {
+            assert_eq!(
+                frontier.clone().push_subtree(level, hash),
+                Err(ProofError::MisalignedSubtree { size: 1, level })
+            );
+        }
+        let mut empty = Frontier::new();
+        empty.push_subtree(63, hash).unwrap();
+        assert_eq!(
+            empty.push_subtree(63, hash),
+            Err(ProofError::MisalignedSubtree {
+                size: 1 << 63,
+                level: 63
             })
         );
     }

@@ -1,0 +1,798 @@
+//! A reader that accepts only canonical JSON (the form of [`crate::canonical`]) and records
+//! where its values are, without building a tree of owned values.
+//!
+//! The bundle verifier must check that every line is exactly its canonical form. Parsing a
+//! line into a [`serde_json::Value`] and serializing it again does that, but costs about as
+//! much as everything else the verifier does per event together. This reader checks the
+//! canonical rules in one pass over the bytes (no whitespace, members in strictly increasing
+//! UTF-16 order, minimal string escapes, integers only in the safe range, no `-0`) and
+//! records the spans of the values down to a chosen depth, which is all the verifier needs.
+//! Tests check it against "parse with serde_json and re-serialize canonically" on arbitrary
+//! input.
+
+use std::borrow::Cow;
+
+use crate::canonical::MAX_SAFE_INTEGER;
+
+/// Deeper nesting is refused, so that hostile input cannot exhaust the stack. It is above
+/// serde_json's own limit (128), which every stored payload has passed, plus the two levels
+/// that a bundle line wraps around a payload.
+const MAX_DEPTH: u16 = 200;
+
+/// The kind of a recorded value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool,
+    Number,
+    /// A string without escapes: its text is the bytes between the quotes.
+    String,
+    /// A string with at least one escape.
+    EscapedString,
+    Array,
+    Object,
+}
+
+/// One recorded value: the document's root, or a member or element within the recorded
+/// depth. Spans are byte offsets into the document (lines are far shorter than 4 GiB); a
+/// value's span includes its quotes or brackets, a member name's span its quotes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub(crate) kind: Kind,
+    key_escaped: bool,
+    /// The index just past this node's recorded descendants: its next sibling's.
+    after: u32,
+    /// The member name's span; empty for the root and array elements.
+    key_start: u32,
+    key_end: u32,
+    start: u32,
+    end: u32,
+}
+
+/// Why a text is not canonical JSON, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StrictJsonError {
+    pub(crate) offset: usize,
+    pub(crate) reason: &'static str,
+}
+
+/// A parsed document: the text and its recorded values, root first, in document order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Document<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) nodes: &'a [Node],
+}
+
+/// Checks that `text` is canonical JSON and records into `nodes` (cleared first) the root
+/// and every value down to `record_depth` (the root's members are at depth 1).
+pub(crate) fn parse<'a>(
+    text: &'a str,
+    record_depth: u16,
+    nodes: &'a mut Vec<Node>,
+) -> Result<Document<'a>, StrictJsonError> {
+    nodes.clear();
+    parse_appending(text, record_depth, nodes)
+}
+
+/// Like [`parse`], but appends the recorded values to `nodes` (which may hold other
+/// documents' values) and returns a document over the appended ones; on failure, `nodes`
+/// is left as it was.
+pub(crate) fn parse_appending<'a>(
+    text: &'a str,
+    record_depth: u16,
+    nodes: &'a mut Vec<Node>,
+) -> Result<Document<'a>, StrictJsonError> {
+    let base = nodes.len();
+    let mut parser = Parser {
+        text: text.as_bytes(),
+        position: 0,
+        nodes,
+        base,
+        record_depth,
+    };
+    let mut result = parser.value(0, None);
+    if result.is_ok() && parser.position != parser.text.len() {
+        result = Err(parser.fail("unexpected bytes after the value"));
+    }
+    if let Err(error) = result {
+        nodes.truncate(base);
+        return Err(error);
+    }
+    Ok(Document {
+        text,
+        nodes: &nodes[base..],
+    })
+}
+
+struct Parser<'t, 'n> {
+    text: &'t [u8],
+    position: usize,
+    nodes: &'n mut Vec<Node>,
+    /// Where this document's values start in `nodes`; indices are relative to it.
+    base: usize,
+    record_depth: u16,
+}
+
+impl Parser<'_, '_> {
+    fn fail(&self, reason: &'static str) -> StrictJsonError {
+        StrictJsonError {
+            offset: self.position,
+            reason,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.position).copied()
+    }
+
+    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), StrictJsonError> {
+        if self.peek() == Some(byte) {
+            self.position += 1;
+            Ok(())
+        } else {
+            Err(self.fail(reason))
+        }
+    }
+
+    /// Parses one value at `depth`, recording it if `depth <= record_depth`.
+    fn value(
+        &mut self,
+        depth: u16,
+        key: Option<(usize, usize, bool)>,
+    ) -> Result<(), StrictJsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.fail("the value is nested too deeply"));
+        }
+        let start = self.position;
+        let record = depth <= self.record_depth;
+        let index = self.nodes.len();
+        if record {
+            let (key_start, key_end, key_escaped) = key.unwrap_or((0, 0, false));
+            self.nodes.push(Node {
+                kind: Kind::Null,
+                key_escaped,
+                after: 0,
+                key_start: key_start as u32,
+                key_end: key_end as u32,
+                start: start as u32,
+                end: start as u32,
+            });
+        }
+        let kind = match self.peek() {
+            Some(b'{') => {
+                self.object(depth)?;
+                Kind::Object
+            }
+            Some(b'[') => {
+                self.array(depth)?;
+                Kind::Array
+            }
+            Some(b'"') => {
+                if self.string()? {
+                    Kind::EscapedString
+                } else {
+                    Kind::String
+                }
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                Kind::Bool
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                Kind::Bool
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Kind::Null
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Kind::Number
+            }
+            Some(b' ' | b'\t' | b'\n' | b'\r') => {
+                return Err(self.fail("whitespace between tokens"));
+            }
+            Some(_) => return Err(self.fail("not the start of a JSON value")),
+            None => return Err(self.fail("the text ends where a value should start")),
+        };
+        if record {
+            let after = (self.nodes.len() - self.base) as u32;
+            let node = &mut self.nodes[index];
+            node.kind = kind;
+            node.end = self.position as u32;
+            node.after = after;
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, literal: &'static [u8]) -> Result<(), StrictJsonError> {
+        if self.text[self.position..].starts_with(literal) {
+            self.position += literal.len();
+            Ok(())
+        } else {
+            Err(self.fail("not a JSON literal"))
+        }
+    }
+
+    fn number(&mut self) -> Result<(), StrictJsonError> {
+        let start = self.position;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.position += 1;
+        }
+        let digits_start = self.position;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.position += 1;
+        }
+        let digits = &self.text[digits_start..self.position];
+        if digits.is_empty() {
+            return Err(self.fail("a number without digits"));
+        }
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return Err(self.fail("numbers must be integers"));
+        }
+        if digits.len() > 1 && digits[0] == b'0' {
+            return Err(self.fail("a number with a leading zero"));
+        }
+        if negative && digits == b"0" {
+            return Err(self.fail("-0 is written 0"));
+        }
+        // 2^53 - 1 has 16 digits.
+        let magnitude = if digits.len() > 16 {
+            u64::MAX
+        } else {
+            digits
+                .iter()
+                .fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0'))
+        };
+        if magnitude > MAX_SAFE_INTEGER {
+            self.position = start;
+            return Err(self.fail("an integer outside -(2^53-1)..=2^53-1"));
+        }
+        Ok(())
+    }
+
+    /// Parses a string token and says whether it holds an escape.
+    fn string(&mut self) -> Result<bool, StrictJsonError> {
+        self.expect(b'"', "expected a string")?;
+        let mut escaped = false;
+        loop {
+            // The text is valid UTF-8 (it is a `str`), and no byte of a multi-byte sequence
+            // is below 0x80, so only these three bytes need a look.
+            let Some(offset) = find_string_special(&self.text[self.position..]) else {
+                self.position = self.text.len();
+                return Err(self.fail("a string is not closed"));
+            };
+            self.position += offset;
+            match self.text[self.position] {
+                b'"' => {
+                    self.position += 1;
+                    return Ok(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                _ => return Err(self.fail("a control character must be escaped")),
+            }
+        }
+    }
+
+    /// Checks the escape at the current position (a backslash) and moves past it. Canonical
+    /// strings use the two-character escapes for `"`, `\`, and the five control characters
+    /// that have one, `\u00xx` in lowercase hex for the other control characters, and no
+    /// other escape.
+    fn escape(&mut self) -> Result<(), StrictJsonError> {
+        let Some(&kind) = self.text.get(self.position + 1) else {
+            return Err(self.fail("a string ends in a backslash"));
+        };
+        match kind {
+            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                self.position += 2;
+                Ok(())
+            }
+            b'u' => {
+                let Some(hex) = self.text.get(self.position + 2..self.position + 6) else {
+                    return Err(self.fail("a \\u escape is cut short"));
+                };
+                let lower_hex = |byte: &u8| byte.is_ascii_digit() || (b'a'..=b'f').contains(byte);
+                if !hex.iter().all(lower_hex) {
+                    // Uppercase hex is valid JSON but not canonical.
+                    return Err(self.fail("a \\u escape that is not four lowercase hex digits"));
+                }
+                let is_short_form = matches!(hex, b"0008" | b"0009" | b"000a" | b"000c" | b"000d");
+                if !hex.starts_with(b"00") || hex[2] > b'1' || is_short_form {
+                    return Err(self.fail(
+                        "a \\u escape of a character that is written as is or has a short escape",
+                    ));
+                }
+                self.position += 6;
+                Ok(())
+            }
+            _ => Err(self.fail("an escape that canonical JSON does not use")),
+        }
+    }
+
+    fn object(&mut self, depth: u16) -> Result<(), StrictJsonError> {
+        self.expect(b'{', "expected an object")?;
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Ok(());
+        }
+        let mut previous: Option<(usize, usize, bool)> = None;
+        loop {
+            let key_start = self.position;
+            let escaped = self.string()?;
+            let key = (key_start, self.position, escaped);
+            if let Some(previous) = previous
+                && compare_names(self.text, previous, key) != std::cmp::Ordering::Less
+            {
+                self.position = key_start;
+                return Err(self.fail(
+                    "member names are not in strictly increasing order of UTF-16 code units",
+                ));
+            }
+            previous = Some(key);
+            self.expect(b':', "expected ':' after a member name")?;
+            self.value(depth + 1, Some(key))?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.fail("expected ',' or '}' after a member")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: u16) -> Result<(), StrictJsonError> {
+        self.expect(b'[', "expected an array")?;
+        if self.peek() == Some(b']') {
+            self.position += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(depth + 1, None)?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b']') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.fail("expected ',' or ']' after an element")),
+            }
+        }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// A mask with the high bit of each byte of `word` that is below `limit` (at most 0x80)
+/// set, exact up to the first such byte (the classic "has less" bit trick: a borrow can
+/// only set bits above a byte that really is below the limit), so the lowest set bit
+/// gives the first match.
+fn bytes_below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH_BITS
+}
+
+/// Like [`bytes_below`], for bytes equal to `byte`.
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    bytes_below(word ^ (ONES * u64::from(byte)), 1)
+}
+
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_le_bytes(bytes)
+}
+
+/// The position of the first `"`, `\` or control character in `bytes`, eight bytes at a
+/// time: no byte-by-byte loop (and no mispredicted branch per byte) except in the last
+/// few bytes of the text.
+fn find_string_special(bytes: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = word(chunk);
+        let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20);
+        if found != 0 {
+            return Some(start + (found.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        .map(|offset| start + offset)
+}
+
+/// The position of the first `byte` in `bytes`, eight bytes at a time.
+pub(crate) fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let found = bytes_equal(word(chunk), byte);
+        if found != 0 {
+            return Some(start + (found.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|&candidate| candidate == byte)
+        .map(|offset| start + offset)
+}
+
+/// Orders two member names (spans of string tokens) as RFC 8785 does: by UTF-16 code units
+/// of their values. Names without escapes that first differ in an ASCII byte (or of which
+/// one is a prefix of the other) compare as bytes, which is the same order; only a first
+/// difference in a non-ASCII character needs the UTF-16 comparison.
+fn compare_names(
+    text: &[u8],
+    left: (usize, usize, bool),
+    right: (usize, usize, bool),
+) -> std::cmp::Ordering {
+    let left_raw = &text[left.0 + 1..left.1 - 1];
+    let right_raw = &text[right.0 + 1..right.1 - 1];
+    if !left.2 && !right.2 {
+        match left_raw.iter().zip(right_raw).position(|(l, r)| l != r) {
+            None => return left_raw.len().cmp(&right_raw.len()),
+            Some(at) if left_raw[at] < 0x80 && right_raw[at] < 0x80 => {
+                return left_raw[at].cmp(&right_raw[at]);
+            }
+            Some(_) => {}
+        }
+    }
+    let left = decode(left_raw, left.2);
+    let right = decode(right_raw, right.2);
+    left.encode_utf16().cmp(right.encode_utf16())
+}
+
+/// The value of a string token's inner bytes (between the quotes), which the parser has
+/// checked: valid UTF-8 with only canonical escapes.
+fn decode(raw: &[u8], escaped: bool) -> Cow<'_, str> {
+    // The bytes come from a `str`, cut at ASCII quotes, so they are valid UTF-8.
+    let text = String::from_utf8_lossy(raw);
+    if !escaped {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        if character != '\\' {
+            out.push(character);
+            continue;
+        }
+        match characters.next() {
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let hex: String = characters.by_ref().take(4).collect();
+                let code = u32::from_str_radix(&hex, 16).unwrap_or(0xfffd);
+                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl<'a> Document<'a> {
+    /// The root's index.
+    pub(crate) const ROOT: usize = 0;
+
+    pub(crate) fn node(&self, index: usize) -> &Node {
+        &self.nodes[index]
+    }
+
+    /// The recorded members or elements of the object or array at `index`, in order.
+    pub(crate) fn children(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let end = self.nodes[index].after as usize;
+        let mut next = index + 1;
+        std::iter::from_fn(move || {
+            if next >= end {
+                return None;
+            }
+            let child = next;
+            next = self.nodes[child].after as usize;
+            Some(child)
+        })
+    }
+
+    /// The member name of the node at `index`, if it is an object member.
+    #[cfg(test)]
+    pub(crate) fn key(&self, index: usize) -> Option<Cow<'a, str>> {
+        let node = &self.nodes[index];
+        if node.key_end == 0 {
+            return None;
+        }
+        Some(self.decode_span(
+            node.key_start as usize,
+            node.key_end as usize,
+            node.key_escaped,
+        ))
+    }
+
+    /// Whether the member name of the node at `index` is exactly `name` (an ASCII name
+    /// without characters that need escaping).
+    pub(crate) fn key_is(&self, index: usize, name: &str) -> bool {
+        let node = &self.nodes[index];
+        !node.key_escaped
+            && node.key_end > node.key_start
+            && self.text.as_bytes()[node.key_start as usize + 1..node.key_end as usize - 1]
+                == *name.as_bytes()
+    }
+
+    /// The member of the object at `index` named `name`, if it was recorded.
+    pub(crate) fn member(&self, index: usize, name: &str) -> Option<usize> {
+        self.children(index).find(|&child| self.key_is(child, name))
+    }
+
+    /// The text of the value at `index`, exactly as it appears.
+    pub(crate) fn raw(&self, index: usize) -> &'a str {
+        let node = &self.nodes[index];
+        &self.text[node.start as usize..node.end as usize]
+    }
+
+    /// The string value at `index`, if it is a string.
+    pub(crate) fn str(&self, index: usize) -> Option<Cow<'a, str>> {
+        let node = &self.nodes[index];
+        let (start, end) = (node.start as usize, node.end as usize);
+        match node.kind {
+            Kind::String => Some(Cow::Borrowed(&self.text[start + 1..end - 1])),
+            Kind::EscapedString => Some(self.decode_span(start, end, true)),
+            _ => None,
+        }
+    }
+
+    /// The integer value at `index`, if it is a number (always an integer here).
+    pub(crate) fn int(&self, index: usize) -> Option<i64> {
+        let node = &self.nodes[index];
+        if node.kind != Kind::Number {
+            return None;
+        }
+        self.raw(index).parse().ok()
+    }
+
+    /// The value at `index` if it is a non-negative integer.
+    pub(crate) fn uint(&self, index: usize) -> Option<u64> {
+        self.int(index).and_then(|value| u64::try_from(value).ok())
+    }
+
+    fn decode_span(&self, start: usize, end: usize, escaped: bool) -> Cow<'a, str> {
+        let inner = &self.text[start + 1..end - 1];
+        if escaped {
+            Cow::Owned(decode(inner.as_bytes(), true).into_owned())
+        } else {
+            Cow::Borrowed(inner)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::to_canonical_vec;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// The reference: parse with serde_json, re-serialize canonically, compare.
+    fn reference_accepts(text: &str) -> bool {
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            return false;
+        };
+        to_canonical_vec(&value).is_ok_and(|canonical| canonical == text.as_bytes())
+    }
+
+    fn accepts(text: &str) -> bool {
+        parse(text, 3, &mut Vec::new()).is_ok()
+    }
+
+    #[test]
+    fn accepts_canonical_forms_and_rejects_the_rest() {
+        let canonical = [
+            "null",
+            "true",
+            "0",
+            "-1",
+            "9007199254740991",
+            "-9007199254740991",
+            "\"\"",
+            "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0000\\u001f\u{7f}/é\u{1f600}\"",
+            "[]",
+            "{}",
+            "[1,[2,{}],{\"a\":[]}]",
+            "{\"\":0,\"a\":1,\"aa\":2,\"b\":{\"c\":null}}",
+            "{\"\u{1f600}\":2,\"\u{e000}\":1}",
+            "{\"\\n\":1,\"a\":2}",
+        ];
+        for text in canonical {
+            assert!(accepts(text), "{text}");
+            assert!(reference_accepts(text), "{text}");
+        }
+        let not_canonical = [
+            " null",
+            "null ",
+            "[1, 2]",
+            "{\"a\": 1}",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":1,\"a\":1}",
+            "{\"\u{e000}\":1,\"\u{1f600}\":2}",
+            "1.0",
+            "1e3",
+            "-0",
+            "01",
+            "9007199254740992",
+            "-9007199254740992",
+            "123456789012345678901234567890",
+            "\"\\/\"",
+            "\"\\u0041\"",
+            "\"\\u000A\"",
+            "\"\\u000a\"",
+            "\"\\u00e9\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\u{1}\"",
+            "\"abc",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\"}",
+            "tru",
+            "nul",
+            "[",
+            "",
+            "\"\\",
+            "\"\\u00",
+            "{\"a\":1}}",
+        ];
+        for text in not_canonical {
+            assert!(!accepts(text), "{text:?} accepted");
+            assert!(
+                !reference_accepts(text),
+                "{text:?} accepted by the reference"
+            );
+        }
+    }
+
+    #[test]
+    fn word_scans_find_the_first_match_anywhere() {
+        for length in 0..40 {
+            for at in 0..=length {
+                let mut bytes = vec![b'a'; length];
+                if at < length {
+                    bytes[at] = b'\n';
+                }
+                let expected = (at < length).then_some(at);
+                assert_eq!(find_byte(&bytes, b'\n'), expected, "{length} {at}");
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![0xc3u8; length];
+                    if at < length {
+                        bytes[at] = special;
+                    }
+                    assert_eq!(
+                        find_string_special(&bytes),
+                        expected,
+                        "{length} {at} {special}"
+                    );
+                }
+            }
+        }
+        // Bytes just above the limits are not matches.
+        assert_eq!(find_string_special(b" !#[]^\x7f\x80\xff ab"), None);
+        assert_eq!(find_byte(b"\x0b\x09\x8a\x0a", b'\n'), Some(3));
+    }
+
+    #[test]
+    fn refuses_deep_nesting_without_overflowing_the_stack() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            parse(&deep, 3, &mut Vec::new()).unwrap_err().reason,
+            "the value is nested too deeply"
+        );
+        let fine = format!("{}{}", "[".repeat(150), "]".repeat(150));
+        assert!(accepts(&fine));
+    }
+
+    #[test]
+    fn records_spans_keys_and_values_to_the_requested_depth() {
+        let value = json!({
+            "envelope": { "payload": { "client_id": "c-1", "deep": { "x": 1 } }, "sequence": 7 },
+            "leaf": "ab\ncd",
+            "type": "event",
+        });
+        let text = String::from_utf8(to_canonical_vec(&value).unwrap()).unwrap();
+        let mut nodes = Vec::new();
+        let document = parse(&text, 3, &mut nodes).unwrap();
+        let root = Document::ROOT;
+        let members: Vec<String> = document
+            .children(root)
+            .map(|child| document.key(child).unwrap().into_owned())
+            .collect();
+        assert_eq!(members, ["envelope", "leaf", "type"]);
+        let envelope = document.member(root, "envelope").unwrap();
+        let payload = document.member(envelope, "payload").unwrap();
+        let client = document.member(payload, "client_id").unwrap();
+        assert_eq!(document.str(client).unwrap(), "c-1");
+        let deep = document.member(payload, "deep").unwrap();
+        assert_eq!(document.raw(deep), "{\"x\":1}");
+        // Depth 4 is not recorded.
+        assert_eq!(document.children(deep).count(), 0);
+        let sequence = document.member(envelope, "sequence").unwrap();
+        assert_eq!(document.uint(sequence), Some(7));
+        let leaf = document.member(root, "leaf").unwrap();
+        assert_eq!(document.node(leaf).kind, Kind::EscapedString);
+        assert_eq!(document.str(leaf).unwrap(), "ab\ncd");
+        assert_eq!(
+            document.raw(envelope),
+            "{\"payload\":{\"client_id\":\"c-1\",\"deep\":{\"x\":1}},\"sequence\":7}"
+        );
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(|n| json!(n)),
+            "\\PC{0,8}".prop_map(Value::String),
+            prop::collection::vec(any::<char>(), 0..6)
+                .prop_map(|chars| Value::String(chars.into_iter().collect())),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof!["[a-z]{0,3}", "\\PC{0,3}", ".{0,3}"],
+                    inner,
+                    0..6
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn accepts_every_canonical_serialization(value in arbitrary_json()) {
+            let text = String::from_utf8(to_canonical_vec(&value).unwrap()).unwrap();
+            prop_assert!(accepts(&text), "{}", text);
+        }
+
+        /// Any one-byte change, insertion or deletion of a canonical text is accepted
+        /// exactly when the reference accepts it.
+        #[test]
+        fn agrees_with_the_reference_on_mutations(
+            value in arbitrary_json(),
+            position in any::<prop::sample::Index>(),
+            byte in prop_oneof![
+                Just(b' '), Just(b'"'), Just(b'\\'), Just(b','), Just(b':'), Just(b'0'),
+                Just(b'-'), Just(b'.'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'),
+                Just(b'u'), Just(b'a'), Just(b'A'), Just(0x1f), any::<u8>()
+            ],
+            operation in 0..3u8,
+        ) {
+            let canonical = to_canonical_vec(&value).unwrap();
+            let mut bytes = canonical.clone();
+            let at = position.index(bytes.len() + 1);
+            match operation {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => { bytes.remove(at); }
+                _ => bytes.push(byte),
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                prop_assert_eq!(accepts(text), reference_accepts(text), "{:?}", text);
+            }
+        }
+
+        #[test]
+        fn agrees_with_the_reference_on_arbitrary_text(text in "[\\[\\]{}\",:0-9a-z\\\\ .\\-]{0,24}") {
+            prop_assert_eq!(accepts(&text), reference_accepts(&text), "{:?}", text);
+        }
+    }
+}

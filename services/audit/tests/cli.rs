@@ -1,0 +1,179 @@
+//! The `confide-verify` binary: exit status, named failures, the CSV and the summary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use support::{Export, Tree, checkpoint_note, operator};
+
+fn scratch(name: &str) -> PathBuf {
+    let directory =
+        std::env::temp_dir().join(format!("confide-verify-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    directory
+}
+
+fn run(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_confide-verify"))
+        .args(arguments)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn verifies_reports_and_names_failures() {
+    let directory = scratch("main");
+    let envelopes = support::synthetic_log(12);
+    let tree = Tree::new(&envelopes);
+    let signer = operator();
+    let size = envelopes.len() as u64;
+    let mut export = Export::everything(&envelopes, &tree, &signer);
+    let old_note = checkpoint_note(&signer, 30, tree.root(30));
+    export.previous = Some((old_note.clone(), tree.consistency(30, size)));
+    let bundle = directory.join("bundle.jsonl");
+    std::fs::write(&bundle, export.write()).unwrap();
+    let previous = directory.join("previous.note");
+    // With the blank line an editor may add at the end.
+    std::fs::write(&previous, format!("{old_note}\n")).unwrap();
+    let csv = directory.join("trail.csv");
+    let key = signer.verifier().to_string();
+    let bundle_arg = bundle.to_str().unwrap();
+
+    // Verified against the trusted key and the previous checkpoint, with both reports.
+    let output = run(&[
+        bundle_arg,
+        "--trusted-key",
+        &key,
+        "--previous",
+        previous.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--summary",
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("bundle verified"), "{stdout}");
+    assert!(stdout.contains(&format!("size {size}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{:08x}", signer.key_id())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("your previous checkpoint: size 30"),
+        "{stdout}"
+    );
+    assert!(!text(&output.stderr).contains("WARNING"));
+    // The summary names a client, its consent given, and playbacks with their basis.
+    assert!(
+        stdout.contains(&format!("Client {}", support::client_id(3))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("given (client_link_signature, form v1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("withdrawn, deletion requested"), "{stdout}");
+    assert!(
+        stdout.contains("allowed (audio)  ada (member: tutor) for course_assessment on consent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("destroyed (deletion_requested; data key recording-key-3)"),
+        "{stdout}"
+    );
+
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = rows.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "sequence,recorded_at,at,category,event_type,stream_id,client_id,recording_id,consent_id,actor,viewer,purpose,basis,outcome"
+    );
+    let playback = rows
+        .lines()
+        .find(|line| line.contains(",PlaybackStarted,"))
+        .unwrap();
+    let fields: Vec<&str> = playback.split(',').collect();
+    assert_eq!(fields[3], "access");
+    assert_eq!(fields[9], "user:ada");
+    assert_eq!(fields[10], "ada (member: tutor)");
+    assert_eq!(fields[11], "course_assessment");
+    assert!(
+        fields[12].starts_with("consent 10000000-") && fields[12].contains("policy v1"),
+        "{playback}"
+    );
+    assert!(
+        !fields[6].is_empty(),
+        "the playback's client is resolved: {playback}"
+    );
+    assert!(
+        rows.lines()
+            .any(|line| line.contains(",ConsentGiven,") && line.contains("client:"))
+    );
+    assert!(!directory.join("trail.csv.partial").exists());
+
+    // Without a trusted key: verified, with a warning.
+    let output = run(&[bundle_arg]);
+    assert!(output.status.success());
+    assert!(
+        text(&output.stderr).contains("WARNING: no --trusted-key"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Tampered: exit 1, the failure named, no CSV left behind.
+    let tampered = directory.join("tampered.jsonl");
+    let original = std::fs::read_to_string(&bundle).unwrap();
+    std::fs::write(
+        &tampered,
+        original.replacen("\"user_id\":\"ada\"", "\"user_id\":\"eve\"", 1),
+    )
+    .unwrap();
+    let tampered_csv = directory.join("tampered.csv");
+    let output = run(&[
+        tampered.to_str().unwrap(),
+        "--trusted-key",
+        &key,
+        "--csv",
+        tampered_csv.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("FAILED: PayloadAltered: line "), "{stderr}");
+    assert!(!tampered_csv.exists());
+    assert!(!directory.join("tampered.csv.partial").exists());
+
+    // Another key: UnknownSigner.
+    let stranger = support::stranger().verifier().to_string();
+    let output = run(&[bundle_arg, "--trusted-key", &stranger]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("FAILED: UnknownSigner: line 3"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Usage errors: exit 2.
+    assert_eq!(run(&[]).status.code(), Some(2));
+    assert_eq!(
+        run(&[bundle_arg, "--trusted-key", "not-a-key"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(run(&["/nonexistent/bundle"]).status.code(), Some(2));
+    assert!(run(&["--help"]).status.success());
+
+    let _ = std::fs::remove_dir_all(&directory);
+}
