@@ -101,6 +101,20 @@ impl Confide {
         server
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where the server keeps its keys and local media.
+    pub fn data_dir(&self) -> PathBuf {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "CONFIDE_DATA_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .expect("a data directory")
+    }
+
     /// Runs a `confide` command against the same database and keys; returns its stdout.
     pub fn cli(&self, args: &[&str]) -> String {
         let output = command(&self.env)

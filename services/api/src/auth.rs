@@ -39,6 +39,9 @@ use tokio::time::Instant;
 /// The scope claim of a client link.
 pub const CLIENT_LINK_SCOPE: &str = "client_link";
 
+/// The scope of a playback ticket, which is never a bearer token.
+pub const TICKET_SCOPE: &str = "media_ticket";
+
 /// How long a client link lasts unless asked otherwise.
 pub const CLIENT_LINK_LIFETIME: TimeDelta = TimeDelta::days(14);
 
@@ -57,6 +60,16 @@ pub struct Claims {
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+}
+
+/// A playback ticket as signed.
+#[derive(Serialize, Deserialize)]
+struct TicketClaims {
+    iss: String,
+    aud: String,
+    scope: String,
+    #[serde(flatten)]
+    ticket: crate::media::Ticket,
 }
 
 /// An authenticated caller: one tenant, and who acts in it.
@@ -593,9 +606,58 @@ impl Authenticator {
                 let id = claims.client_id.as_deref().ok_or(AuthError::Subject)?;
                 Actor::client(ClientId::parse(id).map_err(|_| AuthError::Subject)?)
             }
-            _ => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
+            None => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
+            // A playback ticket, or a scope Confide does not know, is not a caller.
+            Some(_) => return Err(AuthError::Subject),
         };
         Ok(Principal { tenant, actor })
+    }
+
+    /// The audience of playback tickets: the server itself, never the API's audience, so a
+    /// ticket cannot be used as a bearer token nor a token as a ticket.
+    fn ticket_audience(&self) -> String {
+        format!("{}#media", self.audience)
+    }
+
+    /// Signs a playback ticket with the local key.
+    pub fn sign_ticket(&self, ticket: &crate::media::Ticket) -> Result<String, AuthError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.local.kid.clone());
+        let claims = TicketClaims {
+            iss: self.issuer.clone(),
+            aud: self.ticket_audience(),
+            scope: TICKET_SCOPE.to_owned(),
+            ticket: ticket.clone(),
+        };
+        jsonwebtoken::encode(&header, &claims, &self.local.encoding)
+            .map_err(|e| AuthError::Invalid(e.to_string()))
+    }
+
+    /// A playback ticket this server signed and that has not expired.
+    pub fn verify_ticket(&self, token: &str) -> Result<crate::media::Ticket, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::Algorithm);
+        }
+        if header.kid.as_deref() != Some(self.local.kid.as_str()) {
+            return Err(AuthError::UnknownKey);
+        }
+        let verifier = self
+            .keys
+            .get(&self.local.kid)
+            .ok_or(AuthError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[self.ticket_audience()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = 0;
+        let claims = jsonwebtoken::decode::<TicketClaims>(token, &verifier.key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .claims;
+        if claims.scope != TICKET_SCOPE {
+            return Err(AuthError::Subject);
+        }
+        Ok(claims.ticket)
     }
 
     /// A token for `user` in `tenant`, signed with the local key (development and tests;

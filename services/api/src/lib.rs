@@ -5,6 +5,8 @@
 //! - `auth`: token verification and the server's own tokens ([`auth::Authenticator`]).
 //! - `http`: the GraphQL-over-HTTP handler (negotiation, status codes, limits).
 //! - `graphql`: the schema; resolvers call [`confide_app::App`].
+//! - `media`: `PUT /v1/recordings/{id}/media` (probe, encrypt, store) and
+//!   `GET /v1/media/{ticket}` (decide again, decrypt, serve ranges).
 //! - `telemetry`: a span and metrics for every request, a span for every resolver.
 //!
 //! Nothing below this crate knows HTTP or GraphQL.
@@ -12,12 +14,13 @@
 pub mod auth;
 pub mod graphql;
 mod http;
+pub mod media;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, put};
 
 pub use graphql::{ConfideSchema, Services, schema, sdl};
 pub use http::MAX_BODY_BYTES;
@@ -43,13 +46,19 @@ impl ApiState {
 /// The request middleware of every route the server has: [`observe`] (`telemetry`).
 pub use telemetry::observe;
 
-/// The API's routes: `/graphql` and the server's public keys at `/.well-known/jwks.json`.
+/// The API's routes: `/graphql`, the server's public keys at `/.well-known/jwks.json`, and
+/// media upload and playback under `/v1` (streamed, so without the body limit of the rest).
 pub fn router(state: Arc<ApiState>) -> Router {
+    let media = Router::new()
+        .route("/v1/recordings/{id}/media", put(media::upload))
+        .route("/v1/media/{ticket}", get(media::play))
+        .with_state(state.clone());
     Router::new()
         .route("/graphql", get(http::graphql).post(http::graphql))
         .route("/.well-known/jwks.json", get(jwks))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .merge(media)
 }
 
 async fn jwks(

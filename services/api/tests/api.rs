@@ -4,154 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
-#[path = "../../eventstore/tests/common/mod.rs"]
-mod common;
-
-use confide_audit::checkpoint::NoteSigner;
-use confide_eventstore::checkpoint::CheckpointSigner;
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod server;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
-use confide_api::auth::{Authenticator, Claims, LocalKey};
-use confide_api::{ApiState, Services};
-use confide_app::{App, ReadModels, SystemClock, WithReadModels, tenant_stream};
-use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
-use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
-use confide_domain::{Actor, Jurisdiction, SystemJob, TenantId, UserId};
-use confide_eventstore::EventStore;
-use confide_vault::{KeyStore, LocalKeyStore, MasterKey};
+use confide_api::auth::{Authenticator, Claims};
+use confide_app::WithReadModels;
+use confide_domain::TenantId;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn key() -> LocalKey {
-    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    LocalKey::from_seed(&signing.to_bytes(), signing.verifying_key().to_bytes())
-}
-
-struct Server {
-    address: SocketAddr,
-    app: Arc<App>,
-    auth: Arc<Authenticator>,
-    keys: Arc<dyn KeyStore>,
-}
-
-async fn serve<S>(store: S) -> Server
-where
-    S: EventStore + ReadModels + Clone + 'static,
-    LocalKeyStore<S>: KeyStore,
-{
-    let app = Arc::new(App::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-    ));
-    let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
-    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
-    let services = Arc::new(Services {
-        app: app.clone(),
-        auth: auth.clone(),
-        keys: keys.clone(),
-        signer: Arc::new(CheckpointSigner::new(
-            NoteSigner::generate("confide.test").unwrap(),
-            "confide.test",
-        )),
-    });
-    let router = confide_api::router(Arc::new(ApiState::new(services, false)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        address,
-        app,
-        auth,
-        keys,
-    }
-}
-
-/// A raw HTTP/1.1 exchange: (status, headers in lowercase, body).
-async fn http(address: SocketAddr, request: &str) -> (u16, String, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-fn post(content_type: &str, accept: Option<&str>, token: Option<&str>, body: &str) -> String {
-    let mut request = format!(
-        "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(accept) = accept {
-        request += &format!("Accept: {accept}\r\n");
-    }
-    if let Some(token) = token {
-        request += &format!("Authorization: Bearer {token}\r\n");
-    }
-    request + "\r\n" + body
-}
-
-impl Server {
-    fn token(&self, tenant: &str, user: &str) -> String {
-        self.auth
-            .mint_user_token(
-                &TenantId::parse(tenant).unwrap(),
-                &UserId::parse(user).unwrap(),
-                TimeDelta::hours(1),
-                Utc::now(),
-            )
-            .unwrap()
-    }
-
-    /// Runs a GraphQL operation as `token`; returns the response's JSON.
-    async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let (status, _, body) = http(
-            self.address,
-            &post("application/json", None, Some(token), &body),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).unwrap()
-    }
-
-    async fn create_tenant(&self, tenant: &str, admin: &str) {
-        self.app
-            .execute::<Tenant>(
-                &TenantId::parse(tenant).unwrap(),
-                &Actor::system(SystemJob::Provisioning),
-                &tenant_stream(),
-                TenantCommand::CreateTenant {
-                    name: "Community Counselling".into(),
-                    policy: TenantPolicy {
-                        consent_model: ConsentModel::WrittenOptIn,
-                        allowed_media: MediaPolicy::AudioOnly,
-                        practitioner_self_access: true,
-                        client_copies: ClientCopies::OnRequestReviewed,
-                        retention_days: 365,
-                        course_grace_days: 14,
-                        jurisdiction: Jurisdiction::UkGdpr,
-                    },
-                    first_admin: UserId::parse(admin).unwrap(),
-                },
-                &[],
-            )
-            .await
-            .unwrap();
-    }
-}
-
-fn code(response: &Value) -> &str {
-    response["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-}
+use server::{Server, code, common, http, key, post, serve};
 
 #[tokio::test]
 async fn requests_follow_graphql_over_http() {
@@ -513,24 +375,6 @@ async fn sqlite_a_consent_story_over_graphql_stays_in_its_tenant() {
 async fn postgres_a_consent_story_over_graphql_stays_in_its_tenant() {
     let server = serve(common::postgres().await.with_read_models()).await;
     a_consent_story_over_graphql_stays_in_its_tenant(server).await;
-}
-
-impl Server {
-    /// Runs `query` and returns its `data`, failing the test on any error.
-    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
-        let response = self.graphql(token, query, variables).await;
-        assert!(response["errors"].is_null(), "{query}: {response}");
-        response["data"].clone()
-    }
-
-    async fn log_size(&self, tenant: &str) -> u64 {
-        self.app
-            .store()
-            .tree_head(&TenantId::parse(tenant).unwrap())
-            .await
-            .unwrap()
-            .map_or(0, |head| head.size)
-    }
 }
 
 /// Every operation of the schema, with its variables: a probe that uses the first tenant's

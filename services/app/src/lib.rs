@@ -7,6 +7,8 @@
 //!   streams and are conditioned on them; `end_course` with the expiries it implies;
 //!   `decide_subject_request`, which carries out a granted erasure;
 //!   `run_retention`, the retention job.
+//! - `media`: `store_media`, which records an upload, and destruction by crypto-shredding
+//!   (`destroy_recording`, `carry_out_destructions`), resumable after a crash.
 //! - `links`: which streams concern which client, recording or consent (the [`StreamLinks`]
 //!   inline projection).
 //! - `states`: every stream's folded state and each recording's retention (the
@@ -25,6 +27,7 @@
 
 mod links;
 mod lists;
+mod media;
 mod read;
 mod states;
 mod streams;
@@ -62,11 +65,12 @@ use uuid::Uuid;
 
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
+pub use media::Vault;
 pub use read::{DueRow, ReadModels, WithReadModels};
 pub use states::AggregateStates;
 pub use streams::{stream_of, tenant_stream};
 
-use states::parse_state;
+use states::{StoredState, parse_state};
 
 /// How many times a command is decided again after another writer got there first.
 const MAX_ATTEMPTS: usize = 5;
@@ -99,6 +103,10 @@ pub enum AppError {
     /// An event could not be encoded as JSON: a bug in an event's definition.
     #[error("an event could not be encoded")]
     Encoding(#[from] serde_json::Error),
+    /// The key store or the blob store failed during `step`; what was done before it stays
+    /// done, and running the step again is safe.
+    #[error("the media vault failed {step}: {reason}")]
+    Vault { step: &'static str, reason: String },
     /// A stored event could not be read back as a domain event.
     #[error("stored event {sequence} of tenant {tenant} cannot be read: {reason}")]
     UnreadableEvent {
@@ -184,6 +192,40 @@ impl App {
         })
     }
 
+    /// The tenant's own stream and one other, in one read: what nearly every decision starts
+    /// from.
+    #[tracing::instrument(name = "read.states", skip_all, fields(tenant_id = %tenant, stream = %stream))]
+    async fn load_with_tenant<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<(Loaded<Tenant>, Loaded<A>), AppError> {
+        let mut found = self
+            .read
+            .states(tenant, &[tenant_stream(), stream.clone()])
+            .await?
+            .into_iter();
+        let mut next = || {
+            let (version, json) = found
+                .next()
+                .flatten()
+                .map_or((0, None), |(v, s)| (v, Some(s)));
+            Ok::<_, StoreError>((version, json))
+        };
+        let (tenant_version, tenant_json) = next()?;
+        let (version, json) = next()?;
+        Ok((
+            Loaded {
+                state: parse_state(tenant_json.as_deref())?,
+                version: tenant_version,
+            },
+            Loaded {
+                state: parse_state(json.as_deref())?,
+                version,
+            },
+        ))
+    }
+
     /// Every stream of `kind` in the tenant, loaded.
     #[tracing::instrument(name = "read.states_of_kind", skip_all, fields(tenant_id = %tenant, kind, rows))]
     async fn load_kind<A: Aggregate>(
@@ -208,12 +250,7 @@ impl App {
     ) -> Result<Vec<(StreamId, Loaded<A>)>, AppError> {
         let rows = self.read.linked_states(tenant, subject, kind).await?;
         tracing::Span::current().record("rows", rows.len());
-        rows.into_iter()
-            .map(|(stream, (version, json))| {
-                let state = parse_state(Some(&json))?;
-                Ok((stream, Loaded { state, version }))
-            })
-            .collect()
+        loaded_all(rows)
     }
 
     /// Decides `command` against `state` as `actor` and appends nothing: for a step that must
@@ -255,8 +292,7 @@ impl App {
         A::Event: TryFrom<Event, Error = Event> + Into<Event>,
     {
         for _ in 0..MAX_ATTEMPTS {
-            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
-            let target: Loaded<A> = self.load(tenant, stream).await?;
+            let (organisation, target) = self.load_with_tenant::<A>(tenant, stream).await?;
             let now = self.clock.now();
             let ctx = Ctx::new(tenant.clone(), &organisation.state, actor.clone(), now)
                 .with_new_ids(new_ids);
@@ -278,8 +314,10 @@ impl App {
         })
     }
 
-    /// The consents about a recording's client and the grants on it, with their versions.
+    /// The consents about a recording's client and the grants on it, with their versions, in
+    /// one read.
     #[allow(clippy::type_complexity)]
+    #[tracing::instrument(name = "read.linked_states", skip_all, fields(tenant_id = %tenant))]
     async fn access_facts(
         &self,
         tenant: &TenantId,
@@ -294,16 +332,19 @@ impl App {
         let core = recording
             .core()
             .ok_or_else(|| DomainError::not_found("recording"))?;
-        let consents = self
-            .load_linked(
+        let mut found = self
+            .read
+            .linked_states_of(
                 tenant,
-                &Subject::Client(core.client_id.to_string()),
-                "consent",
+                &[
+                    (Subject::Client(core.client_id.to_string()), "consent"),
+                    (Subject::Recording(core.id.to_string()), "grant"),
+                ],
             )
-            .await?;
-        let grants = self
-            .load_linked(tenant, &Subject::Recording(core.id.to_string()), "grant")
-            .await?;
+            .await?
+            .into_iter();
+        let consents = loaded_all(found.next().unwrap_or_default())?;
+        let grants = loaded_all(found.next().unwrap_or_default())?;
         Ok((consents, grants))
     }
 
@@ -311,7 +352,8 @@ impl App {
     /// consents about its client and the grants on it, and records the decision: a
     /// `PlaybackStarted` with its basis, or a `PlaybackRefused` with its reasons. The append
     /// is conditioned on every consent and grant the decision read, so a withdrawal committed
-    /// before it makes it decide again.
+    /// before it makes it decide again. Returns the decision recorded and the recording as
+    /// the decision saw it.
     pub async fn start_playback(
         &self,
         tenant: &TenantId,
@@ -319,11 +361,11 @@ impl App {
         recording_id: RecordingId,
         purpose: Purpose,
         medium: Medium,
-    ) -> Result<RecordingEvent, AppError> {
+    ) -> Result<(RecordingEvent, Recording), AppError> {
         let stream = stream_of("recording", recording_id)?;
         for _ in 0..MAX_ATTEMPTS {
-            let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
-            let recording: Loaded<Recording> = self.load(tenant, &stream).await?;
+            let (organisation, recording) =
+                self.load_with_tenant::<Recording>(tenant, &stream).await?;
             let (consents, grants) = self.access_facts(tenant, &recording.state).await?;
             let facts = AccessFacts {
                 consents: consents.iter().map(|(_, c)| c.state.clone()).collect(),
@@ -357,7 +399,7 @@ impl App {
                 request = request.condition(read.clone(), ExpectedVersion::Exact(version));
             }
             if self.commit(tenant, request, &organisation).await? {
-                return Ok(decision);
+                return Ok((decision, recording.state));
             }
         }
         Err(AppError::Contention { stream })
@@ -1034,12 +1076,43 @@ impl App {
         recording_id: RecordingId,
         purpose: Purpose,
     ) -> Result<RecordingView, AppError> {
-        let organisation: Loaded<Tenant> = self.load(tenant, &tenant_stream()).await?;
-        let recording: Loaded<Recording> = self
-            .load(tenant, &stream_of("recording", recording_id)?)
+        let (organisation, recording) = self
+            .load_with_tenant::<Recording>(tenant, &stream_of("recording", recording_id)?)
             .await?;
-        self.view(tenant, &organisation, actor, recording.state, purpose)
-            .await
+        self.view(
+            tenant,
+            &organisation,
+            actor,
+            recording.state,
+            purpose,
+            Medium::Audio,
+        )
+        .await
+    }
+
+    /// Whether `actor` may play a recording for `purpose` in `medium` now, decided as
+    /// `start_playback` decides and recorded by nothing: what each range request of a
+    /// playback checks, so access that ended stops it.
+    pub async fn playback_access(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        recording_id: RecordingId,
+        purpose: Purpose,
+        medium: Medium,
+    ) -> Result<RecordingView, AppError> {
+        let (organisation, recording) = self
+            .load_with_tenant::<Recording>(tenant, &stream_of("recording", recording_id)?)
+            .await?;
+        self.view(
+            tenant,
+            &organisation,
+            actor,
+            recording.state,
+            purpose,
+            medium,
+        )
+        .await
     }
 
     async fn view(
@@ -1049,6 +1122,7 @@ impl App {
         actor: &Actor,
         recording: Recording,
         purpose: Purpose,
+        medium: Medium,
     ) -> Result<RecordingView, AppError> {
         let ctx = Ctx::new(
             tenant.clone(),
@@ -1061,7 +1135,7 @@ impl App {
             consents: consents.into_iter().map(|(_, c)| c.state).collect(),
             grants: grants.into_iter().map(|(_, g)| g.state).collect(),
         };
-        let (_, access) = recording.access(purpose, Medium::Audio, &facts, &ctx)?;
+        let (_, access) = recording.access(purpose, medium, &facts, &ctx)?;
         Ok(RecordingView { recording, access })
     }
 
@@ -1166,6 +1240,18 @@ impl App {
 }
 
 /// Domain events as the store takes them, with who caused them in the metadata.
+/// Linked states as read, parsed.
+fn loaded_all<A: Aggregate>(
+    rows: Vec<(StreamId, StoredState)>,
+) -> Result<Vec<(StreamId, Loaded<A>)>, AppError> {
+    rows.into_iter()
+        .map(|(stream, (version, json))| {
+            let state = parse_state(Some(&json))?;
+            Ok((stream, Loaded { state, version }))
+        })
+        .collect()
+}
+
 fn new_events<E: Clone + Into<Event>>(
     events: &[E],
     actor: &Actor,

@@ -3,6 +3,7 @@
 //! (`retention`). On PostgreSQL every read runs in a transaction scoped to its tenant, so
 //! row-level security applies.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -43,6 +44,34 @@ pub trait ReadModels: Send + Sync {
         kind: &str,
     ) -> Result<Vec<(StreamId, StoredState)>, StoreError>;
 
+    /// The states of several streams, in the order asked; none for one that does not exist.
+    /// One round trip where the backend allows it.
+    async fn states(
+        &self,
+        tenant: &TenantId,
+        streams: &[StreamId],
+    ) -> Result<Vec<Option<StoredState>>, StoreError> {
+        let mut found = Vec::with_capacity(streams.len());
+        for stream in streams {
+            found.push(self.state(tenant, stream).await?);
+        }
+        Ok(found)
+    }
+
+    /// [`ReadModels::linked_states`] for several (subject, kind) pairs, in the order asked.
+    /// One round trip where the backend allows it.
+    async fn linked_states_of(
+        &self,
+        tenant: &TenantId,
+        wanted: &[(Subject, &str)],
+    ) -> Result<Vec<Vec<(StreamId, StoredState)>>, StoreError> {
+        let mut found = Vec::with_capacity(wanted.len());
+        for (subject, kind) in wanted {
+            found.push(self.linked_states(tenant, subject, kind).await?);
+        }
+        Ok(found)
+    }
+
     /// The states of every stream of `kind` in the tenant, by stream name.
     async fn states_of_kind(
         &self,
@@ -82,7 +111,8 @@ fn due(rows: Vec<DueTuple>) -> Vec<DueRow> {
         .collect()
 }
 
-// SQLite's reads (PostgreSQL calls the functions of migration 0008 instead).
+// SQLite's reads (PostgreSQL calls the functions of migrations 0008 and 0009 instead). SQLite
+// runs in the process, so the batched reads are the trait's loops over these.
 const LINKED_STATES: &str = "SELECT l.stream_id, s.version, s.state
        FROM stream_links l
        JOIN aggregate_states s ON s.tenant_id = l.tenant_id AND s.stream_id = l.stream_id
@@ -98,7 +128,8 @@ const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_
       ORDER BY destroy_after, recording_id";
 
 /// On PostgreSQL each read is one call of a function that sets the tenant for row-level
-/// security and selects (migration 0008): one round trip, in the statement's own transaction.
+/// security and selects (migrations 0008 and 0009): one round trip, in the statement's own
+/// transaction.
 #[async_trait]
 impl ReadModels for PgEventStore {
     async fn state(
@@ -112,6 +143,51 @@ impl ReadModels for PgEventStore {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|(version, state)| (version.unsigned_abs(), state)))
+    }
+
+    async fn states(
+        &self,
+        tenant: &TenantId,
+        streams: &[StreamId],
+    ) -> Result<Vec<Option<StoredState>>, StoreError> {
+        let names: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
+        let rows: Vec<StateRow> = sqlx::query_as("SELECT * FROM confide_states($1, $2)")
+            .bind(tenant.as_str())
+            .bind(&names)
+            .fetch_all(self.pool())
+            .await?;
+        let found: HashMap<String, StoredState> = rows
+            .into_iter()
+            .map(|(stream, version, state)| (stream, (version.unsigned_abs(), state)))
+            .collect();
+        Ok(names.iter().map(|name| found.get(*name).cloned()).collect())
+    }
+
+    async fn linked_states_of(
+        &self,
+        tenant: &TenantId,
+        wanted: &[(Subject, &str)],
+    ) -> Result<Vec<Vec<(StreamId, StoredState)>>, StoreError> {
+        let subjects: Vec<String> = wanted.iter().map(|(s, _)| s.key()).collect();
+        let kinds: Vec<&str> = wanted.iter().map(|(_, k)| *k).collect();
+        let rows: Vec<(i32, String, i64, String)> =
+            sqlx::query_as("SELECT * FROM confide_linked_states_of($1, $2, $3)")
+                .bind(tenant.as_str())
+                .bind(&subjects)
+                .bind(&kinds)
+                .fetch_all(self.pool())
+                .await?;
+        let mut found = vec![Vec::new(); wanted.len()];
+        for (wanted, stream, version, state) in rows {
+            let slot = usize::try_from(wanted - 1)
+                .ok()
+                .and_then(|i| found.get_mut(i))
+                .ok_or_else(|| {
+                    StoreError::Integrity(format!("a linked state for pair {wanted}"))
+                })?;
+            slot.push((StreamId::parse(&stream)?, (version.unsigned_abs(), state)));
+        }
+        Ok(found)
     }
 
     async fn linked_states(

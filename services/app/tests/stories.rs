@@ -24,7 +24,9 @@ use confide_domain::aggregates::consent::{
 use confide_domain::aggregates::consent_form::{ConsentForm, ConsentFormCommand, FormRef};
 use confide_domain::aggregates::course::{Course, CourseCommand};
 use confide_domain::aggregates::grant::{Grant, Grantee};
-use confide_domain::aggregates::recording::{Recording, RecordingCommand, RecordingEvent};
+use confide_domain::aggregates::recording::{
+    Recording, RecordingCommand, RecordingEvent, StoredMedia,
+};
 use confide_domain::aggregates::subject_request::{
     SubjectRequest, SubjectRequestCommand, SubjectRequestKind, SubjectRequestOutcome,
 };
@@ -256,7 +258,7 @@ impl Story {
             &as_user(practitioner),
             &recording_stream,
             RecordingCommand::CreateRecording {
-                consent: Box::new(consent),
+                consent: Box::new(consent.clone()),
                 session_on: self.clock.now().date_naive(),
                 medium: Medium::Audio,
                 course_id,
@@ -269,10 +271,16 @@ impl Story {
             &as_user(practitioner),
             &recording_stream,
             RecordingCommand::StoreMedia {
-                sha256: Sha256::of(b"session audio"),
-                bytes: 48_000_000,
-                duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
-                data_key_id: KeyId::parse("data-key-1").unwrap(),
+                media: StoredMedia {
+                    sha256: Sha256::of(b"session audio"),
+                    bytes: 48_000_000,
+                    duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
+                    data_key_id: KeyId::parse("data-key-1").unwrap(),
+                    codec: "pcm_s16le".to_owned(),
+                    content_type: "audio/wav".to_owned(),
+                    object_key: format!("{tenant}/{recording_id}/upload"),
+                },
+                consent: Box::new(consent),
             },
             &[],
         )
@@ -353,6 +361,7 @@ impl Story {
             )
             .await
             .unwrap()
+            .0
     }
 
     async fn recording_events(&self, recording: RecordingId) -> Vec<String> {
@@ -1181,6 +1190,7 @@ async fn a_granted_copy_request_lets_the_client_play_their_own_recordings(story:
         )
         .await
         .unwrap()
+        .0
     };
     // No copy before the request is granted.
     assert!(matches!(

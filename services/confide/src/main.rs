@@ -98,7 +98,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             hours,
         } => {
             let backend = server::open_store(&settings).await?;
-            let services = server::services(&settings, &backend)?;
+            let services = server::services(&settings, &backend).await?;
             let token = services
                 .auth
                 .mint_user_token(
@@ -119,7 +119,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             jurisdiction,
         }) => {
             let backend = server::open_store(&settings).await?;
-            let services = server::services(&settings, &backend)?;
+            let services = server::services(&settings, &backend).await?;
             let tenant = TenantId::parse(&tenant)?;
             let policy = confide_domain::policy::TenantPolicy {
                 consent_model: serde_json::from_value(serde_json::json!(consent_model))
@@ -173,7 +173,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
 
 async fn serve(settings: Settings) -> Result<()> {
     let backend = server::open_store(&settings).await?;
-    let services = Arc::new(server::services(&settings, &backend)?);
+    let services = Arc::new(server::services(&settings, &backend).await?);
     let signer = keys::load_signer(&settings)?;
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -190,6 +190,10 @@ async fn serve(settings: Settings) -> Result<()> {
     );
     println!("  data: {}", settings.data_dir.display());
     println!("  events: {where_}");
+    match &settings.media {
+        settings::MediaStore::Local(dir) => println!("  media: encrypted in {}", dir.display()),
+        settings::MediaStore::S3(s3) => println!("  media: encrypted in S3 bucket {}", s3.bucket),
+    }
     println!("  checkpoint key: {}", signer.note_signer().verifier());
     println!("  GraphQL: http://{address}/graphql");
     if settings.development {

@@ -11,14 +11,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use confide_api::auth::{Authenticator, JWKS_REFRESH_EVERY, RemoteKeySet};
 use confide_api::{ApiState, Services};
-use confide_app::{App, ReadModels, SystemClock, WithReadModels};
+use confide_app::{App, ReadModels, SystemClock, Vault, WithReadModels};
 use confide_eventstore::{EventStore, PgEventStore, SqliteEventStore};
-use confide_vault::{KeyStore, LocalKeyStore};
+use confide_vault::{
+    BlobStore, KeyStore, LocalBlobStore, LocalKeyStore, S3BlobStore, S3Config, S3Credentials,
+};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::keys;
-use crate::settings::{Database, Settings};
+use crate::settings::{Database, MediaStore, Settings};
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -75,8 +77,36 @@ pub(crate) async fn open_store(settings: &Settings) -> Result<Backend> {
     }
 }
 
+/// The blob store the settings name: a local directory (the embedded default) or an S3
+/// bucket.
+pub(crate) async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>> {
+    Ok(match &settings.media {
+        MediaStore::Local(dir) => Arc::new(
+            LocalBlobStore::new(dir).with_context(|| format!("opening {}", dir.display()))?,
+        ),
+        MediaStore::S3(s3) => Arc::new(
+            S3BlobStore::new(S3Config {
+                bucket: s3.bucket.clone(),
+                endpoint_url: s3.endpoint.clone(),
+                region: s3.region.clone().unwrap_or_else(|| "us-east-1".to_owned()),
+                force_path_style: s3.force_path_style,
+                credentials: match (&s3.access_key_id, &s3.secret_access_key) {
+                    (Some(id), Some(secret)) => {
+                        Some(S3Credentials::new(id.clone(), secret.expose().to_owned()))
+                    }
+                    (None, None) => None,
+                    _ => anyhow::bail!(
+                        "CONFIDE_S3_ACCESS_KEY_ID and CONFIDE_S3_SECRET_ACCESS_KEY go together"
+                    ),
+                },
+            })
+            .await,
+        ),
+    })
+}
+
 /// The API's services over an opened backend.
-pub(crate) fn services(settings: &Settings, backend: &Backend) -> Result<Services> {
+pub(crate) async fn services(settings: &Settings, backend: &Backend) -> Result<Services> {
     let trusted = match &settings.jwks_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -108,6 +138,7 @@ pub(crate) fn services(settings: &Settings, backend: &Backend) -> Result<Service
         )),
         auth: Arc::new(auth),
         keys: backend.keys.clone(),
+        blobs: blob_store(settings).await?,
         signer: Arc::new(keys::load_signer(settings)?),
     })
 }
@@ -171,6 +202,8 @@ pub(crate) async fn launch(
         .remote_keys()
         .cloned()
         .map(|keys| tokio::spawn(async move { keys.keep_fresh(JWKS_REFRESH_EVERY).await }));
+    let services = state.api.services.clone();
+    let destructions = tokio::spawn(async move { destruction_jobs(&services).await });
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -178,7 +211,30 @@ pub(crate) async fn launch(
     if let Some(refresher) = refresher {
         refresher.abort();
     }
+    destructions.abort();
     served
+}
+
+/// How often retention and scheduled destructions run.
+const DESTRUCTIONS_EVERY: Duration = Duration::from_secs(60);
+
+/// Retention and destruction for every tenant: at start-up, which finishes any destruction
+/// a crash cut short, and then every [`DESTRUCTIONS_EVERY`]. A failed run is logged and the
+/// next one tries again; each step of a destruction is safe to repeat.
+async fn destruction_jobs(services: &Services) {
+    let mut every = tokio::time::interval(DESTRUCTIONS_EVERY);
+    loop {
+        every.tick().await;
+        let vault = Vault {
+            keys: services.keys.as_ref(),
+            blobs: services.blobs.as_ref(),
+        };
+        match services.app.run_destruction_jobs(vault).await {
+            Ok(0) => {}
+            Ok(destroyed) => tracing::info!(destroyed, "recordings destroyed"),
+            Err(error) => tracing::warn!(%error, "the destruction jobs failed; retrying later"),
+        }
+    }
 }
 
 /// Completes on SIGINT (ctrl-c) or SIGTERM. The handlers are installed when this is called,

@@ -30,6 +30,31 @@ impl fmt::Debug for Database {
     }
 }
 
+/// Where recordings' ciphertext is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum MediaStore {
+    /// The embedded default: a directory (`CONFIDE_MEDIA_DIR`, else `media` in the data
+    /// directory).
+    Local(PathBuf),
+    /// An S3-compatible bucket (`CONFIDE_S3_BUCKET`).
+    S3(S3Settings),
+}
+
+/// An S3 bucket and how to reach it. Without an access key the AWS SDK's usual chain finds
+/// credentials (environment, profile, instance role).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct S3Settings {
+    pub(crate) bucket: String,
+    /// `CONFIDE_S3_ENDPOINT`, for a store other than AWS (Garage, MinIO, …).
+    pub(crate) endpoint: Option<String>,
+    /// `CONFIDE_S3_REGION` (the region requests are signed for).
+    pub(crate) region: Option<String>,
+    /// `CONFIDE_S3_FORCE_PATH_STYLE`: `bucket` in the path rather than the host name.
+    pub(crate) force_path_style: bool,
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) secret_access_key: Option<Secret>,
+}
+
 /// A secret that never appears in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(String);
@@ -76,6 +101,8 @@ pub(crate) struct Settings {
     pub(crate) jwks_url: Option<String>,
     /// GraphiQL for browsers (`CONFIDE_DEVELOPMENT`; on by default with SQLite).
     pub(crate) development: bool,
+    /// Where recordings' ciphertext is kept.
+    pub(crate) media: MediaStore,
 }
 
 impl Settings {
@@ -130,7 +157,28 @@ impl Settings {
             Some(other) => anyhow::bail!("CONFIDE_DEVELOPMENT must be true or false, not {other}"),
             None => matches!(database, Database::Sqlite(_)),
         };
+        let flag = |name: &str| match var(name).as_deref() {
+            Some("1" | "true" | "on") => Ok(true),
+            Some("0" | "false" | "off") | None => Ok(false),
+            Some(other) => Err(anyhow::anyhow!("{name} must be true or false, not {other}")),
+        };
+        let media = match var("CONFIDE_S3_BUCKET") {
+            Some(bucket) => MediaStore::S3(S3Settings {
+                bucket,
+                endpoint: var("CONFIDE_S3_ENDPOINT"),
+                region: var("CONFIDE_S3_REGION"),
+                force_path_style: flag("CONFIDE_S3_FORCE_PATH_STYLE")?,
+                access_key_id: var("CONFIDE_S3_ACCESS_KEY_ID"),
+                secret_access_key: var("CONFIDE_S3_SECRET_ACCESS_KEY").map(Secret),
+            }),
+            None => MediaStore::Local(
+                var("CONFIDE_MEDIA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("media")),
+            ),
+        };
         Ok(Self {
+            media,
             token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
             token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
                 .map(PathBuf::from)
@@ -171,6 +219,13 @@ const FILE_KEYS: &[&str] = &[
     "jwks_file",
     "jwks_url",
     "development",
+    "media_dir",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3_region",
+    "s3_force_path_style",
+    "s3_access_key_id",
+    "s3_secret_access_key",
 ];
 
 /// A configuration file's values, by the variable each stands for. It holds secrets, so it has
@@ -255,6 +310,36 @@ mod tests {
             PathBuf::from("/srv/confide/signing.key")
         );
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.media, MediaStore::Local("/srv/confide/media".into()));
+    }
+
+    #[test]
+    fn a_bucket_moves_media_to_s3_and_its_secret_stays_hidden() {
+        let s = settings(&[
+            ("CONFIDE_DATA_DIR", "/srv/confide"),
+            ("CONFIDE_S3_BUCKET", "recordings"),
+            ("CONFIDE_S3_ENDPOINT", "http://127.0.0.1:3900"),
+            ("CONFIDE_S3_REGION", "garage"),
+            ("CONFIDE_S3_FORCE_PATH_STYLE", "true"),
+            ("CONFIDE_S3_ACCESS_KEY_ID", "GK0123"),
+            ("CONFIDE_S3_SECRET_ACCESS_KEY", "s3-secret-value"),
+        ])
+        .unwrap();
+        let MediaStore::S3(s3) = &s.media else {
+            panic!("not S3: {:?}", s.media);
+        };
+        assert_eq!(s3.bucket, "recordings");
+        assert_eq!(s3.region.as_deref(), Some("garage"));
+        assert!(s3.force_path_style);
+        assert!(!format!("{s:?}").contains("s3-secret-value"));
+        assert!(
+            settings(&[
+                ("CONFIDE_DATA_DIR", "/srv/confide"),
+                ("CONFIDE_S3_BUCKET", "recordings"),
+                ("CONFIDE_S3_FORCE_PATH_STYLE", "maybe"),
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -155,9 +155,7 @@ impl Event {
                 format!("unknown event type {event_type:?}"),
             ));
         };
-        if schema_version != current {
-            // Every event is at version 1 so far, so there is nothing to upcast yet; the
-            // first change to a schema adds its upcast here, keyed by (type, version).
+        if schema_version > current {
             return Err(DomainError::invalid(
                 "schema_version",
                 format!(
@@ -165,6 +163,13 @@ impl Event {
                 ),
             ));
         }
+        let upcast;
+        let payload = if schema_version < current {
+            upcast = upcast_payload(event_type, schema_version, current, payload)?;
+            &upcast
+        } else {
+            payload
+        };
         let event: Event = serde_json::from_value(payload.clone()).map_err(|e| {
             DomainError::invalid("payload", format!("{event_type} does not parse: {e}"))
         })?;
@@ -185,6 +190,41 @@ impl Event {
     pub fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(self)
     }
+}
+
+/// Brings a payload written at `version` up to `current`, one version at a time.
+fn upcast_payload(
+    event_type: &str,
+    version: u32,
+    current: u32,
+    payload: &serde_json::Value,
+) -> Result<serde_json::Value, DomainError> {
+    let mut payload = payload.clone();
+    for from in version..current {
+        let Some(fields) = payload.as_object_mut() else {
+            return Err(DomainError::invalid(
+                "payload",
+                format!("{event_type} is not an object"),
+            ));
+        };
+        match (event_type, from) {
+            // Version 2 records what probing the upload found and where its ciphertext is.
+            // A version 1 event came before uploads were probed and stored: nothing is known
+            // of its format, and it names no object.
+            ("RecordingStored", 1) => {
+                fields.insert("codec".into(), "unknown".into());
+                fields.insert("content_type".into(), "application/octet-stream".into());
+                fields.insert("object_key".into(), "".into());
+            }
+            _ => {
+                return Err(DomainError::invalid(
+                    "schema_version",
+                    format!("{event_type} version {from} has no upcast"),
+                ));
+            }
+        }
+    }
+    Ok(payload)
 }
 
 macro_rules! event_from {

@@ -52,6 +52,7 @@ fn apply_all<A: Aggregate>(state: &mut A, events: &[A::Event]) {
 
 fn store(
     recording: &mut Recording,
+    consent: &Consent,
     tenant: &crate::aggregates::tenant::Tenant,
     name: &str,
     day: i64,
@@ -59,10 +60,8 @@ fn store(
     run(
         recording,
         RecordingCommand::StoreMedia {
-            sha256: Sha256::of(b"session audio"),
-            bytes: 48_000_000,
-            duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
-            data_key_id: data_key(),
+            media: stored_media(Offset::from_millis(50 * 60 * 1000).unwrap()),
+            consent: Box::new(consent.clone()),
         },
         &as_user(tenant, name, t(day, 11)),
     );
@@ -148,7 +147,7 @@ fn a_student_counsellors_client_consents_then_withdraws_with_deletion() {
         },
         &as_user(&tenant, "sam", t(1, 9)).with_new_ids(&ids),
     );
-    store(&mut recording, &tenant, "sam", 1);
+    store(&mut recording, &consent, &tenant, "sam", 1);
 
     // A tutor may play it; a video play or an unnamed tutor may not.
     let played = play(
@@ -308,7 +307,7 @@ fn a_coaching_company_records_by_default_and_the_client_opts_out() {
         )
     };
     let mut first = Recording::from_events(&create(&consent, 1, 4).unwrap());
-    store(&mut first, &tenant, "sam", 1);
+    store(&mut first, &consent, &tenant, "sam", 1);
 
     // The QA team plays it by their role; the coach may not ("not at this time"), nor may
     // the client have a copy.
@@ -437,7 +436,7 @@ fn a_credential_submission_grant_expires_after_thirty_days() {
         },
         &as_user(&tenant, "sam", t(1, 9)).with_new_ids(&ids),
     );
-    store(&mut recording, &tenant, "sam", 1);
+    store(&mut recording, &consent, &tenant, "sam", 1);
 
     // Sam grants that assessor 30 days; another assessor cannot be granted at all.
     let granted_at = t(2, 9);

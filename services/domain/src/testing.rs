@@ -15,7 +15,7 @@ use crate::aggregates::consent::{
     Audience, CollectionMethod, Consent, ConsentEvent, ConsentScope, Evidence, Expiry, PurposeTerms,
 };
 use crate::aggregates::consent_form::{ConsentForm, ConsentFormEvent, FormRef};
-use crate::aggregates::recording::{Recording, RecordingEvent};
+use crate::aggregates::recording::{Recording, RecordingEvent, StoredMedia};
 use crate::aggregates::tenant::{Tenant, TenantEvent};
 use crate::context::{Actor, Ctx, SystemJob};
 use crate::error::DomainError;
@@ -466,12 +466,29 @@ pub(crate) fn recording_created(medium: Medium) -> RecordingEvent {
     }
 }
 
-pub(crate) fn recording_stored() -> RecordingEvent {
-    RecordingEvent::RecordingStored {
+/// Fifty minutes of audio, as an upload stores it.
+pub(crate) fn stored_media(duration: Offset) -> StoredMedia {
+    StoredMedia {
         sha256: Sha256::of(b"media"),
         bytes: 1_000_000,
-        duration: Offset::from_millis(50 * 60 * 1000).unwrap(),
+        duration,
         data_key_id: data_key(),
+        codec: "pcm_s16le".to_owned(),
+        content_type: "audio/wav".to_owned(),
+        object_key: "tenant/recording/upload".to_owned(),
+    }
+}
+
+pub(crate) fn recording_stored() -> RecordingEvent {
+    let media = stored_media(Offset::from_millis(50 * 60 * 1000).unwrap());
+    RecordingEvent::RecordingStored {
+        sha256: media.sha256,
+        bytes: media.bytes,
+        duration: media.duration,
+        data_key_id: media.data_key_id,
+        codec: media.codec,
+        content_type: media.content_type,
+        object_key: media.object_key,
         by: by("sam"),
         at: t(1, 11),
     }

@@ -19,7 +19,7 @@ use confide_app::{App, AppError, Loaded, tenant_stream};
 use confide_domain::aggregates::tenant::Tenant as DomainTenant;
 use confide_domain::{Actor, ClientId, DomainError, Role, UserId};
 use confide_eventstore::checkpoint::CheckpointSigner;
-use confide_vault::KeyStore;
+use confide_vault::{BlobStore, KeyStore};
 
 use crate::auth::{Authenticator, Principal};
 
@@ -49,8 +49,11 @@ pub type ConfideSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Services {
     pub app: Arc<App>,
     pub auth: Arc<Authenticator>,
-    /// Keys that seal clients' personal details (one per client).
+    /// Keys that seal clients' personal details (one per client) and encrypt recordings'
+    /// media (one per recording).
     pub keys: Arc<dyn KeyStore>,
+    /// Where recordings' ciphertext is kept.
+    pub blobs: Arc<dyn BlobStore>,
     /// Signs checkpoints of tenants' logs.
     pub signer: Arc<CheckpointSigner>,
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use confide_app::Loaded;
+use confide_app::{Loaded, Vault};
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee, RevocationReason};
 use confide_domain::aggregates::recording::{
@@ -38,6 +38,12 @@ struct GrantAccessInput {
 struct Playback {
     allowed: bool,
     access: Access,
+    /// Where to fetch the media, with HTTP Range (`GET`, no other credentials): a ticket
+    /// bound to the caller, the recording and the purpose. None when refused, or while the
+    /// media has not been uploaded.
+    ticket_url: Option<String>,
+    /// When the ticket stops working. Access that ends sooner (a withdrawal) stops it sooner.
+    ticket_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(InputObject)]
@@ -138,29 +144,42 @@ impl RecordingMutation {
         // A client link may ask too: a client plays their own copy under a `client_copy`
         // grant, and a link asking for anything else is refused and the refusal recorded.
         let principal = caller(ctx)?;
-        let event = services(ctx)
+        let services = services(ctx);
+        let recording_id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
+        let (purpose, medium) = (purpose.into(), medium.into());
+        let (event, recording) = services
             .app
             .start_playback(
                 &principal.tenant,
                 &principal.actor,
-                RecordingId::from_uuid(recording_id).map_err(bad_input)?,
-                purpose.into(),
-                medium.into(),
+                recording_id,
+                purpose,
+                medium,
             )
             .await
             .map_err(error)?;
-        let decision = match event {
-            RecordingEvent::PlaybackStarted { basis, .. } => {
-                confide_domain::AccessDecision::Allow { basis }
+        let (decision, at) = match event {
+            RecordingEvent::PlaybackStarted { basis, at, .. } => {
+                (confide_domain::AccessDecision::Allow { basis }, at)
             }
-            RecordingEvent::PlaybackRefused { reasons, .. } => {
-                confide_domain::AccessDecision::Deny { reasons }
+            RecordingEvent::PlaybackRefused { reasons, at, .. } => {
+                (confide_domain::AccessDecision::Deny { reasons }, at)
             }
             _ => return Err(coded("no playback decision".to_owned(), "INTERNAL")),
+        };
+        let ticket = if decision.is_allowed() && recording.media().is_some() {
+            Some(
+                crate::media::issue_ticket(services, principal, recording_id, purpose, medium, at)
+                    .map_err(|e| coded(e.to_string(), "INTERNAL"))?,
+            )
+        } else {
+            None
         };
         Ok(Playback {
             allowed: decision.is_allowed(),
             access: Access::from(&decision),
+            ticket_url: ticket.as_ref().map(|(url, _)| url.clone()),
+            ticket_expires_at: ticket.map(|(_, expires)| expires),
         })
     }
 
@@ -276,9 +295,10 @@ impl RecordingMutation {
         Ok(transcript_id.as_uuid())
     }
 
-    /// Destroys a recording now (its practitioner or an org_admin): its data key is destroyed
-    /// first, so whatever ciphertext remains can never be read, then the destruction is
-    /// recorded with the key's id.
+    /// Destroys a recording now (its practitioner or an org_admin): the request is recorded,
+    /// then the data key is destroyed, so whatever ciphertext remains can never be read, then
+    /// the object is deleted and the destruction recorded with the key's id. If it is cut
+    /// short, the server's destruction job finishes it.
     async fn destroy_recording(
         &self,
         ctx: &Context<'_>,
@@ -286,30 +306,19 @@ impl RecordingMutation {
     ) -> Result<RecordingView> {
         let (principal, _) = member(ctx)?;
         let services = services(ctx);
-        let app = &services.app;
-        let tenant = &principal.tenant;
-        let (recording_stream, recording, _) = existing(ctx, recording_id).await?;
-        let key = recording.state.media().map(|m| m.data_key_id.clone());
-        let object_sha256s: Vec<Sha256> = recording
-            .state
-            .media()
-            .map(|m| m.sha256)
-            .into_iter()
-            .collect();
-        let command = RecordingCommand::DestroyRecording {
-            reason: DestructionReason::Manual,
-            destroyed_key_id: key.clone(),
-            object_sha256s,
-        };
-        // Decided once before anything is shredded: a caller who may not destroy the
-        // recording must not be able to destroy its key.
-        app.check(tenant, &principal.actor, &recording.state, command.clone())
-            .await
-            .map_err(error)?;
-        if let Some(key) = &key {
-            services.keys.destroy(tenant, key).await.map_err(internal)?;
-        }
-        app.execute::<Recording>(tenant, &principal.actor, &recording_stream, command, &[])
+        let (recording_stream, _, core) = existing(ctx, recording_id).await?;
+        services
+            .app
+            .destroy_recording(
+                Vault {
+                    keys: services.keys.as_ref(),
+                    blobs: services.blobs.as_ref(),
+                },
+                &principal.tenant,
+                &principal.actor,
+                core.id,
+                DestructionReason::Manual,
+            )
             .await
             .map_err(error)?;
         current(ctx, &recording_stream).await

@@ -325,8 +325,25 @@ pub(crate) struct RecordingView {
     pub status: Option<RecordingStatus>,
     pub consent_id: Uuid,
     pub destruction_due: Option<DateTime<Utc>>,
+    /// What was uploaded, as probed: none until the media is stored.
+    pub media: Option<MediaView>,
     /// The caller's access for the purpose asked about.
     pub access: Option<Access>,
+}
+
+/// A recording's stored media, as found when it was uploaded (never its content).
+#[derive(SimpleObject)]
+pub(crate) struct MediaView {
+    /// Size of the audio in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the audio, hex.
+    pub sha256: String,
+    /// How long it runs.
+    pub duration_ms: u64,
+    /// The audio codec, e.g. `pcm_s16le`, `mp3`, `opus`.
+    pub codec: String,
+    /// The media type it plays as.
+    pub content_type: String,
 }
 
 impl RecordingView {
@@ -346,6 +363,13 @@ impl RecordingView {
             }),
             consent_id: core.consent_id.as_uuid(),
             destruction_due: recording.scheduled_destruction().map(|(at, _)| at),
+            media: recording.media().map(|m| MediaView {
+                bytes: m.bytes,
+                sha256: m.sha256.to_string(),
+                duration_ms: m.duration.as_millis(),
+                codec: m.codec.clone(),
+                content_type: m.content_type.clone(),
+            }),
             access: access.map(Access::from),
         })
     }

@@ -92,6 +92,34 @@ pub struct StoredMedia {
     pub duration: Offset,
     /// The recording's data key.
     pub data_key_id: KeyId,
+    /// The audio codec found by probing the content, e.g. `pcm_s16le`, `mp3`, `opus`.
+    pub codec: String,
+    /// The media type it is served as, e.g. `audio/wav`.
+    pub content_type: String,
+    /// The ciphertext's object in the blob store; empty for media recorded before objects
+    /// were named (schema version 1 of `RecordingStored`).
+    pub object_key: String,
+}
+
+impl StoredMedia {
+    /// The label fields are short printable ASCII: they name formats and objects, never
+    /// content.
+    fn validate(&self) -> Result<(), DomainError> {
+        for (field, value) in [
+            ("codec", &self.codec),
+            ("content_type", &self.content_type),
+            ("object_key", &self.object_key),
+        ] {
+            if value.is_empty() || value.len() > 200 || !value.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(DomainError::invalid(
+                    field,
+                    "must be 1 to 200 printable ASCII characters",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A mark at an offset: a practitioner's bookmark or a tutor's comment.
@@ -350,16 +378,12 @@ pub enum RecordingCommand {
         /// Where.
         offset: Offset,
     },
-    /// The media arrived and was stored under the recording's data key.
+    /// The media arrived, was probed and was stored under the recording's data key.
     StoreMedia {
-        /// SHA-256 of the plaintext media.
-        sha256: Sha256,
-        /// Size in bytes.
-        bytes: u64,
-        /// Length.
-        duration: Offset,
-        /// The data key.
-        data_key_id: KeyId,
+        /// What was stored.
+        media: StoredMedia,
+        /// The recording's consent as it now stands: it must still cover the recording.
+        consent: Box<Consent>,
     },
     /// The practitioner marks a moment.
     AddBookmark {
@@ -466,6 +490,12 @@ pub enum RecordingEvent {
         duration: Offset,
         /// The data key.
         data_key_id: KeyId,
+        /// The audio codec found by probing.
+        codec: String,
+        /// The media type it is served as.
+        content_type: String,
+        /// The ciphertext's object in the blob store.
+        object_key: String,
         /// Who acted.
         by: Actor,
         /// When.
@@ -569,7 +599,7 @@ pub enum RecordingEvent {
 domain_event!(RecordingEvent {
     RecordingCreated => 1,
     RecordingStopRequested => 1,
-    RecordingStored => 1,
+    RecordingStored => 2,
     BookmarkAdded => 1,
     CommentAdded => 1,
     TranscriptAttached => 1,
@@ -578,6 +608,52 @@ domain_event!(RecordingEvent {
     RecordingDestructionScheduled => 1,
     RecordingDestroyed => 1,
 });
+
+/// That `consent` (which names the practitioner and client) covers recording the session of
+/// `session_on` in `medium` at `at`: asked when a recording is created and again when its
+/// media is stored, so a consent withdrawn in between stops the upload.
+fn require_recording_consent(
+    consent: &Consent,
+    ctx: &Ctx<'_>,
+    session_on: NaiveDate,
+    medium: Medium,
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let policy = ctx.policy()?;
+    let Some(cc) = consent.core() else {
+        return Err(DomainError::consent_required(
+            "a recording is made only under a consent (or notice) that covers it",
+        ));
+    };
+    consent
+        .coverage(&Use {
+            tenant_id: ctx.tenant_id(),
+            model: policy.policy.consent_model,
+            client_id: cc.client_id,
+            practitioner: &cc.practitioner,
+            session_on: Some(session_on),
+            at,
+            purpose: None,
+            medium: None,
+            derivative: None,
+            listener: None,
+        })
+        .map_err(|gaps| {
+            DomainError::consent_required(format!(
+                "no consent covers recording this session: {gaps:?}"
+            ))
+        })?;
+    let medium_consented = consent
+        .purposes()
+        .values()
+        .any(|p| p.withdrawn_at.is_none() && p.terms.media.contains(&medium));
+    if !medium_consented {
+        return Err(DomainError::consent_required(format!(
+            "the consent allows no purpose in {medium}"
+        )));
+    }
+    Ok(())
+}
 
 impl Aggregate for Recording {
     type Command = RecordingCommand;
@@ -622,33 +698,7 @@ impl Aggregate for Recording {
                         "the tenant policy does not allow {medium} recordings"
                     )));
                 }
-                consent
-                    .coverage(&Use {
-                        tenant_id: ctx.tenant_id(),
-                        model: policy.policy.consent_model,
-                        client_id: cc.client_id,
-                        practitioner: &cc.practitioner,
-                        session_on: Some(session_on),
-                        at,
-                        purpose: None,
-                        medium: None,
-                        derivative: None,
-                        listener: None,
-                    })
-                    .map_err(|gaps| {
-                        DomainError::consent_required(format!(
-                            "no consent covers recording this session: {gaps:?}"
-                        ))
-                    })?;
-                let medium_consented = consent
-                    .purposes()
-                    .values()
-                    .any(|p| p.withdrawn_at.is_none() && p.terms.media.contains(&medium));
-                if !medium_consented {
-                    return Err(DomainError::consent_required(format!(
-                        "the consent allows no purpose in {medium}"
-                    )));
-                }
+                require_recording_consent(&consent, ctx, session_on, medium, at)?;
                 let course_id = match (cc.course_id, course_id) {
                     (Some(a), Some(b)) if a != b => {
                         return Err(DomainError::invalid(
@@ -698,12 +748,7 @@ impl Aggregate for Recording {
                     at,
                 }])
             }
-            RecordingCommand::StoreMedia {
-                sha256,
-                bytes,
-                duration,
-                data_key_id,
-            } => {
+            RecordingCommand::StoreMedia { media, consent } => {
                 let core = self.require_core(ctx)?;
                 self.require_owner(core, ctx, "upload its media")?;
                 self.require_not_destroyed()?;
@@ -715,23 +760,43 @@ impl Aggregate for Recording {
                         "the recording is scheduled for destruction; its media may not be stored",
                     ));
                 }
-                if bytes == 0 {
+                if media.bytes == 0 {
                     return Err(DomainError::invalid("bytes", "the media is empty"));
                 }
+                media.validate()?;
+                if consent.core().map(|c| c.id) != Some(core.consent_id) {
+                    return Err(DomainError::invalid(
+                        "consent",
+                        "the consent given is not the recording's",
+                    ));
+                }
+                require_recording_consent(&consent, ctx, core.session_on, core.medium, at)?;
                 if let Some(stop) = self.stop_at
-                    && duration > stop
+                    && media.duration > stop
                 {
                     return Err(DomainError::forbidden(format!(
                         "the client asked to stop at {} ms; nothing after it may be stored (the media runs to {} ms)",
                         stop.as_millis(),
-                        duration.as_millis()
+                        media.duration.as_millis()
                     )));
                 }
+                let StoredMedia {
+                    sha256,
+                    bytes,
+                    duration,
+                    data_key_id,
+                    codec,
+                    content_type,
+                    object_key,
+                } = media;
                 Ok(vec![RecordingEvent::RecordingStored {
                     sha256,
                     bytes,
                     duration,
                     data_key_id,
+                    codec,
+                    content_type,
+                    object_key,
                     by,
                     at,
                 }])
@@ -972,6 +1037,9 @@ impl Aggregate for Recording {
                 bytes,
                 duration,
                 data_key_id,
+                codec,
+                content_type,
+                object_key,
                 at,
                 ..
             } => {
@@ -981,6 +1049,9 @@ impl Aggregate for Recording {
                     bytes: *bytes,
                     duration: *duration,
                     data_key_id: data_key_id.clone(),
+                    codec: codec.clone(),
+                    content_type: content_type.clone(),
+                    object_key: object_key.clone(),
                 });
                 self.stored_at = Some(*at);
             }

@@ -423,3 +423,36 @@ fn every_events_json_is_pinned() {
         "an event's JSON changed; see the module docs.\n--- expected\n{expected}\n--- actual\n{actual}"
     );
 }
+
+#[test]
+fn a_version_1_recording_stored_reads_as_media_of_unknown_format_and_no_object() {
+    let v1 = serde_json::json!({
+        "type": "RecordingStored",
+        "sha256": Sha256::of(b"media").to_string(),
+        "bytes": 1_000_000,
+        "duration": 3_000_000,
+        "data_key_id": "recording-key-4",
+        "by": { "kind": "user", "user_id": "sam" },
+        "at": "2026-01-01T11:00:00Z",
+    });
+    let Event::Recording(RecordingEvent::RecordingStored {
+        codec,
+        content_type,
+        object_key,
+        bytes,
+        ..
+    }) = Event::from_stored("RecordingStored", 1, &v1).unwrap()
+    else {
+        panic!("not a RecordingStored");
+    };
+    assert_eq!(
+        (
+            codec.as_str(),
+            content_type.as_str(),
+            object_key.as_str(),
+            bytes
+        ),
+        ("unknown", "application/octet-stream", "", 1_000_000)
+    );
+    assert!(Event::from_stored("RecordingStored", 3, &v1).is_err());
+}

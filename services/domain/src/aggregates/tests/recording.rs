@@ -3,7 +3,7 @@ use crate::aggregates::Aggregate;
 use crate::aggregates::consent::{Consent, ConsentEvent, Expiry};
 use crate::aggregates::recording::*;
 use crate::context::{Actor, SystemJob};
-use crate::ids::TranscriptId;
+use crate::ids::{ConsentId, TranscriptId};
 use crate::testing::*;
 use crate::vocabulary::{KeyId, Medium, Offset, Purpose, Role, Sha256};
 
@@ -166,11 +166,13 @@ fn request_stop_records_the_offset_and_only_moves_earlier() {
 }
 
 fn store(duration: Offset) -> RecordingCommand {
+    store_under(given_consent(assessment_terms(), None), duration)
+}
+
+fn store_under(consent: Consent, duration: Offset) -> RecordingCommand {
     RecordingCommand::StoreMedia {
-        sha256: Sha256::of(b"media"),
-        bytes: 1_000_000,
-        duration,
-        data_key_id: data_key(),
+        media: stored_media(duration),
+        consent: Box::new(consent),
     }
 }
 
@@ -184,6 +186,43 @@ fn store_media_moves_to_stored() {
     given(stored_recording_events(Medium::Audio))
         .when(store(ms(50)), &as_user(&tenant, "sam", t(1, 11)))
         .then_error("CONFLICT", "already stored");
+}
+
+#[test]
+fn media_is_stored_only_while_the_recordings_consent_covers_it() {
+    let tenant = tenant(written_policy());
+    let mut events = given_consent_events(assessment_terms(), None);
+    events.push(ConsentEvent::ConsentWithdrawn {
+        deletion_requested: false,
+        by: Actor::client(client_id()),
+        at: t(1, 10),
+    });
+    let withdrawn = Consent::from_events(&events);
+    let h = given([recording_created(Medium::Audio)]);
+    h.when(
+        store_under(withdrawn, ms(50)),
+        &as_user(&tenant, "sam", t(1, 11)),
+    )
+    .then_error("CONSENT_REQUIRED", "no consent covers");
+    let mut other = given_consent_events(assessment_terms(), None);
+    if let ConsentEvent::ConsentRequested { consent_id, .. } = &mut other[0] {
+        *consent_id = ConsentId::from_uuid(uuid(99)).unwrap();
+    }
+    h.when(
+        store_under(Consent::from_events(&other), ms(50)),
+        &as_user(&tenant, "sam", t(1, 11)),
+    )
+    .then_error("BAD_USER_INPUT", "not the recording's");
+    let mut label = stored_media(ms(50));
+    label.codec = "pcm\ns16le".to_owned();
+    h.when(
+        RecordingCommand::StoreMedia {
+            media: label,
+            consent: Box::new(given_consent(assessment_terms(), None)),
+        },
+        &as_user(&tenant, "sam", t(1, 11)),
+    )
+    .then_error("BAD_USER_INPUT", "codec");
 }
 
 #[test]

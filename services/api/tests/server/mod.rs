@@ -1,0 +1,206 @@
+//! The API over a real HTTP server on port 0, as the API's tests drive it: tokens signed by
+//! the library, a key store in the event store's database, recordings' ciphertext in a
+//! directory of its own (or the blob store a test gives).
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // Test code.
+
+#[path = "../../../eventstore/tests/common/mod.rs"]
+pub mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use confide_api::auth::{Authenticator, LocalKey};
+use confide_api::{ApiState, Services};
+use confide_app::{App, ReadModels, SystemClock, tenant_stream};
+use confide_audit::checkpoint::NoteSigner;
+use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
+use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
+use confide_domain::{Actor, Jurisdiction, SystemJob, TenantId, UserId};
+use confide_eventstore::EventStore;
+use confide_eventstore::checkpoint::CheckpointSigner;
+use confide_vault::{BlobStore, KeyStore, LocalBlobStore, LocalKeyStore, MasterKey};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub fn key() -> LocalKey {
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    LocalKey::from_seed(&signing.to_bytes(), signing.verifying_key().to_bytes())
+}
+
+pub struct Server {
+    pub address: SocketAddr,
+    pub app: Arc<App>,
+    pub auth: Arc<Authenticator>,
+    pub keys: Arc<dyn KeyStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// The directory of the local blob store, when the server has one.
+    pub media_dir: Option<PathBuf>,
+}
+
+/// A fresh, empty directory under the system's temporary directory.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("confide-{label}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Serves the API over `store`, with recordings' ciphertext in a new directory.
+pub async fn serve<S>(store: S) -> Server
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
+    let dir = temp_dir("media");
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(&dir).unwrap());
+    let mut server = serve_with(store, blobs).await;
+    server.media_dir = Some(dir);
+    server
+}
+
+/// Serves the API over `store`, with recordings' ciphertext in `blobs`.
+pub async fn serve_with<S>(store: S, blobs: Arc<dyn BlobStore>) -> Server
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
+    let app = Arc::new(App::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+    ));
+    let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
+    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
+    let services = Arc::new(Services {
+        app: app.clone(),
+        auth: auth.clone(),
+        keys: keys.clone(),
+        blobs: blobs.clone(),
+        signer: Arc::new(CheckpointSigner::new(
+            NoteSigner::generate("confide.test").unwrap(),
+            "confide.test",
+        )),
+    });
+    let router = confide_api::router(Arc::new(ApiState::new(services, false)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Server {
+        address,
+        app,
+        auth,
+        keys,
+        blobs,
+        media_dir: None,
+    }
+}
+
+/// A raw HTTP/1.1 exchange: (status, headers in lowercase, body).
+pub async fn http(address: SocketAddr, request: &str) -> (u16, String, String) {
+    let (status, head, body) = http_bytes(address, request.as_bytes()).await;
+    (status, head, String::from_utf8(body).unwrap())
+}
+
+/// A raw HTTP/1.1 exchange of bytes: (status, headers in lowercase, body bytes).
+pub async fn http_bytes(address: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), raw[split + 4..].to_vec())
+}
+
+pub fn post(content_type: &str, accept: Option<&str>, token: Option<&str>, body: &str) -> String {
+    let mut request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(accept) = accept {
+        request += &format!("Accept: {accept}\r\n");
+    }
+    if let Some(token) = token {
+        request += &format!("Authorization: Bearer {token}\r\n");
+    }
+    request + "\r\n" + body
+}
+
+impl Server {
+    pub fn token(&self, tenant: &str, user: &str) -> String {
+        self.auth
+            .mint_user_token(
+                &TenantId::parse(tenant).unwrap(),
+                &UserId::parse(user).unwrap(),
+                TimeDelta::hours(1),
+                Utc::now(),
+            )
+            .unwrap()
+    }
+
+    /// Runs a GraphQL operation as `token`; returns the response's JSON.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let (status, _, body) = http(
+            self.address,
+            &post("application/json", None, Some(token), &body),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Runs `query` and returns its `data`, failing the test on any error.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.graphql(token, query, variables).await;
+        assert!(response["errors"].is_null(), "{query}: {response}");
+        response["data"].clone()
+    }
+
+    /// A tenant under a written opt-in, audio-only policy, with its first org_admin.
+    pub async fn create_tenant(&self, tenant: &str, admin: &str) {
+        self.app
+            .execute::<Tenant>(
+                &TenantId::parse(tenant).unwrap(),
+                &Actor::system(SystemJob::Provisioning),
+                &tenant_stream(),
+                TenantCommand::CreateTenant {
+                    name: "Community Counselling".into(),
+                    policy: TenantPolicy {
+                        consent_model: ConsentModel::WrittenOptIn,
+                        allowed_media: MediaPolicy::AudioOnly,
+                        practitioner_self_access: true,
+                        client_copies: ClientCopies::OnRequestReviewed,
+                        retention_days: 365,
+                        course_grace_days: 14,
+                        jurisdiction: Jurisdiction::UkGdpr,
+                    },
+                    first_admin: UserId::parse(admin).unwrap(),
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn log_size(&self, tenant: &str) -> u64 {
+        self.app
+            .store()
+            .tree_head(&TenantId::parse(tenant).unwrap())
+            .await
+            .unwrap()
+            .map_or(0, |head| head.size)
+    }
+}
+
+pub fn code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
