@@ -606,9 +606,11 @@ impl Authenticator {
                 let id = claims.client_id.as_deref().ok_or(AuthError::Subject)?;
                 Actor::client(ClientId::parse(id).map_err(|_| AuthError::Subject)?)
             }
-            None => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
-            // A playback ticket, or a scope Confide does not know, is not a caller.
-            Some(_) => return Err(AuthError::Subject),
+            // A playback ticket is not a caller (its audience already differs).
+            Some(TICKET_SCOPE) => return Err(AuthError::Subject),
+            // An identity provider's token may carry scopes of its own; roles never come
+            // from them.
+            _ => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
         };
         Ok(Principal { tenant, actor })
     }

@@ -15,7 +15,7 @@ use confide_domain::{
 use confide_eventstore::StreamId;
 use uuid::Uuid;
 
-use super::mutation::{client_key, internal, user};
+use super::mutation::{internal, user};
 use super::types::{Access, Medium, Purpose, RecordingView};
 use super::{bad_input, caller, coded, error, member, services, stream};
 
@@ -204,7 +204,8 @@ impl RecordingMutation {
     }
 
     /// The practitioner marks a moment of a stored recording. The label is sealed under the
-    /// client's key, so erasing the client erases it.
+    /// recording's own data key, so destroying the recording (or erasing the client, which
+    /// destroys their recordings) leaves it unreadable with the media.
     async fn add_bookmark(
         &self,
         ctx: &Context<'_>,
@@ -215,8 +216,16 @@ impl RecordingMutation {
         let (principal, _) = member(ctx)?;
         let services = services(ctx);
         let tenant = &principal.tenant;
-        let (recording_stream, _, core) = existing(ctx, recording_id).await?;
-        let key = client_key(core.client_id)?;
+        let (recording_stream, recording, _) = existing(ctx, recording_id).await?;
+        let key = recording
+            .state
+            .media()
+            .map(|m| m.data_key_id.clone())
+            .ok_or_else(|| {
+                bad_input(DomainError::conflict(
+                    "a bookmark marks stored media; upload it first",
+                ))
+            })?;
         let sealed = services
             .keys
             .seal(tenant, &key, label.as_bytes())
