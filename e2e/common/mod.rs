@@ -145,6 +145,60 @@ impl Confide {
         ]);
     }
 
+    /// A new tenant where sam (a practitioner) records sessions of `n` clients, each of whom
+    /// consented to audio recording for supervision by ada (a tutor): `n` recordings awaiting
+    /// their media. Returns sam's token, ada's token and the recordings' ids.
+    pub fn supervised_recordings(&self, tenant: &str, n: usize) -> (String, String, Vec<Value>) {
+        self.create_tenant(tenant, "admin", "written_opt_in");
+        let admin = self.token(tenant, "admin");
+        for (user, role) in [("sam", "PRACTITIONER"), ("ada", "TUTOR")] {
+            self.ok(
+                &admin,
+                "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
+                json!({ "u": user, "r": [role] }),
+            );
+        }
+        let sam = self.token(tenant, "sam");
+        let ada = self.token(tenant, "ada");
+        let form = self.ok(
+            &admin,
+            "mutation { publishConsentForm(title: \"Consent\", language: \"en-GB\", text: \"I agree to audio recording for supervision.\") { id } }",
+            json!({}),
+        )["publishConsentForm"]["id"]
+            .clone();
+        let recordings = (0..n)
+            .map(|i| {
+                let client = self.ok(
+                    &sam,
+                    "mutation($n: String!) { registerClient(name: $n) }",
+                    json!({ "n": format!("Client {i}") }),
+                )["registerClient"]
+                    .clone();
+                let requested = self.ok(
+                    &sam,
+                    "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+                    json!({ "input": {
+                        "clientId": client, "consentFormId": form,
+                        "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
+                    }}),
+                )["requestConsent"]
+                    .clone();
+                self.ok(
+                    requested["clientLink"].as_str().unwrap(),
+                    "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
+                    json!({ "id": requested["consent"]["id"] }),
+                );
+                self.ok(
+                    &sam,
+                    "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id } }",
+                    json!({ "c": requested["consent"]["id"], "d": chrono::Utc::now().date_naive() }),
+                )["createRecording"]["id"]
+                    .clone()
+            })
+            .collect();
+        (sam, ada, recordings)
+    }
+
     /// A development token minted by `confide token`.
     pub fn token(&self, tenant: &str, user: &str) -> String {
         self.cli(&["token", "--tenant", tenant, "--user", user])

@@ -1068,32 +1068,10 @@ impl App {
         Ok(views)
     }
 
-    /// One recording with the caller's access to it for `purpose` (in audio) now.
+    /// One recording with whether `actor` may play it for `purpose` in `medium` now, decided
+    /// as `start_playback` decides and recorded by nothing: what a recording's page shows,
+    /// and what each range request of a playback checks, so access that ended stops it.
     pub async fn recording(
-        &self,
-        tenant: &TenantId,
-        actor: &Actor,
-        recording_id: RecordingId,
-        purpose: Purpose,
-    ) -> Result<RecordingView, AppError> {
-        let (organisation, recording) = self
-            .load_with_tenant::<Recording>(tenant, &stream_of("recording", recording_id)?)
-            .await?;
-        self.view(
-            tenant,
-            &organisation,
-            actor,
-            recording.state,
-            purpose,
-            Medium::Audio,
-        )
-        .await
-    }
-
-    /// Whether `actor` may play a recording for `purpose` in `medium` now, decided as
-    /// `start_playback` decides and recorded by nothing: what each range request of a
-    /// playback checks, so access that ended stops it.
-    pub async fn playback_access(
         &self,
         tenant: &TenantId,
         actor: &Actor,

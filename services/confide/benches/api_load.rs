@@ -12,7 +12,6 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use chrono::Utc;
 use common::Confide;
 use serde_json::json;
 
@@ -80,54 +79,7 @@ fn load(url: &str, token: Option<&str>, bodies: &[Option<String>], rate: usize) 
 #[tokio::main]
 async fn main() {
     let server = Confide::start(&[]).await;
-    server.create_tenant("bench", "admin", "written_opt_in");
-    let admin = server.token("bench", "admin");
-    for (user, role) in [("sam", "PRACTITIONER"), ("ada", "TUTOR")] {
-        server.ok(
-            &admin,
-            "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
-            json!({ "u": user, "r": [role] }),
-        );
-    }
-    let sam = server.token("bench", "sam");
-    let ada = server.token("bench", "ada");
-    let form = server.ok(
-        &admin,
-        "mutation { publishConsentForm(title: \"Consent\", language: \"en-GB\", text: \"I agree to audio recording for supervision.\") { id } }",
-        json!({}),
-    )["publishConsentForm"]["id"]
-        .clone();
-    let mut recordings = Vec::new();
-    for i in 0..RECORDINGS {
-        let client = server.ok(
-            &sam,
-            "mutation($n: String!) { registerClient(name: $n) }",
-            json!({ "n": format!("Client {i}") }),
-        )["registerClient"]
-            .clone();
-        let requested = server.ok(
-            &sam,
-            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
-            json!({ "input": {
-                "clientId": client, "consentFormId": form,
-                "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
-            }}),
-        )["requestConsent"]
-            .clone();
-        let link = requested["clientLink"].as_str().unwrap().to_owned();
-        server.ok(
-            &link,
-            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
-            json!({ "id": requested["consent"]["id"] }),
-        );
-        let recording = server.ok(
-            &sam,
-            "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id } }",
-            json!({ "c": requested["consent"]["id"], "d": Utc::now().date_naive() }),
-        )["createRecording"]["id"]
-            .clone();
-        recordings.push(recording);
-    }
+    let (_, ada, recordings) = server.supervised_recordings("bench", RECORDINGS);
     let list = json!({ "query": "{ recordings(purpose: SUPERVISION) { id sessionOn access { allowed reasons } } }" })
         .to_string();
     let listed = server.ok(

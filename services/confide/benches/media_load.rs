@@ -19,7 +19,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use common::Confide;
 use serde_json::json;
 
@@ -135,51 +134,8 @@ async fn main() {
     let source = dir.join("session.wav");
     let size = write_wav(&source, size);
 
-    server.create_tenant("bench", "admin", "written_opt_in");
-    let admin = server.token("bench", "admin");
-    for (user, role) in [("sam", "PRACTITIONER"), ("ada", "TUTOR")] {
-        server.ok(
-            &admin,
-            "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
-            json!({ "u": user, "r": [role] }),
-        );
-    }
-    let sam = server.token("bench", "sam");
-    let ada = server.token("bench", "ada");
-    let form = server.ok(
-        &admin,
-        "mutation { publishConsentForm(title: \"Consent\", language: \"en-GB\", text: \"I agree to audio recording for supervision.\") { id } }",
-        json!({}),
-    )["publishConsentForm"]["id"]
-        .clone();
-    let client = server.ok(
-        &sam,
-        "mutation { registerClient(name: \"Client\") }",
-        json!({}),
-    )["registerClient"]
-        .clone();
-    let requested = server.ok(
-        &sam,
-        "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
-        json!({ "input": {
-            "clientId": client, "consentFormId": form,
-            "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
-        }}),
-    )["requestConsent"]
-        .clone();
-    server.ok(
-        requested["clientLink"].as_str().unwrap(),
-        "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
-        json!({ "id": requested["consent"]["id"] }),
-    );
-    let recording = server.ok(
-        &sam,
-        "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id } }",
-        json!({ "c": requested["consent"]["id"], "d": Utc::now().date_naive() }),
-    )["createRecording"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (sam, ada, recordings) = server.supervised_recordings("bench", 1);
+    let recording = recordings[0].as_str().unwrap().to_owned();
 
     // The baseline: the same file copied on the same disk, once to warm the page cache.
     let copy = dir.join("copy.wav");

@@ -84,7 +84,13 @@ impl ConsentQuery {
         let id = RecordingId::from_uuid(id).map_err(bad_input)?;
         match services(ctx)
             .app
-            .recording(&principal.tenant, &principal.actor, id, purpose.into())
+            .recording(
+                &principal.tenant,
+                &principal.actor,
+                id,
+                purpose.into(),
+                confide_domain::Medium::Audio,
+            )
             .await
         {
             Ok(view) if outsider && !view.access.is_allowed() => Ok(None),

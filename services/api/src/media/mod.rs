@@ -542,7 +542,7 @@ async fn serve(state: &ApiState, ticket: &str, headers: &HeaderMap) -> Result<Re
     let recording_id = RecordingId::from_uuid(ticket.recording).map_err(AppError::Domain)?;
     let view = services
         .app
-        .playback_access(
+        .recording(
             &tenant,
             &ticket.viewer,
             recording_id,
