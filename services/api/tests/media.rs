@@ -589,3 +589,29 @@ fn walk_empty(dir: &std::path::Path) -> bool {
         path.is_dir() && walk_empty(&path)
     })
 }
+
+#[tokio::test]
+async fn a_recording_destroyed_before_its_media_arrived_takes_its_key_with_it() {
+    let server = serve(common::sqlite().await.with_read_models()).await;
+    let (recording, _, _) = recording_awaiting_media(&server).await;
+    let sam = server.token(TENANT, "sam");
+    // A refused upload made the recording's key.
+    let (status_code, _, _) =
+        http_bytes(server.address, &put(&recording, &sam, b"not audio at all")).await;
+    assert_eq!(status_code, 415);
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let key = KeyId::parse(&format!("media-{recording}")).unwrap();
+    assert!(server.keys.media_key(&tenant, &key).await.is_ok());
+    let destroyed = server
+        .ok(
+            &sam,
+            "mutation($r: UUID!) { destroyRecording(recordingId: $r) { status } }",
+            json!({ "r": recording }),
+        )
+        .await;
+    assert_eq!(destroyed["destroyRecording"]["status"], "DESTROYED");
+    assert!(matches!(
+        server.keys.media_key(&tenant, &key).await,
+        Err(KeyError::Destroyed { .. })
+    ));
+}

@@ -65,7 +65,7 @@ use uuid::Uuid;
 
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
-pub use media::Vault;
+pub use media::{Vault, media_key_id};
 pub use read::{DueRow, ReadModels, WithReadModels};
 pub use states::AggregateStates;
 pub use streams::{stream_of, tenant_stream};

@@ -13,7 +13,7 @@ use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::recording::{
     DestructionReason, Recording, RecordingCommand, RecordingEvent, StoredMedia,
 };
-use confide_domain::{Actor, Aggregate, Ctx, DomainError, RecordingId, SystemJob};
+use confide_domain::{Actor, Aggregate, Ctx, DomainError, KeyId, RecordingId, SystemJob};
 use confide_eventstore::{AppendRequest, ExpectedVersion, StreamId, TenantId};
 use confide_vault::{BlobKey, BlobStore, KeyStore};
 
@@ -24,6 +24,11 @@ use crate::{App, AppError, Loaded, MAX_ATTEMPTS, new_events, stream_of};
 pub struct Vault<'a> {
     pub keys: &'a dyn KeyStore,
     pub blobs: &'a dyn BlobStore,
+}
+
+/// The id of the key a recording's media is encrypted under.
+pub fn media_key_id(recording: RecordingId) -> Result<KeyId, DomainError> {
+    KeyId::parse(&format!("media-{recording}"))
 }
 
 impl App {
@@ -187,15 +192,21 @@ impl App {
         }
         let recording_id = core.id;
         let media = recording.state.media().cloned();
+        // The recording's key, whether or not its media arrived: an upload refused before
+        // the recording was destroyed may have made it.
+        let key = match &media {
+            Some(media) => media.data_key_id.clone(),
+            None => media_key_id(recording_id)?,
+        };
+        vault
+            .keys
+            .destroy(tenant, &key)
+            .await
+            .map_err(|e| AppError::Vault {
+                step: "destroying the data key",
+                reason: e.to_string(),
+            })?;
         if let Some(media) = &media {
-            vault
-                .keys
-                .destroy(tenant, &media.data_key_id)
-                .await
-                .map_err(|e| AppError::Vault {
-                    step: "destroying the data key",
-                    reason: e.to_string(),
-                })?;
             // Media recorded before objects were named has none to delete.
             if !media.object_key.is_empty() {
                 let deleted = match BlobKey::parse(&media.object_key) {

@@ -26,10 +26,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
-use confide_app::{AppError, Loaded, stream_of};
+use confide_app::{AppError, Loaded, media_key_id, stream_of};
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::recording::{Recording, RecordingCommand, StoredMedia};
-use confide_domain::{Actor, DomainError, KeyId, Medium, Offset, Purpose, RecordingId, Sha256};
+use confide_domain::{Actor, DomainError, Medium, Offset, Purpose, RecordingId, Sha256};
 use confide_vault::{
     BlobError, BlobKey, BlobStore, KeyError, MediaKey, decrypt_range, encrypt_stream,
 };
@@ -155,11 +155,6 @@ async fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal
         .map_err(unauthorized)?;
     crate::graphql::record_tenant(&principal);
     Ok(principal)
-}
-
-/// The id of a recording's data key.
-pub(crate) fn media_key_id(recording: RecordingId) -> Result<KeyId, DomainError> {
-    KeyId::parse(&format!("media-{recording}"))
 }
 
 /// What binds a recording's ciphertext to it: an object copied to another recording or
