@@ -81,7 +81,7 @@ impl Refusal {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
-            format!("{what}; nothing was kept, try again"),
+            format!("{what}; try again"),
         )
     }
 }
