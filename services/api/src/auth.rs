@@ -42,6 +42,35 @@ pub const CLIENT_LINK_SCOPE: &str = "client_link";
 /// The scope of a playback ticket, which is never a bearer token.
 pub const TICKET_SCOPE: &str = "media_ticket";
 
+/// The scope of an audit export's download ticket, which is never a bearer token either.
+pub const EXPORT_TICKET_SCOPE: &str = "audit_export";
+
+/// What a ticket is for: its scope claim and the suffix of its audience. Each kind has an
+/// audience of its own, so one kind of ticket is never taken for another, nor for a token.
+#[derive(Clone, Copy, Debug)]
+pub enum TicketKind {
+    /// A playback ticket (`startPlayback`).
+    Media,
+    /// An audit bundle's download (`exportAuditTrail`).
+    AuditExport,
+}
+
+impl TicketKind {
+    fn scope(self) -> &'static str {
+        match self {
+            Self::Media => TICKET_SCOPE,
+            Self::AuditExport => EXPORT_TICKET_SCOPE,
+        }
+    }
+
+    fn audience_suffix(self) -> &'static str {
+        match self {
+            Self::Media => "#media",
+            Self::AuditExport => "#audit-export",
+        }
+    }
+}
+
 /// How long a client link lasts unless asked otherwise.
 pub const CLIENT_LINK_LIFETIME: TimeDelta = TimeDelta::days(14);
 
@@ -62,14 +91,15 @@ pub struct Claims {
     pub client_id: Option<String>,
 }
 
-/// A playback ticket as signed.
+/// A ticket as signed: the server's issuer, the kind's audience and scope, and what the
+/// ticket grants (which carries its own `iat` and `exp`).
 #[derive(Serialize, Deserialize)]
-struct TicketClaims {
+struct TicketClaims<T> {
     iss: String,
     aud: String,
     scope: String,
     #[serde(flatten)]
-    ticket: crate::media::Ticket,
+    ticket: T,
 }
 
 /// An authenticated caller: one tenant, and who acts in it.
@@ -606,8 +636,8 @@ impl Authenticator {
                 let id = claims.client_id.as_deref().ok_or(AuthError::Subject)?;
                 Actor::client(ClientId::parse(id).map_err(|_| AuthError::Subject)?)
             }
-            // A playback ticket is not a caller (its audience already differs).
-            Some(TICKET_SCOPE) => return Err(AuthError::Subject),
+            // A ticket is not a caller (its audience already differs).
+            Some(TICKET_SCOPE | EXPORT_TICKET_SCOPE) => return Err(AuthError::Subject),
             // An identity provider's token may carry scopes of its own; roles never come
             // from them.
             _ => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
@@ -615,28 +645,36 @@ impl Authenticator {
         Ok(Principal { tenant, actor })
     }
 
-    /// The audience of playback tickets: the server itself, never the API's audience, so a
+    /// The audience of a kind of ticket: the server itself, never the API's audience, so a
     /// ticket cannot be used as a bearer token nor a token as a ticket.
-    fn ticket_audience(&self) -> String {
-        format!("{}#media", self.audience)
+    fn ticket_audience(&self, kind: TicketKind) -> String {
+        format!("{}{}", self.audience, kind.audience_suffix())
     }
 
-    /// Signs a playback ticket with the local key.
-    pub fn sign_ticket(&self, ticket: &crate::media::Ticket) -> Result<String, AuthError> {
+    /// Signs a ticket of `kind` with the local key.
+    pub fn sign_ticket<T: Serialize + Clone>(
+        &self,
+        kind: TicketKind,
+        ticket: &T,
+    ) -> Result<String, AuthError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.local.kid.clone());
         let claims = TicketClaims {
             iss: self.issuer.clone(),
-            aud: self.ticket_audience(),
-            scope: TICKET_SCOPE.to_owned(),
+            aud: self.ticket_audience(kind),
+            scope: kind.scope().to_owned(),
             ticket: ticket.clone(),
         };
         jsonwebtoken::encode(&header, &claims, &self.local.encoding)
             .map_err(|e| AuthError::Invalid(e.to_string()))
     }
 
-    /// A playback ticket this server signed and that has not expired.
-    pub fn verify_ticket(&self, token: &str) -> Result<crate::media::Ticket, AuthError> {
+    /// A ticket of `kind` this server signed and that has not expired.
+    pub fn verify_ticket<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: TicketKind,
+        token: &str,
+    ) -> Result<T, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Algorithm);
@@ -650,13 +688,13 @@ impl Authenticator {
             .ok_or(AuthError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[self.ticket_audience()]);
+        validation.set_audience(&[self.ticket_audience(kind)]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = 0;
-        let claims = jsonwebtoken::decode::<TicketClaims>(token, &verifier.key, &validation)
+        let claims = jsonwebtoken::decode::<TicketClaims<T>>(token, &verifier.key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
-        if claims.scope != TICKET_SCOPE {
+        if claims.scope != kind.scope() {
             return Err(AuthError::Subject);
         }
         Ok(claims.ticket)

@@ -7,11 +7,14 @@
 //! - `graphql`: the schema; resolvers call [`confide_app::App`].
 //! - `media`: `PUT /v1/recordings/{id}/media` (probe, encrypt, store) and
 //!   `GET /v1/media/{ticket}` (decide again, decrypt, serve ranges).
+//! - `export`: `GET /v1/audit/exports/{ticket}` streams the audit bundle that
+//!   `exportAuditTrail` recorded.
 //! - `telemetry`: a span and metrics for every request, a span for every resolver.
 //!
 //! Nothing below this crate knows HTTP or GraphQL.
 
 pub mod auth;
+pub mod export;
 pub mod graphql;
 mod http;
 pub mod media;
@@ -47,11 +50,13 @@ impl ApiState {
 pub use telemetry::observe;
 
 /// The API's routes: `/graphql`, the server's public keys at `/.well-known/jwks.json`, and
-/// media upload and playback under `/v1` (streamed, so without the body limit of the rest).
+/// media upload and playback and audit bundles under `/v1` (streamed, so without the body
+/// limit of the rest).
 pub fn router(state: Arc<ApiState>) -> Router {
     let media = Router::new()
         .route("/v1/recordings/{id}/media", put(media::upload))
         .route("/v1/media/{ticket}", get(media::play))
+        .route("/v1/audit/exports/{ticket}", get(export::download))
         .with_state(state.clone());
     Router::new()
         .route("/graphql", get(http::graphql).post(http::graphql))

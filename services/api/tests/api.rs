@@ -432,6 +432,11 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
             json!({}),
         ),
         (
+            "consentReceipt",
+            "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { envelope checkpoint } } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
             "setTenantPolicy",
             "mutation($p: TenantPolicyInput!) { setTenantPolicy(policy: $p) { id } }",
             json!({ "p": policy }),
@@ -575,6 +580,11 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
             "checkpoint",
             "mutation { checkpoint { treeSize root } }",
             json!({}),
+        ),
+        (
+            "exportAuditTrail",
+            "mutation($c: UUID!) { exportAuditTrail(input: { clientIds: [$c] }) { exportId downloadUrl } }",
+            json!({ "c": ids["client"] }),
         ),
     ]
 }

@@ -7,6 +7,8 @@
 //!   streams and are conditioned on them; `end_course` with the expiries it implies;
 //!   `decide_subject_request`, which carries out a granted erasure;
 //!   `run_retention`, the retention job.
+//! - `audit`: `record_audit_export`, which records an audit export in the tenant's log, and
+//!   `write_audit_bundle`, which writes the bundle from the log.
 //! - `media`: `store_media`, which records an upload, and destruction by crypto-shredding
 //!   (`destroy_recording`, `carry_out_destructions`), resumable after a crash.
 //! - `links`: which streams concern which client, recording or consent (the [`StreamLinks`]
@@ -25,10 +27,12 @@
 //! version the decision saw, so roles and policy cannot change between a decision and its
 //! commit; a conflict reloads and decides again, a bounded number of times.
 
+mod audit;
 mod links;
 mod lists;
 mod media;
 mod read;
+mod receipt;
 mod states;
 mod streams;
 
@@ -63,10 +67,12 @@ use confide_eventstore::{
 };
 use uuid::Uuid;
 
+pub use audit::audit_filter;
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use media::{Vault, media_key_id};
 pub use read::{DueRow, ReadModels, WithReadModels};
+pub use receipt::ConsentReceipt;
 pub use states::AggregateStates;
 pub use streams::{stream_of, tenant_stream};
 

@@ -193,6 +193,41 @@ impl Filter {
             .is_ok_and(|verdict| verdict.matches)
     }
 
+    /// Closes the filter over one event: if the event matches and creates a stream
+    /// `kind-id` that the filter does not list (section 8's closure rule), lists it and
+    /// returns true. An exporter runs this over the scanned events, in order, before it
+    /// writes a bundle for a filter with subjects, so that the bundle discloses the
+    /// streams its subjects created (a client's consents, their recordings, the grants on
+    /// those) and not only the events that name the subject.
+    pub fn close_over(
+        &mut self,
+        recorded_at: &str,
+        stream_id: &str,
+        stream_version: u64,
+        payload: &Value,
+    ) -> bool {
+        let verdict = Matcher::new(self).evaluate(recorded_at, stream_id, stream_version, |name| {
+            payload.get(name).and_then(Value::as_str).map(Cow::Borrowed)
+        });
+        let Ok(Verdict {
+            unlisted_stream: Some(stream),
+            ..
+        }) = verdict
+        else {
+            return false;
+        };
+        match stream.split_once('-') {
+            Some((kind, id)) => {
+                self.subjects
+                    .entry(kind.to_owned())
+                    .or_default()
+                    .insert(id.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     fn to_json(&self) -> Value {
         let subjects: Map<String, Value> = self
             .subjects
@@ -673,6 +708,12 @@ impl<W: Write> BundleWriter<W> {
             }))?;
         }
         Ok(writer)
+    }
+
+    /// What has been written so far, for an exporter that hands the output on in pieces
+    /// (take the bytes out of a `Vec<u8>` output between calls).
+    pub fn output_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// The next leaf the bundle needs.

@@ -21,6 +21,8 @@
 //!   `confide-verify` binary (`src/bin/confide-verify.rs`) wraps it.
 //! - [`report`]: the CSV of consent and access events and the consent trail per
 //!   client, derived only from a verified bundle.
+//! - [`receipt`]: the proof a consent receipt carries (the `ConsentGiven` envelope, its
+//!   inclusion path and a signed checkpoint) and its offline verification.
 //! - `strict_json` (private): a reader that accepts only canonical JSON, the
 //!   verifier's fast path.
 
@@ -29,6 +31,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod envelope;
 pub mod merkle;
+pub mod receipt;
 pub mod report;
 mod strict_json;
 pub mod verify;

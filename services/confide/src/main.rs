@@ -55,6 +55,51 @@ enum Command {
     /// Platform operations.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Audit bundles and the log's own integrity.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Export a tenant's log as an audit bundle that `confide-verify` checks offline. The
+    /// export is recorded in the tenant's log first (by the platform operator).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// Only these clients (and the consents, recordings and grants they created).
+        #[arg(long = "client", value_name = "ID")]
+        clients: Vec<uuid::Uuid>,
+        /// Only these recordings (and their grants).
+        #[arg(long = "recording", value_name = "ID")]
+        recordings: Vec<uuid::Uuid>,
+        /// Only these consents (and what was made under them).
+        #[arg(long = "consent", value_name = "ID")]
+        consents: Vec<uuid::Uuid>,
+        /// Only events recorded at or after this instant (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only events recorded before this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// The checkpoint verified at the last audit (a file holding its signed note): the
+        /// bundle then proves the log only grew since.
+        #[arg(long, value_name = "FILE")]
+        previous: Option<std::path::PathBuf>,
+        /// Where to write the bundle (`-` for standard output).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Check a tenant's stored log against itself: every row against its leaf hash, every
+    /// stored tree node, every checkpoint's signature and root, and the head. Exits non-zero
+    /// naming the first row that differs.
+    VerifyStore {
+        /// One tenant; every tenant when left out.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print the checkpoint key an auditor passes to `confide-verify --trusted-key`.
+    Key,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +199,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Audit(command) => audit(command, settings).await,
         Command::Checkpoint { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
             let backend = server::open_store(&settings).await?;
@@ -169,6 +215,132 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
+    match command {
+        AuditCommand::Key => {
+            println!("{}", keys::load_signer(&settings)?.note_signer().verifier());
+            Ok(())
+        }
+        AuditCommand::Export {
+            tenant,
+            clients,
+            recordings,
+            consents,
+            from,
+            until,
+            previous,
+            out,
+        } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let backend = server::open_store(&settings).await?;
+            let services = server::services(&settings, &backend).await?;
+            let previous = match previous {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let scope = confide_domain::aggregates::tenant::AuditScope {
+                from,
+                until,
+                client_ids: parse_ids(&clients, confide_domain::ClientId::from_uuid)?,
+                recording_ids: parse_ids(&recordings, confide_domain::RecordingId::from_uuid)?,
+                consent_ids: parse_ids(&consents, confide_domain::ConsentId::from_uuid)?,
+                previous_tree_size: None,
+            };
+            let operator = confide_domain::Actor::system(confide_domain::SystemJob::Operator);
+            let export_id = services
+                .app
+                .record_audit_export(&tenant, &operator, scope.clone())
+                .await?;
+            let summary = if out.as_os_str() == "-" {
+                let mut stdout = tokio::io::stdout();
+                services
+                    .app
+                    .write_audit_bundle(&tenant, &services.signer, &scope, previous, &mut stdout)
+                    .await?
+            } else {
+                // Written beside the target and moved into place only when complete, so a
+                // failed export never leaves something that looks like a bundle.
+                let partial = out.with_extension("partial");
+                let mut file = tokio::io::BufWriter::new(
+                    tokio::fs::File::create(&partial)
+                        .await
+                        .with_context(|| format!("creating {}", partial.display()))?,
+                );
+                let written = services
+                    .app
+                    .write_audit_bundle(&tenant, &services.signer, &scope, previous, &mut file)
+                    .await;
+                let summary = match written {
+                    Ok(summary) => summary,
+                    Err(error) => {
+                        let _ = std::fs::remove_file(&partial);
+                        return Err(error.into());
+                    }
+                };
+                file.into_inner().sync_all().await?;
+                std::fs::rename(&partial, &out)
+                    .with_context(|| format!("moving the bundle to {}", out.display()))?;
+                summary
+            };
+            eprintln!(
+                "export {export_id}: {} events disclosed of {} (checkpoint of {} events, root {}), \
+                 signed by {}",
+                summary.bundle.events,
+                summary.bundle.tree_size,
+                summary.checkpoint.tree_size,
+                hex::encode(summary.checkpoint.root),
+                services.signer.note_signer().verifier(),
+            );
+            Ok(())
+        }
+        AuditCommand::VerifyStore { tenant } => {
+            let backend = server::open_store(&settings).await?;
+            let signer = keys::load_signer(&settings)?;
+            let tenants = match tenant {
+                Some(tenant) => vec![TenantId::parse(&tenant)?],
+                None => backend
+                    .store
+                    .tenant_sizes()
+                    .await?
+                    .into_iter()
+                    .map(|(tenant, _)| tenant)
+                    .collect(),
+            };
+            let keys = [signer.note_signer().verifier()];
+            for tenant in tenants {
+                let checked = confide_eventstore::export::verify_store(
+                    backend.store.as_ref(),
+                    &tenant,
+                    &keys,
+                )
+                .await
+                .with_context(|| format!("tenant {tenant}'s log does not verify"))?;
+                println!(
+                    "{tenant}: {} events, {} tree nodes, {} checkpoints verified; root {}",
+                    checked.events,
+                    checked.nodes,
+                    checked.checkpoints,
+                    hex::encode(checked.root)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Ids of one kind, parsed, without repeats.
+fn parse_ids<T: Ord>(
+    raw: &[uuid::Uuid],
+    parse: impl Fn(uuid::Uuid) -> Result<T, confide_domain::DomainError>,
+) -> Result<std::collections::BTreeSet<T>> {
+    raw.iter()
+        .map(|id| parse(*id).map_err(anyhow::Error::from))
+        .collect()
 }
 
 async fn serve(settings: Settings) -> Result<()> {

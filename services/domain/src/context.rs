@@ -28,6 +28,8 @@ pub enum SystemJob {
     /// Following up a committed event with the events it implies (revocations, notices,
     /// expiries).
     Cascade,
+    /// A platform operator's command run on the server itself (an audit export).
+    Operator,
 }
 
 /// Who acts. Recorded on every event as `by`.

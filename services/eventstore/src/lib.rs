@@ -12,6 +12,8 @@
 //! - `plan`: an append planned and hashed without I/O, shared by both backends.
 //! - [`proof`]: inclusion and consistency proofs from stored node hashes.
 //! - [`checkpoint`]: signed tree heads (C2SP signed notes).
+//! - [`export`]: audit bundles of a tenant's log for an auditor to verify offline, and
+//!   `verify_store`, the store's check of its own rows against its tree and checkpoints.
 //! - [`projection`]: inline projections (inside the append's transaction) and the
 //!   asynchronous [`ProjectionRunner`].
 //! - [`Subscription`]: a catch-up subscription across tenants.
@@ -32,6 +34,7 @@ mod types;
 mod upcast;
 
 pub mod checkpoint;
+pub mod export;
 pub mod projection;
 pub mod proof;
 

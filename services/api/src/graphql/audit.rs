@@ -1,8 +1,10 @@
 //! The log itself, for auditors: its events in order and signed checkpoints of its head.
 
-use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use confide_domain::Role;
+use confide_audit::checkpoint::Checkpoint as SignedCheckpoint;
+use confide_domain::aggregates::tenant::AuditScope;
+use confide_domain::{ClientId, ConsentId, DomainError, RecordingId, Role};
 use confide_eventstore::checkpoint::sign_checkpoint;
 use serde_json::Value;
 use uuid::Uuid;
@@ -44,6 +46,36 @@ struct Checkpoint {
     key_id: String,
     note: String,
     signed_at: DateTime<Utc>,
+}
+
+/// What an audit export covers. With no subjects, the whole log is disclosed; with
+/// subjects, the events naming them and the streams they created (a client's consents and
+/// recordings, the grants on those), and every other event only as a hash.
+#[derive(InputObject, Default)]
+struct AuditExportInput {
+    /// Events recorded at or after this instant.
+    from: Option<DateTime<Utc>>,
+    /// Events recorded before this instant.
+    until: Option<DateTime<Utc>>,
+    #[graphql(default)]
+    client_ids: Vec<Uuid>,
+    #[graphql(default)]
+    recording_ids: Vec<Uuid>,
+    #[graphql(default)]
+    consent_ids: Vec<Uuid>,
+    /// The checkpoint (signed note) verified at the last audit: the bundle then proves that
+    /// today's log extends it.
+    previous_checkpoint: Option<String>,
+}
+
+/// A recorded export and where to download its bundle.
+#[derive(SimpleObject)]
+struct AuditExport {
+    export_id: Uuid,
+    /// `GET` this path for the bundle (JSON lines, `schema/audit-bundle.md`); check it with
+    /// `confide-verify`. No bearer token is needed: the URL is the ticket.
+    download_url: String,
+    expires_at: DateTime<Utc>,
 }
 
 /// Refuses anyone but an auditor or org_admin of the caller's tenant.
@@ -103,6 +135,50 @@ impl AuditQuery {
 
 #[Object]
 impl AuditMutation {
+    /// Records an export of the audit trail (itself an event of the log) and returns the URL
+    /// of its bundle, which is written when fetched, against a checkpoint of the log as it
+    /// then is.
+    async fn export_audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: AuditExportInput,
+    ) -> Result<AuditExport> {
+        auditor(ctx).await?;
+        let principal = caller(ctx)?;
+        let services = services(ctx);
+        let previous_tree_size = match &input.previous_checkpoint {
+            Some(note) => Some(previous_size(services, &principal.tenant, note)?),
+            None => None,
+        };
+        let scope = AuditScope {
+            from: input.from,
+            until: input.until,
+            client_ids: ids(&input.client_ids, ClientId::from_uuid)?,
+            recording_ids: ids(&input.recording_ids, RecordingId::from_uuid)?,
+            consent_ids: ids(&input.consent_ids, ConsentId::from_uuid)?,
+            previous_tree_size,
+        };
+        let export_id = services
+            .app
+            .record_audit_export(&principal.tenant, &principal.actor, scope.clone())
+            .await
+            .map_err(error)?;
+        let (download_url, expires_at) = crate::export::issue_ticket(
+            services,
+            principal,
+            export_id,
+            scope,
+            input.previous_checkpoint,
+            Utc::now(),
+        )
+        .map_err(|e| coded(e.to_string(), "INTERNAL"))?;
+        Ok(AuditExport {
+            export_id,
+            download_url,
+            expires_at,
+        })
+    }
+
     /// Signs the tenant's current tree head with the server's checkpoint key and keeps it;
     /// when the newest checkpoint already covers the head, that one is returned.
     async fn checkpoint(&self, ctx: &Context<'_>) -> Result<Checkpoint> {
@@ -125,4 +201,41 @@ impl AuditMutation {
             signed_at: checkpoint.signed_at,
         })
     }
+}
+
+/// Ids of one kind, parsed, without repeats.
+fn ids<T: Ord>(
+    raw: &[Uuid],
+    parse: impl Fn(Uuid) -> Result<T, DomainError>,
+) -> Result<std::collections::BTreeSet<T>> {
+    raw.iter().map(|id| parse(*id).map_err(bad_input)).collect()
+}
+
+/// The size of an auditor's previous checkpoint, which must be one this server signed for
+/// the caller's tenant.
+fn previous_size(
+    services: &crate::graphql::Services,
+    tenant: &confide_domain::TenantId,
+    note: &str,
+) -> Result<u64> {
+    let refuse = |reason: String| {
+        bad_input(DomainError::invalid(
+            "previousCheckpoint",
+            format!("{reason}; give a checkpoint of this log signed by this server"),
+        ))
+    };
+    let body = services
+        .signer
+        .note_signer()
+        .verifier()
+        .verify(note)
+        .map_err(|e| refuse(e.to_string()))?;
+    let checkpoint = SignedCheckpoint::parse_body(&body).map_err(|e| refuse(e.to_string()))?;
+    if checkpoint.origin != services.signer.origin(tenant) {
+        return Err(refuse(format!(
+            "it is a checkpoint of {:?}, not of this tenant",
+            checkpoint.origin
+        )));
+    }
+    Ok(checkpoint.size)
 }

@@ -6,6 +6,7 @@ mod audit;
 mod courses;
 mod mutation;
 mod query;
+mod receipts;
 mod recordings;
 mod requests;
 mod types;
@@ -30,6 +31,7 @@ pub struct Query(
     courses::CourseQuery,
     requests::SubjectRequestQuery,
     audit::AuditQuery,
+    receipts::ReceiptQuery,
 );
 
 /// Every write, by area.

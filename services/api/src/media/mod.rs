@@ -40,7 +40,7 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use crate::ApiState;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, Principal, TicketKind};
 use probe::{Container, Probed, SNIFF_BYTES, Sniffed};
 
 /// How long a playback ticket lets its holder fetch ranges.
@@ -59,16 +59,16 @@ pub struct Ticket {
     pub exp: i64,
 }
 
-/// An error as the media routes answer it: a status and a JSON body with a code from the
-/// API's vocabulary and a message safe to show.
-struct Refusal {
+/// An error as the media and export routes answer it: a status and a JSON body with a code
+/// from the API's vocabulary and a message safe to show.
+pub(crate) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -504,7 +504,7 @@ pub(crate) fn issue_ticket(
         iat: now.timestamp(),
         exp: expires.timestamp(),
     };
-    let token = state.auth.sign_ticket(&ticket)?;
+    let token = state.auth.sign_ticket(TicketKind::Media, &ticket)?;
     Ok((format!("/v1/media/{token}"), expires))
 }
 
@@ -522,13 +522,16 @@ pub(crate) async fn play(
 
 async fn serve(state: &ApiState, ticket: &str, headers: &HeaderMap) -> Result<Response, Refusal> {
     let services = &state.services;
-    let ticket = services.auth.verify_ticket(ticket).map_err(|e| {
-        Refusal::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            format!("the ticket is not valid: {e}"),
-        )
-    })?;
+    let ticket = services
+        .auth
+        .verify_ticket::<Ticket>(TicketKind::Media, ticket)
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("the ticket is not valid: {e}"),
+            )
+        })?;
     let tenant = confide_domain::TenantId::parse(&ticket.tenant).map_err(AppError::Domain)?;
     crate::graphql::record_tenant(&Principal {
         tenant: tenant.clone(),

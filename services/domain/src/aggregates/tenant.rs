@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::aggregates::{Aggregate, check_text, not_found};
 use crate::context::{Actor, Ctx, SystemJob};
 use crate::error::DomainError;
 use crate::events::domain_event;
-use crate::ids::{TenantId, UserId};
+use crate::ids::{ClientId, ConsentId, RecordingId, TenantId, UserId};
 use crate::policy::{TenantPolicy, VersionedPolicy};
 use crate::vocabulary::Role;
 
@@ -123,6 +124,29 @@ pub enum TenantCommand {
         /// The member.
         user_id: UserId,
     },
+    /// Record that the log is being exported for an audit, before a byte of it is written.
+    ExportAuditTrail {
+        /// What was asked for.
+        scope: AuditScope,
+    },
+}
+
+/// What an audit export covers, as the auditor asked for it: the events recorded in a time
+/// range and naming some subjects. The bundle's own header says exactly what it disclosed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditScope {
+    /// Events recorded at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Events recorded before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// These clients, with the streams they created (consents, recordings, grants).
+    pub client_ids: BTreeSet<ClientId>,
+    /// These recordings, with their grants.
+    pub recording_ids: BTreeSet<RecordingId>,
+    /// These consents, with the recordings and grants made under them.
+    pub consent_ids: BTreeSet<ConsentId>,
+    /// The size of the checkpoint the auditor verified last time, if they gave one.
+    pub previous_tree_size: Option<u64>,
 }
 
 /// What a tenant records.
@@ -184,6 +208,17 @@ pub enum TenantEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The log was exported as an audit bundle.
+    AuditTrailExported {
+        /// The export.
+        export_id: Uuid,
+        /// What it covers.
+        scope: AuditScope,
+        /// Who acted.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 domain_event!(TenantEvent {
@@ -192,6 +227,7 @@ domain_event!(TenantEvent {
     MemberAdded => 1,
     MemberRolesChanged => 1,
     MemberRemoved => 1,
+    AuditTrailExported => 1,
 });
 
 fn check_roles(roles: &BTreeSet<Role>) -> Result<(), DomainError> {
@@ -339,6 +375,35 @@ impl Aggregate for Tenant {
                 }
                 Ok(vec![TenantEvent::MemberRemoved { user_id, by, at }])
             }
+            TenantCommand::ExportAuditTrail { scope } => {
+                // The log is read by an auditor or an org_admin, or exported by the platform
+                // operator on the server itself.
+                let operator = matches!(
+                    ctx.actor(),
+                    Actor::System {
+                        job: SystemJob::Operator
+                    }
+                );
+                if !operator && !ctx.has_role(Role::Auditor) && !ctx.has_role(Role::OrgAdmin) {
+                    return Err(DomainError::forbidden(
+                        "only an auditor or an org_admin may export the audit trail",
+                    ));
+                }
+                if let (Some(from), Some(until)) = (scope.from, scope.until)
+                    && until <= from
+                {
+                    return Err(DomainError::invalid(
+                        "until",
+                        "the time range ends before it starts",
+                    ));
+                }
+                Ok(vec![TenantEvent::AuditTrailExported {
+                    export_id: ctx.new_id(0)?,
+                    scope,
+                    by,
+                    at,
+                }])
+            }
         }
     }
 
@@ -385,6 +450,7 @@ impl Aggregate for Tenant {
             TenantEvent::MemberRemoved { user_id, .. } => {
                 self.members.remove(user_id);
             }
+            TenantEvent::AuditTrailExported { .. } => {}
         }
         self
     }

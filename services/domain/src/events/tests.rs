@@ -17,7 +17,7 @@ use crate::aggregates::recording::{DestructionReason, RecordingEvent, Transcript
 use crate::aggregates::subject_request::{
     SubjectRequestEvent, SubjectRequestKind, SubjectRequestOutcome,
 };
-use crate::aggregates::tenant::TenantEvent;
+use crate::aggregates::tenant::{AuditScope, TenantEvent};
 use crate::context::{Actor, SystemJob};
 use crate::ids::*;
 use crate::testing::*;
@@ -47,6 +47,24 @@ fn samples() -> Vec<Event> {
             user_id: user("bob"),
             by: by("admin"),
             at: t(1, 9),
+        }
+        .into(),
+    );
+    events.push(
+        TenantEvent::AuditTrailExported {
+            export_id: uuid::Uuid::from_u128(0xa0d1),
+            scope: AuditScope {
+                from: Some(t(1, 9)),
+                until: None,
+                client_ids: BTreeSet::from([
+                    ClientId::from_uuid(uuid::Uuid::from_u128(0xc1)).expect("a client id")
+                ]),
+                recording_ids: BTreeSet::new(),
+                consent_ids: BTreeSet::new(),
+                previous_tree_size: Some(12),
+            },
+            by: by("auditor"),
+            at: t(1, 10),
         }
         .into(),
     );

@@ -1,0 +1,102 @@
+//! Consent receipts: what a client agreed to (Kantara Consent Receipt v1.1) with the proof
+//! that it was logged, which the client checks offline against the operator's checkpoint key.
+
+use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use confide_app::Loaded;
+use confide_domain::aggregates::consent::Consent;
+use confide_domain::{Actor, ConsentId, DomainError, Role};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{bad_input, caller, coded, error, organisation_member, own_client, services, stream};
+
+#[derive(Default)]
+pub(super) struct ReceiptQuery;
+
+/// A consent receipt and the proof that the consent was logged.
+#[derive(SimpleObject)]
+#[graphql(name = "ConsentReceipt")]
+struct ConsentReceiptView {
+    /// The receipt in the members of the Kantara Initiative Consent Receipt Specification
+    /// v1.1 (`KI-CR-v1.1.0`), with Confide's details (the form's SHA-256, the expiry, the
+    /// consent's id and version) under `confide`. The client appears only by their id.
+    receipt: Json<Value>,
+    /// The `ConsentGiven` event's inclusion in a signed checkpoint of the tenant's log.
+    proof: ReceiptProofView,
+}
+
+/// The proof a receipt carries; `confide_audit::receipt::verify_receipt_proof` checks it
+/// (this object, as JSON, is the proof's JSON form).
+#[derive(SimpleObject)]
+#[graphql(name = "ReceiptProof")]
+struct ReceiptProofView {
+    /// The canonical JSON (RFC 8785) text of the `ConsentGiven` event's envelope: the leaf
+    /// data, hashed as SHA-256(0x00 ‖ text).
+    envelope: String,
+    /// The event's sequence: its leaf index in the tenant's tree.
+    sequence: u64,
+    /// The size of the checkpoint's tree.
+    tree_size: u64,
+    /// The RFC 9162 inclusion path from the leaf upwards, each hash as lowercase hex.
+    inclusion_path: Vec<String>,
+    /// The checkpoint: a C2SP signed note whose body states the tree's size and root.
+    checkpoint: String,
+}
+
+#[Object]
+impl ReceiptQuery {
+    /// The receipt of a consent the client has given. A client link gets its own client's;
+    /// in the organisation, an org_admin, an auditor or the consent's practitioner.
+    async fn consent_receipt(
+        &self,
+        ctx: &Context<'_>,
+        consent_id: Uuid,
+    ) -> Result<ConsentReceiptView> {
+        let principal = caller(ctx)?;
+        let services = services(ctx);
+        let consent_id = ConsentId::from_uuid(consent_id).map_err(bad_input)?;
+        let consent: Loaded<Consent> = services
+            .app
+            .load(&principal.tenant, &stream("consent", consent_id)?)
+            .await
+            .map_err(error)?;
+        let core = consent
+            .state
+            .core()
+            .ok_or_else(|| bad_input(DomainError::not_found("consent")))?;
+        if principal.client().is_some() {
+            own_client(principal, core.client_id)?;
+        } else {
+            let (principal, organisation) = organisation_member(ctx).await?;
+            let Actor::User { user_id } = &principal.actor else {
+                return Err(coded("only a member may ask".to_owned(), "FORBIDDEN"));
+            };
+            let roles = organisation.roles_of(user_id);
+            let holds = |role| roles.is_some_and(|held| held.contains(&role));
+            if !(holds(Role::OrgAdmin) || holds(Role::Auditor) || *user_id == core.practitioner) {
+                return Err(coded(
+                    "a consent's receipt is read by its client, its practitioner, an auditor \
+                     or an org_admin"
+                        .to_owned(),
+                    "FORBIDDEN",
+                ));
+            }
+        }
+        let receipt = services
+            .app
+            .consent_receipt(&principal.tenant, consent_id, &services.signer)
+            .await
+            .map_err(error)?;
+        let proof = receipt.proof;
+        Ok(ConsentReceiptView {
+            receipt: Json(receipt.receipt),
+            proof: ReceiptProofView {
+                envelope: proof.envelope,
+                sequence: proof.sequence,
+                tree_size: proof.tree_size,
+                inclusion_path: proof.inclusion_path.iter().map(hex::encode).collect(),
+                checkpoint: proof.checkpoint_note,
+            },
+        })
+    }
+}

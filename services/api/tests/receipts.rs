@@ -1,0 +1,345 @@
+//! Consent receipts over a real server on port 0, on SQLite and PostgreSQL: a client gives
+//! consent through their link, fetches the receipt, and checks its proof offline against the
+//! server's checkpoint key; nobody else's link may read it, and a tampered proof fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
+mod server;
+
+use std::sync::Arc;
+
+use confide_api::auth::Authenticator;
+use confide_api::{ApiState, Services};
+use confide_app::{App, ReadModels, SystemClock, WithReadModels};
+use confide_audit::checkpoint::{NoteSigner, NoteVerifier};
+use confide_audit::receipt::{ReceiptError, ReceiptProof, verify_receipt_proof};
+use confide_eventstore::EventStore;
+use confide_eventstore::checkpoint::CheckpointSigner;
+use confide_vault::{BlobStore, KeyStore, LocalBlobStore, LocalKeyStore, MasterKey};
+use serde_json::json;
+use server::{Server, code, common, key, temp_dir};
+use sha2::{Digest, Sha256};
+
+/// Serves the API over `store` as `server::serve` does, signing checkpoints with `signer`,
+/// whose verifier key the client is given out of band.
+async fn serve_signed<S>(store: S, signer: NoteSigner) -> Server
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
+    let app = Arc::new(App::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+    ));
+    let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
+    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
+    let dir = temp_dir("media");
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(&dir).unwrap());
+    let services = Arc::new(Services {
+        app: app.clone(),
+        auth: auth.clone(),
+        keys: keys.clone(),
+        blobs: blobs.clone(),
+        signer: Arc::new(CheckpointSigner::new(signer, "confide.test")),
+    });
+    let router = confide_api::router(Arc::new(ApiState::new(services, false)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Server {
+        address,
+        app,
+        auth,
+        keys,
+        blobs,
+        media_dir: Some(dir),
+    }
+}
+
+const FORM_TEXT: &str = "I agree that my sessions may be recorded in audio. Ada, my course tutor, \
+    may listen to assess my counsellor's course work; the two assessors at Oxford Brookes may \
+    listen for their credential. I may withdraw at any time.";
+
+const RECEIPT: &str = "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { envelope sequence treeSize inclusionPath checkpoint } } }";
+
+async fn a_client_checks_the_receipt_of_their_consent(server: Server, verifier: NoteVerifier) {
+    server.create_tenant("clinic", "admin").await;
+    server.create_tenant("other-clinic", "admin").await;
+    let admin = server.token("clinic", "admin");
+    for (user, role) in [
+        ("sam", "PRACTITIONER"),
+        ("ada", "TUTOR"),
+        ("aud", "AUDITOR"),
+    ] {
+        server
+            .ok(
+                &admin,
+                "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
+                json!({ "u": user, "r": [role] }),
+            )
+            .await;
+    }
+    let sam = server.token("clinic", "sam");
+    let form = server
+        .ok(
+            &admin,
+            "mutation($t: String!) { publishConsentForm(title: \"Recording consent\", language: \"en-GB\", text: $t) { id version } }",
+            json!({ "t": FORM_TEXT }),
+        )
+        .await["publishConsentForm"]
+        .clone();
+    let register =
+        "mutation($n: String!) { registerClient(name: $n, contact: \"morgan@example.org\") }";
+    let client = server
+        .ok(&sam, register, json!({ "n": "Morgan Ellis" }))
+        .await["registerClient"]
+        .clone();
+    let other_client = server
+        .ok(&sam, register, json!({ "n": "Robin Hale" }))
+        .await["registerClient"]
+        .clone();
+    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }";
+    let expires_at = "2027-06-30T00:00:00Z";
+    let requested = server
+        .ok(
+            &sam,
+            request,
+            json!({ "input": {
+                "clientId": client, "consentFormId": form["id"], "expiresAt": expires_at,
+                "purposes": [
+                    { "purpose": "COURSE_ASSESSMENT", "users": ["ada"], "media": ["AUDIO"] },
+                    { "purpose": "CREDENTIALING", "users": ["assessor-brookes-1", "assessor-brookes-2"], "media": ["AUDIO"] },
+                ],
+            }}),
+        )
+        .await["requestConsent"]
+        .clone();
+    let consent = requested["consent"]["id"].clone();
+    let link = requested["clientLink"].as_str().unwrap().to_owned();
+    let other_link = server
+        .ok(
+            &sam,
+            request,
+            json!({ "input": {
+                "clientId": other_client, "consentFormId": form["id"],
+                "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
+            }}),
+        )
+        .await["requestConsent"]["clientLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let early = server
+        .graphql(&link, RECEIPT, json!({ "id": consent }))
+        .await;
+    assert_eq!(
+        code(&early),
+        "CONFLICT",
+        "no receipt before consent is given: {early}"
+    );
+
+    server
+        .ok(
+            &link,
+            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Morgan Ellis\") { status } }",
+            json!({ "id": consent }),
+        )
+        .await;
+
+    // The client's own link fetches the receipt and checks it offline.
+    let response = server.ok(&link, RECEIPT, json!({ "id": consent })).await;
+    let receipt = response["consentReceipt"]["receipt"].clone();
+    let proof: ReceiptProof =
+        serde_json::from_value(response["consentReceipt"]["proof"].clone()).unwrap();
+    let verified = verify_receipt_proof(&proof, std::slice::from_ref(&verifier)).unwrap();
+    assert_eq!(verified.envelope.event_type, "ConsentGiven");
+    assert_eq!(verified.envelope.tenant_id, "clinic");
+    assert_eq!(
+        verified.envelope.stream_id,
+        format!("consent-{}", consent.as_str().unwrap())
+    );
+    assert_eq!(
+        json!(verified.envelope.event_id),
+        receipt["consentReceiptID"],
+        "the receipt's id is the logged event's"
+    );
+    assert_eq!(proof.tree_size, server.log_size("clinic").await);
+
+    // The Kantara members.
+    assert_eq!(receipt["version"], "KI-CR-v1.1.0");
+    assert_eq!(receipt["jurisdiction"], "uk_gdpr");
+    assert_eq!(receipt["language"], "en-GB");
+    assert_eq!(receipt["collectionMethod"], "client_link_signature");
+    assert!(receipt["consentTimestamp"].is_i64());
+    assert_eq!(receipt["piiPrincipalId"], client);
+    assert_eq!(receipt["publicKey"], json!(verifier.to_string()));
+    assert_eq!(
+        receipt["piiControllers"][0]["piiController"],
+        "Community Counselling"
+    );
+    for member in ["contact", "address", "email", "phone", "onBehalf"] {
+        assert!(
+            !receipt["piiControllers"][0][member].is_null(),
+            "{member} is present"
+        );
+    }
+    assert_eq!(
+        receipt["policyUrl"],
+        json!(format!(
+            "urn:confide:consent-form:{}:{}",
+            form["id"].as_str().unwrap(),
+            form["version"]
+        ))
+    );
+    assert_eq!(receipt["sensitive"], true);
+    assert_eq!(receipt["spiCat"], json!(["health"]));
+    let services = receipt["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0]["service"], "Recording consent");
+    let purposes = services[0]["purposes"].as_array().unwrap();
+    let purpose = |name: &str| {
+        purposes
+            .iter()
+            .find(|p| p["purpose"] == name)
+            .unwrap_or_else(|| panic!("{name} is in {receipt}"))
+            .clone()
+    };
+    assert_eq!(purposes.len(), 2, "{receipt}");
+    let assessment = purpose("course_assessment");
+    assert_eq!(
+        assessment["purposeCategory"],
+        json!(["https://w3id.org/dpv#ProfessionalTraining"])
+    );
+    assert_eq!(assessment["consentType"], "EXPLICIT");
+    assert_eq!(assessment["piiCategory"], json!(["audio"]));
+    assert_eq!(assessment["thirdPartyDisclosure"], true);
+    assert_eq!(assessment["thirdPartyName"], "ada");
+    assert!(
+        assessment["termination"]
+            .as_str()
+            .unwrap()
+            .contains("2027-06-30T00:00:00Z"),
+        "{assessment}"
+    );
+    assert!(assessment["primaryPurpose"].is_boolean());
+    assert_eq!(
+        purpose("credentialing")["thirdPartyName"],
+        "assessor-brookes-1, assessor-brookes-2"
+    );
+
+    // Confide's details: the exact text shown, the expiry, the consent.
+    let sha256 = hex::encode(Sha256::digest(FORM_TEXT.as_bytes()));
+    let details = &receipt["confide"];
+    assert_eq!(details["consentForm"]["id"], form["id"]);
+    assert_eq!(details["consentForm"]["version"], form["version"]);
+    assert_eq!(details["consentForm"]["textSha256"], json!(sha256));
+    assert_eq!(details["consentId"], consent);
+    assert_eq!(details["consentVersion"], 2, "requested, then given");
+    assert_eq!(details["expiresAt"], expires_at);
+    assert_eq!(
+        verified.envelope.payload["evidence"]["form"]["text_sha256"],
+        json!(sha256),
+        "the logged evidence names the same text"
+    );
+
+    // The client is named only by their id, in the receipt and in its proof.
+    let whole = response.to_string();
+    for name in ["Morgan", "Ellis", "morgan@example.org"] {
+        assert!(!whole.contains(name), "{name} is in {whole}");
+    }
+
+    // A tampered envelope, path or key fails.
+    let mut tampered = proof.clone();
+    let at = tampered.envelope.find("\"sequence\":").unwrap() + "\"sequence\":".len();
+    tampered.envelope.replace_range(
+        at..=at,
+        if &tampered.envelope[at..=at] == "1" {
+            "2"
+        } else {
+            "1"
+        },
+    );
+    assert!(
+        verify_receipt_proof(&tampered, std::slice::from_ref(&verifier)).is_err(),
+        "an edited envelope fails"
+    );
+    let mut evidence = proof.clone();
+    evidence.envelope =
+        evidence
+            .envelope
+            .replacen("client_link_signature", "paper_form_scanned", 1);
+    assert!(matches!(
+        verify_receipt_proof(&evidence, std::slice::from_ref(&verifier)),
+        Err(ReceiptError::Inclusion(_))
+    ));
+    let stranger = NoteSigner::generate("confide.test").unwrap().verifier();
+    assert!(matches!(
+        verify_receipt_proof(&proof, &[stranger]),
+        Err(ReceiptError::UntrustedCheckpoint { .. })
+    ));
+
+    // Who else may read it.
+    let refused = server
+        .graphql(&other_link, RECEIPT, json!({ "id": consent }))
+        .await;
+    assert_eq!(
+        code(&refused),
+        "FORBIDDEN",
+        "another client's link: {refused}"
+    );
+    let tutor = server
+        .graphql(
+            &server.token("clinic", "ada"),
+            RECEIPT,
+            json!({ "id": consent }),
+        )
+        .await;
+    assert_eq!(code(&tutor), "FORBIDDEN", "a tutor: {tutor}");
+    let outsider = server
+        .graphql(
+            &server.token("other-clinic", "admin"),
+            RECEIPT,
+            json!({ "id": consent }),
+        )
+        .await;
+    assert_eq!(code(&outsider), "NOT_FOUND", "another tenant: {outsider}");
+    for token in [&sam, &admin, &server.token("clinic", "aud")] {
+        let seen = server.ok(token, RECEIPT, json!({ "id": consent })).await;
+        assert_eq!(seen["consentReceipt"]["receipt"], receipt);
+    }
+
+    // A later partial withdrawal does not rewrite what was agreed; the new proof is
+    // against the log as it now is.
+    server
+        .ok(
+            &link,
+            "mutation($id: UUID!) { withdrawConsent(input: { consentId: $id, purpose: COURSE_ASSESSMENT, audienceMember: \"ada\" }) { id } }",
+            json!({ "id": consent }),
+        )
+        .await;
+    let later = server.ok(&link, RECEIPT, json!({ "id": consent })).await;
+    assert_eq!(later["consentReceipt"]["receipt"], receipt);
+    let later: ReceiptProof =
+        serde_json::from_value(later["consentReceipt"]["proof"].clone()).unwrap();
+    assert!(later.tree_size > proof.tree_size);
+    assert_eq!(later.envelope, proof.envelope);
+    verify_receipt_proof(&later, &[verifier]).unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_a_client_checks_the_receipt_of_their_consent() {
+    let signer = NoteSigner::generate("confide.test").unwrap();
+    let verifier = signer.verifier();
+    let server = serve_signed(common::sqlite().await.with_read_models(), signer).await;
+    a_client_checks_the_receipt_of_their_consent(server, verifier).await;
+}
+
+#[tokio::test]
+async fn postgres_a_client_checks_the_receipt_of_their_consent() {
+    let signer = NoteSigner::generate("confide.test").unwrap();
+    let verifier = signer.verifier();
+    let server = serve_signed(common::postgres().await.with_read_models(), signer).await;
+    a_client_checks_the_receipt_of_their_consent(server, verifier).await;
+}

@@ -1,0 +1,328 @@
+//! Consent receipts: what a client agreed to, in the members of the Kantara Initiative
+//! Consent Receipt Specification v1.1 (`KI-CR-v1.1.0`), with the proof that the
+//! `ConsentGiven` event is in the tenant's log (its envelope, inclusion path and a signed
+//! checkpoint), which the client checks offline with
+//! `confide_audit::receipt::verify_receipt_proof` and the operator's checkpoint key.
+//!
+//! The receipt describes the consent as it was given: the consent stream folded up to its
+//! `ConsentGiven` event, so a later partial withdrawal does not rewrite what was agreed. It
+//! names the client only by their pseudonymous id; the typed name (sealed in the evidence)
+//! and the client's details never enter it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use confide_audit::receipt::{CONSENT_GIVEN, ReceiptProof};
+use confide_domain::aggregates::consent::{
+    Consent, ConsentCore, Evidence, Expiry, ExpiryTrigger, PurposeState,
+};
+use confide_domain::aggregates::consent_form::ConsentForm;
+use confide_domain::aggregates::tenant::Tenant;
+use confide_domain::{Aggregate, ConsentId, DomainError, Event};
+use confide_eventstore::checkpoint::{CheckpointSigner, sign_checkpoint};
+use confide_eventstore::proof::inclusion_proof;
+use confide_eventstore::{RecordedEvent, StoreError, StreamId, TenantId};
+use serde_json::{Value, json};
+
+use crate::{App, AppError, stream_of, tenant_stream};
+
+/// The version string of the Kantara Consent Receipt Specification the receipt follows.
+const KANTARA_CR_VERSION: &str = "KI-CR-v1.1.0";
+
+/// How many events of a consent stream one read returns.
+const PAGE: usize = 500;
+
+/// A consent receipt and the proof that its consent was logged.
+#[derive(Clone, Debug)]
+pub struct ConsentReceipt {
+    /// The Kantara CR v1.1 receipt, with Confide's own details under `confide`.
+    pub receipt: Value,
+    /// The `ConsentGiven` event's envelope, inclusion path and signed checkpoint.
+    pub proof: ReceiptProof,
+}
+
+impl App {
+    /// The receipt of consent `consent` of `tenant`, which the client must have given (a
+    /// consent only requested, refused or noticed has none). The checkpoint is the newest one
+    /// `signer` made if it covers the log as it now is, else a new one. The caller decides
+    /// who may see it.
+    #[tracing::instrument(name = "app.consent_receipt", skip_all, fields(tenant_id = %tenant))]
+    pub async fn consent_receipt(
+        &self,
+        tenant: &TenantId,
+        consent: ConsentId,
+        signer: &CheckpointSigner,
+    ) -> Result<ConsentReceipt, AppError> {
+        let stream = stream_of("consent", consent)?;
+        let loaded = self.load::<Consent>(tenant, &stream).await?;
+        if loaded.state.core().is_none() {
+            return Err(DomainError::not_found("consent").into());
+        }
+        if loaded.state.evidence().is_none() {
+            return Err(DomainError::conflict(
+                "a receipt is issued only for a consent the client has given",
+            )
+            .into());
+        }
+
+        let events = self.read_whole_stream(tenant, &stream).await?;
+        let given_at = events
+            .iter()
+            .rposition(|event| event.event_type == CONSENT_GIVEN)
+            .ok_or_else(|| {
+                StoreError::Integrity(format!(
+                    "consent {consent} has evidence but its stream has no {CONSENT_GIVEN} event"
+                ))
+            })?;
+        let given = &events[given_at];
+        let as_given = fold_consent(tenant, &events[..=given_at])?;
+        let (Some(core), Some(evidence)) = (as_given.core(), as_given.evidence()) else {
+            return Err(StoreError::Integrity(format!(
+                "consent {consent} folds to no evidence at its {CONSENT_GIVEN} event"
+            ))
+            .into());
+        };
+
+        let envelope = leaf_data(given)?;
+        let checkpoint =
+            sign_checkpoint(self.store().as_ref(), signer, tenant, self.clock.now()).await?;
+        let inclusion = inclusion_proof(
+            self.store().as_ref(),
+            tenant,
+            given.sequence,
+            checkpoint.tree_size,
+        )
+        .await?;
+
+        let organisation = self.load::<Tenant>(tenant, &tenant_stream()).await?.state;
+        let form = self
+            .load::<ConsentForm>(
+                tenant,
+                &stream_of("consent_form", evidence.form.consent_form_id)?,
+            )
+            .await?
+            .state;
+        let service = form
+            .get(evidence.form.version)
+            .map_or("Recording of sessions", |version| version.title.as_str());
+        let facts = Facts {
+            core,
+            evidence,
+            purposes: as_given.purposes(),
+            given,
+            controller: organisation.name(),
+            service,
+            public_key: signer.note_signer().verifier().to_string(),
+        };
+        Ok(ConsentReceipt {
+            receipt: facts.receipt(),
+            proof: ReceiptProof {
+                envelope,
+                sequence: given.sequence,
+                tree_size: checkpoint.tree_size,
+                inclusion_path: inclusion.path,
+                checkpoint_note: checkpoint.note,
+            },
+        })
+    }
+
+    /// Every event of `stream`, in order.
+    async fn read_whole_stream(
+        &self,
+        tenant: &TenantId,
+        stream: &StreamId,
+    ) -> Result<Vec<RecordedEvent>, AppError> {
+        let mut events = Vec::new();
+        loop {
+            let from = events.len() as u64 + 1;
+            let page = self.store().read_stream(tenant, stream, from, PAGE).await?;
+            let last = page.len() < PAGE;
+            events.extend(page);
+            if last {
+                return Ok(events);
+            }
+        }
+    }
+}
+
+/// The consent after `events`, the start of its stream.
+fn fold_consent(tenant: &TenantId, events: &[RecordedEvent]) -> Result<Consent, AppError> {
+    events.iter().try_fold(Consent::default(), |state, stored| {
+        let unreadable = |reason: String| AppError::UnreadableEvent {
+            tenant: tenant.clone(),
+            sequence: stored.sequence,
+            reason,
+        };
+        match Event::from_stored(&stored.event_type, stored.schema_version, &stored.payload) {
+            Ok(Event::Consent(event)) => Ok(state.apply(&event)),
+            Ok(other) => Err(unreadable(format!(
+                "a {} event in a consent stream",
+                other.stream_kind()
+            ))),
+            Err(error) => Err(unreadable(error.to_string())),
+        }
+    })
+}
+
+/// The canonical JSON text of `event`'s envelope, checked against the leaf the store holds:
+/// an event upcast on read is not the one that was hashed.
+fn leaf_data(event: &RecordedEvent) -> Result<String, AppError> {
+    let sequence = event.sequence;
+    if event.was_upcast() {
+        return Err(StoreError::Invalid(format!(
+            "event {sequence} was upcast on read, so its envelope is not its leaf"
+        ))
+        .into());
+    }
+    let bytes = event.envelope().canonical_bytes().map_err(|error| {
+        StoreError::Integrity(format!("event {sequence} has no canonical form: {error}"))
+    })?;
+    if confide_audit::merkle::leaf_hash(&bytes) != event.leaf_hash {
+        return Err(StoreError::Integrity(format!(
+            "event {sequence} does not hash to its stored leaf"
+        ))
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        StoreError::Integrity(format!("event {sequence}'s canonical JSON: {error}")).into()
+    })
+}
+
+/// What a receipt is made of.
+struct Facts<'a> {
+    core: &'a ConsentCore,
+    evidence: &'a Evidence,
+    /// The purposes as they stood when consent was given.
+    purposes: &'a std::collections::BTreeMap<confide_domain::Purpose, PurposeState>,
+    given: &'a RecordedEvent,
+    /// The organisation's name: the PII controller.
+    controller: &'a str,
+    /// The title of the consent form shown: the service the purposes belong to.
+    service: &'a str,
+    /// The checkpoint verifier key (C2SP signed-note verifier key string).
+    public_key: String,
+}
+
+impl Facts<'_> {
+    /// The Kantara CR v1.1 receipt.
+    fn receipt(&self) -> Value {
+        let form = &self.evidence.form;
+        let termination = termination(self.core.expiry);
+        let purposes: Vec<Value> = self
+            .purposes
+            .values()
+            .map(|state| {
+                let terms = &state.terms;
+                let audience = audience_names(state);
+                json!({
+                    "purpose": terms.purpose.as_str(),
+                    "purposeCategory": [terms.purpose.dpv_iri()],
+                    "consentType": "EXPLICIT",
+                    "piiCategory": terms.media.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                    // Kantara: whether the purpose is part of the controller's core
+                    // service. Recording is never needed for the counselling itself, and
+                    // consent to it must not be a condition of the service (GDPR Art. 7(4)).
+                    "primaryPurpose": false,
+                    "termination": termination,
+                    "thirdPartyDisclosure": !audience.is_empty(),
+                    "thirdPartyName": audience.join(", "),
+                })
+            })
+            .collect();
+        let details: Vec<Value> = self
+            .purposes
+            .values()
+            .map(|state| {
+                let terms = &state.terms;
+                json!({
+                    "purpose": terms.purpose.as_str(),
+                    "dpvPurpose": terms.purpose.dpv_iri(),
+                    "audience": {
+                        "users": terms.audience.users.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "roles": terms.audience.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                    },
+                    "media": terms.media.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                    "derivatives": terms.derivatives.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "version": KANTARA_CR_VERSION,
+            "jurisdiction": self.evidence.jurisdiction.as_str(),
+            "consentTimestamp": self.evidence.signed_at.timestamp(),
+            "collectionMethod": serde_json::to_value(self.evidence.collected_by).unwrap_or(Value::Null),
+            "consentReceiptID": self.given.event_id.hyphenated().to_string(),
+            "publicKey": self.public_key,
+            "language": self.evidence.language.as_str(),
+            "piiPrincipalId": self.core.client_id.to_string(),
+            "piiControllers": [{
+                "piiController": self.controller,
+                "onBehalf": false,
+                "contact": self.controller,
+                "address": { "streetAddress": "", "addressCountry": "" },
+                "email": "",
+                "phone": "",
+                "piiControllerUrl": "",
+            }],
+            "policyUrl": format!("urn:confide:consent-form:{}:{}", form.consent_form_id, form.version),
+            "services": [{
+                "service": self.service,
+                "purposes": purposes,
+            }],
+            "sensitive": true,
+            "spiCat": ["health"],
+            "confide": {
+                "tenantId": self.core.tenant_id.as_str(),
+                "consentId": self.core.id.to_string(),
+                "consentVersion": self.given.stream_version,
+                "consentForm": {
+                    "id": form.consent_form_id.to_string(),
+                    "version": form.version,
+                    "textSha256": form.text_sha256.to_hex(),
+                },
+                "scope": self.core.scope,
+                "courseId": self.core.course_id.map(|id| id.to_string()),
+                "expiry": self.core.expiry,
+                "expiresAt": match self.core.expiry {
+                    Some(Expiry::OnDate { at }) => Some(rfc3339(at)),
+                    _ => None,
+                },
+                "signedAt": rfc3339(self.evidence.signed_at),
+                "purposes": details,
+                "event": {
+                    "eventId": self.given.event_id.hyphenated().to_string(),
+                    "sequence": self.given.sequence,
+                    "stream": self.given.stream_id.as_str(),
+                },
+            },
+        })
+    }
+}
+
+/// The named audience of a purpose: people by their ids, then roles.
+fn audience_names(state: &PurposeState) -> Vec<String> {
+    let audience = &state.terms.audience;
+    audience
+        .users
+        .iter()
+        .map(ToString::to_string)
+        .chain(audience.roles.iter().map(|role| format!("role: {role}")))
+        .collect()
+}
+
+/// When a consent ends by itself; it may always be withdrawn earlier.
+fn termination(expiry: Option<Expiry>) -> String {
+    let ends = match expiry {
+        Some(Expiry::OnDate { at }) => format!("expires at {}", rfc3339(at)),
+        Some(Expiry::OnEvent {
+            trigger: ExpiryTrigger::CourseEnded { course_id },
+        }) => format!("expires when course {course_id} ends"),
+        Some(Expiry::OnEvent {
+            trigger: ExpiryTrigger::CredentialDecided,
+        }) => "expires when the credentialing body decides".to_owned(),
+        None => "does not expire by itself".to_owned(),
+    };
+    format!("{ends}; may be withdrawn at any time")
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
