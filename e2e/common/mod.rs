@@ -115,12 +115,26 @@ impl Confide {
             .expect("a data directory")
     }
 
-    /// Runs a `confide` command against the same database and keys; returns its stdout.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let output = command(&self.env)
+    /// The database the server runs on (its URL names its schema).
+    pub fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .expect("a database URL")
+    }
+
+    /// Runs a `confide` command against the same database and keys, whatever its outcome.
+    pub fn cli_output(&self, args: &[&str]) -> std::process::Output {
+        command(&self.env)
             .args(args)
             .output()
-            .expect("running confide");
+            .expect("running confide")
+    }
+
+    /// Runs a `confide` command against the same database and keys; returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = self.cli_output(args);
         assert!(
             output.status.success(),
             "confide {args:?}: {}",
