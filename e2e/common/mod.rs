@@ -220,6 +220,23 @@ impl Confide {
             .to_owned()
     }
 
+    /// Uploads a recording's media as `token`'s holder: the HTTP status.
+    pub fn upload(&self, token: &str, recording: &str, media: &std::path::Path) -> u16 {
+        let body = std::fs::read(media).unwrap();
+        let mut request = format!(
+            "PUT /v1/recordings/{recording}/media HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream.write_all(&request).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let head = String::from_utf8_lossy(&raw[..raw.len().min(32)]).into_owned();
+        head.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+
     pub fn get(&self, path: &str) -> (u16, String) {
         exchange(
             &self.address,
@@ -300,4 +317,49 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[size + 2..];
     }
     out
+}
+
+/// A mono 16-bit PCM WAV of about `bytes` bytes at 48 kHz.
+pub fn write_wav(path: &std::path::Path, bytes: u64) -> u64 {
+    let frames = (bytes.saturating_sub(44) / 2) as u32;
+    let data_len = frames * 2;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut header = Vec::new();
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&(36 + data_len).to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    for field in [
+        16u32.to_le_bytes().as_slice(),
+        &1u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+    ] {
+        header.extend_from_slice(field);
+    }
+    header.extend_from_slice(&48_000u32.to_le_bytes());
+    header.extend_from_slice(&96_000u32.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&16u16.to_le_bytes());
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&data_len.to_le_bytes());
+    file.write_all(&header).unwrap();
+    // One second of a tone, repeated with a drift so no two seconds are alike.
+    let second: Vec<i16> = (0..48_000)
+        .map(|i| {
+            (f64::sin(f64::from(i) / 48_000.0 * 440.0 * std::f64::consts::TAU) * 9_000.0) as i16
+        })
+        .collect();
+    let mut written = 0u64;
+    let mut n = 0i16;
+    while written < u64::from(data_len) {
+        let block: Vec<u8> = second
+            .iter()
+            .flat_map(|s| s.wrapping_add(n).to_le_bytes())
+            .collect();
+        let take = block.len().min((u64::from(data_len) - written) as usize);
+        file.write_all(&block[..take]).unwrap();
+        written += take as u64;
+        n = n.wrapping_add(1);
+    }
+    file.flush().unwrap();
+    44 + u64::from(data_len)
 }

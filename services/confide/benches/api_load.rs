@@ -79,7 +79,7 @@ fn load(url: &str, token: Option<&str>, bodies: &[Option<String>], rate: usize) 
 #[tokio::main]
 async fn main() {
     let server = Confide::start(&[]).await;
-    let (_, ada, recordings) = server.supervised_recordings("bench", RECORDINGS);
+    let (sam, ada, recordings) = server.supervised_recordings("bench", RECORDINGS);
     let list = json!({ "query": "{ recordings(purpose: SUPERVISION) { id sessionOn access { allowed reasons } } }" })
         .to_string();
     let listed = server.ok(
@@ -95,13 +95,30 @@ async fn main() {
         .map(|viewer| {
             Some(
                 json!({
-                    "query": "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed } }",
+                    "query": "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed ticketUrl } }",
                     "variables": { "r": recordings[viewer * (RECORDINGS / VIEWERS)] },
                 })
                 .to_string(),
             )
         })
         .collect();
+    // The played recordings have their media, so every play is allowed and returns a
+    // ticket, as in a service.
+    let media = server.data_dir().join("session.wav");
+    common::write_wav(&media, 96_044);
+    for viewer in 0..VIEWERS {
+        let recording = recordings[viewer * (RECORDINGS / VIEWERS)]
+            .as_str()
+            .unwrap();
+        assert_eq!(server.upload(&sam, recording, &media), 201);
+        let played = server.ok(
+            &ada,
+            "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed ticketUrl } }",
+            json!({ "r": recording }),
+        );
+        assert_eq!(played["startPlayback"]["allowed"], true, "{played}");
+        assert!(played["startPlayback"]["ticketUrl"].is_string(), "{played}");
+    }
     let lists = vec![Some(list); VIEWERS];
     let probes = vec![None; VIEWERS];
 

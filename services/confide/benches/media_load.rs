@@ -19,57 +19,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Confide;
+use common::{Confide, write_wav};
 use serde_json::json;
 
 const DEFAULT_BYTES: u64 = 2 << 30;
 const SEEKS: usize = 200;
 const SEEK_BYTES: u64 = 64 * 1024;
-
-/// A mono 16-bit PCM WAV of about `bytes` bytes at 48 kHz.
-fn write_wav(path: &Path, bytes: u64) -> u64 {
-    let frames = (bytes.saturating_sub(44) / 2) as u32;
-    let data_len = frames * 2;
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut header = Vec::new();
-    header.extend_from_slice(b"RIFF");
-    header.extend_from_slice(&(36 + data_len).to_le_bytes());
-    header.extend_from_slice(b"WAVEfmt ");
-    for field in [
-        16u32.to_le_bytes().as_slice(),
-        &1u16.to_le_bytes(),
-        &1u16.to_le_bytes(),
-    ] {
-        header.extend_from_slice(field);
-    }
-    header.extend_from_slice(&48_000u32.to_le_bytes());
-    header.extend_from_slice(&96_000u32.to_le_bytes());
-    header.extend_from_slice(&2u16.to_le_bytes());
-    header.extend_from_slice(&16u16.to_le_bytes());
-    header.extend_from_slice(b"data");
-    header.extend_from_slice(&data_len.to_le_bytes());
-    file.write_all(&header).unwrap();
-    // One second of a tone, repeated with a drift so no two seconds are alike.
-    let second: Vec<i16> = (0..48_000)
-        .map(|i| {
-            (f64::sin(f64::from(i) / 48_000.0 * 440.0 * std::f64::consts::TAU) * 9_000.0) as i16
-        })
-        .collect();
-    let mut written = 0u64;
-    let mut n = 0i16;
-    while written < u64::from(data_len) {
-        let block: Vec<u8> = second
-            .iter()
-            .flat_map(|s| s.wrapping_add(n).to_le_bytes())
-            .collect();
-        let take = block.len().min((u64::from(data_len) - written) as usize);
-        file.write_all(&block[..take]).unwrap();
-        written += take as u64;
-        n = n.wrapping_add(1);
-    }
-    file.flush().unwrap();
-    44 + u64::from(data_len)
-}
 
 /// A field of the server's `/proc/<pid>/status`, in kB.
 fn status_kb(pid: u32, field: &str) -> u64 {
