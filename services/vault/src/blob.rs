@@ -124,6 +124,9 @@ const WRITE_BATCH_BYTES: usize = 1024 * 1024;
 /// say) to go on while the thread waits for the disk, few enough to keep memory flat.
 const WRITE_QUEUE_LEN: usize = 4;
 
+/// How much is written between two requests to flush a file being written to disk.
+const BACKGROUND_SYNC_BYTES: u64 = 32 * 1024 * 1024;
+
 /// A [`BlobStore`] in a local directory: the embedded default. An object is a file at its
 /// key's path under the root.
 ///
@@ -344,20 +347,58 @@ fn write_file(
         .create_new(true)
         .open(&temporary.path)
         .map_err(|e| BlobError::io("create a temporary file", e))?;
-    let mut written = 0u64;
-    loop {
-        match receiver.blocking_recv() {
-            Some(Message::Bytes(batch)) => {
-                for bytes in batch {
-                    file.write_all(&bytes)
-                        .map_err(|e| BlobError::io("write a file", e))?;
-                    written += bytes.len() as u64;
-                }
+    // The disk writes the file back while it is still arriving: a second thread asks for
+    // what has been written so far to be made durable every `BACKGROUND_SYNC_BYTES`, so the
+    // final flush has little left to do and the upload is not receiving, then waiting for
+    // the disk, in turn.
+    let syncing = file
+        .try_clone()
+        .map_err(|e| BlobError::io("open a file twice", e))?;
+    let written = std::thread::scope(|scope| {
+        let (wanted, requests) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = scope.spawn(move || -> io::Result<()> {
+            for () in requests {
+                syncing.sync_data()?;
             }
-            Some(Message::Commit) => break,
-            None => return Ok(None),
-        }
-    }
+            Ok(())
+        });
+        let mut written = 0u64;
+        let mut unsynced = 0u64;
+        let outcome = 'receive: loop {
+            match receiver.blocking_recv() {
+                Some(Message::Bytes(batch)) => {
+                    for bytes in batch {
+                        if let Err(e) = file.write_all(&bytes) {
+                            break 'receive Err(BlobError::io("write a file", e));
+                        }
+                        written += bytes.len() as u64;
+                        unsynced += bytes.len() as u64;
+                    }
+                    // A request while the last is still being served is dropped: that
+                    // flush's successor covers it.
+                    if unsynced >= BACKGROUND_SYNC_BYTES && wanted.try_send(()).is_ok() {
+                        unsynced = 0;
+                    }
+                }
+                Some(Message::Commit) => break Ok(Some(written)),
+                None => break Ok(None),
+            }
+        };
+        drop(wanted);
+        // An error a background flush saw is not reported again to the final one (both
+        // handles share one open file), so it fails the write here.
+        let synced = match syncer.join() {
+            Ok(result) => result.map_err(|e| BlobError::io("flush a file to disk", e)),
+            Err(_) => Err(BlobError::io(
+                "flush a file to disk",
+                io::Error::other("the flushing thread panicked"),
+            )),
+        };
+        outcome.and_then(|written| synced.map(|()| written))
+    })?;
+    let Some(written) = written else {
+        return Ok(None);
+    };
     file.sync_all()
         .map_err(|e| BlobError::io("flush a file to disk", e))?;
     drop(file);
