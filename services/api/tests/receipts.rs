@@ -6,56 +6,12 @@
 
 mod server;
 
-use std::sync::Arc;
-
-use confide_api::auth::Authenticator;
-use confide_api::{ApiState, Services};
-use confide_app::{App, ReadModels, SystemClock, WithReadModels};
-use confide_audit::checkpoint::{NoteSigner, NoteVerifier};
+use confide_app::WithReadModels;
+use confide_audit::checkpoint::NoteSigner;
 use confide_audit::receipt::{ReceiptError, ReceiptProof, verify_receipt_proof};
-use confide_eventstore::EventStore;
-use confide_eventstore::checkpoint::CheckpointSigner;
-use confide_vault::{BlobStore, KeyStore, LocalBlobStore, LocalKeyStore, MasterKey};
 use serde_json::json;
-use server::{Server, code, common, key, temp_dir};
+use server::{Server, code, common, serve};
 use sha2::{Digest, Sha256};
-
-/// Serves the API over `store` as `server::serve` does, signing checkpoints with `signer`,
-/// whose verifier key the client is given out of band.
-async fn serve_signed<S>(store: S, signer: NoteSigner) -> Server
-where
-    S: EventStore + ReadModels + Clone + 'static,
-    LocalKeyStore<S>: KeyStore,
-{
-    let app = Arc::new(App::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-    ));
-    let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
-    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
-    let dir = temp_dir("media");
-    let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(&dir).unwrap());
-    let services = Arc::new(Services {
-        app: app.clone(),
-        auth: auth.clone(),
-        keys: keys.clone(),
-        blobs: blobs.clone(),
-        signer: Arc::new(CheckpointSigner::new(signer, "confide.test")),
-    });
-    let router = confide_api::router(Arc::new(ApiState::new(services, false)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        address,
-        app,
-        auth,
-        keys,
-        blobs,
-        media_dir: Some(dir),
-    }
-}
 
 const FORM_TEXT: &str = "I agree that my sessions may be recorded in audio. Ada, my course tutor, \
     may listen to assess my counsellor's course work; the two assessors at Oxford Brookes may \
@@ -63,23 +19,21 @@ const FORM_TEXT: &str = "I agree that my sessions may be recorded in audio. Ada,
 
 const RECEIPT: &str = "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { envelope sequence treeSize inclusionPath checkpoint } } }";
 
-async fn a_client_checks_the_receipt_of_their_consent(server: Server, verifier: NoteVerifier) {
+async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
+    let verifier = server.checkpoint_key.clone();
     server.create_tenant("clinic", "admin").await;
     server.create_tenant("other-clinic", "admin").await;
     let admin = server.token("clinic", "admin");
-    for (user, role) in [
-        ("sam", "PRACTITIONER"),
-        ("ada", "TUTOR"),
-        ("aud", "AUDITOR"),
-    ] {
-        server
-            .ok(
-                &admin,
-                "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
-                json!({ "u": user, "r": [role] }),
-            )
-            .await;
-    }
+    server
+        .add_members(
+            &admin,
+            &[
+                ("sam", "PRACTITIONER"),
+                ("ada", "TUTOR"),
+                ("aud", "AUDITOR"),
+            ],
+        )
+        .await;
     let sam = server.token("clinic", "sam");
     let form = server
         .ok(
@@ -330,16 +284,12 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server, verifier: 
 
 #[tokio::test]
 async fn sqlite_a_client_checks_the_receipt_of_their_consent() {
-    let signer = NoteSigner::generate("confide.test").unwrap();
-    let verifier = signer.verifier();
-    let server = serve_signed(common::sqlite().await.with_read_models(), signer).await;
-    a_client_checks_the_receipt_of_their_consent(server, verifier).await;
+    let server = serve(common::sqlite().await.with_read_models()).await;
+    a_client_checks_the_receipt_of_their_consent(server).await;
 }
 
 #[tokio::test]
 async fn postgres_a_client_checks_the_receipt_of_their_consent() {
-    let signer = NoteSigner::generate("confide.test").unwrap();
-    let verifier = signer.verifier();
-    let server = serve_signed(common::postgres().await.with_read_models(), signer).await;
-    a_client_checks_the_receipt_of_their_consent(server, verifier).await;
+    let server = serve(common::postgres().await.with_read_models()).await;
+    a_client_checks_the_receipt_of_their_consent(server).await;
 }

@@ -15,7 +15,7 @@ use chrono::{TimeDelta, Utc};
 use confide_api::auth::{Authenticator, LocalKey};
 use confide_api::{ApiState, Services};
 use confide_app::{App, ReadModels, SystemClock, tenant_stream};
-use confide_audit::checkpoint::NoteSigner;
+use confide_audit::checkpoint::{NoteSigner, NoteVerifier};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::{Actor, Jurisdiction, SystemJob, TenantId, UserId};
@@ -38,6 +38,8 @@ pub struct Server {
     pub blobs: Arc<dyn BlobStore>,
     /// The directory of the local blob store, when the server has one.
     pub media_dir: Option<PathBuf>,
+    /// The key its checkpoints are signed with, as an auditor or a client is given it.
+    pub checkpoint_key: NoteVerifier,
 }
 
 /// A fresh, empty directory under the system's temporary directory.
@@ -73,15 +75,14 @@ where
     ));
     let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
     let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
+    let signer = NoteSigner::generate("confide.test").unwrap();
+    let checkpoint_key = signer.verifier();
     let services = Arc::new(Services {
         app: app.clone(),
         auth: auth.clone(),
         keys: keys.clone(),
         blobs: blobs.clone(),
-        signer: Arc::new(CheckpointSigner::new(
-            NoteSigner::generate("confide.test").unwrap(),
-            "confide.test",
-        )),
+        signer: Arc::new(CheckpointSigner::new(signer, "confide.test")),
     });
     let router = confide_api::router(Arc::new(ApiState::new(services, false)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -94,6 +95,7 @@ where
         keys,
         blobs,
         media_dir: None,
+        checkpoint_key,
     }
 }
 
@@ -187,6 +189,18 @@ impl Server {
             )
             .await
             .unwrap();
+    }
+
+    /// Adds members to a tenant as its administrator, each with one role (`PRACTITIONER`, …).
+    pub async fn add_members(&self, admin: &str, members: &[(&str, &str)]) {
+        for (user, role) in members {
+            self.ok(
+                admin,
+                "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }",
+                json!({ "u": user, "r": [role] }),
+            )
+            .await;
+        }
     }
 
     pub async fn log_size(&self, tenant: &str) -> u64 {
