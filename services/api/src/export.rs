@@ -80,13 +80,7 @@ async fn start(services: &Arc<Services>, ticket: &str) -> Result<Response, Refus
     let ticket = services
         .auth
         .verify_ticket::<ExportTicket>(TicketKind::AuditExport, ticket)
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                format!("the ticket is not valid: {e}"),
-            )
-        })?;
+        .map_err(Refusal::bad_ticket)?;
     let tenant = TenantId::parse(&ticket.tenant).map_err(AppError::Domain)?;
     crate::graphql::record_tenant(&Principal {
         tenant: tenant.clone(),

@@ -76,6 +76,15 @@ impl Refusal {
         }
     }
 
+    /// A ticket that is forged, altered, expired or of another kind.
+    pub(crate) fn bad_ticket(error: AuthError) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!("the ticket is not valid: {error}"),
+        )
+    }
+
     fn internal(what: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "{what}");
         Self::new(
@@ -525,13 +534,7 @@ async fn serve(state: &ApiState, ticket: &str, headers: &HeaderMap) -> Result<Re
     let ticket = services
         .auth
         .verify_ticket::<Ticket>(TicketKind::Media, ticket)
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                format!("the ticket is not valid: {e}"),
-            )
-        })?;
+        .map_err(Refusal::bad_ticket)?;
     let tenant = confide_domain::TenantId::parse(&ticket.tenant).map_err(AppError::Domain)?;
     crate::graphql::record_tenant(&Principal {
         tenant: tenant.clone(),
