@@ -3,9 +3,10 @@
 //! who withdraws with deletion, a credential submission's assessor, and the isolation between
 //! two organisations on one server.
 //!
-//! Media upload is not part of the API yet, so every play here is refused for a recording
-//! whose media is not stored; what the stories check is that each refusal names the right
-//! reasons and is itself recorded.
+//! The stories upload no media, so every play here is refused for a recording whose media is
+//! not stored; what they check is that each refusal names the right reasons and is itself
+//! recorded. Media itself is tested in `services/api/tests/media.rs`, and audit exports of a
+//! real tenant's log in `audit.rs` beside this file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
