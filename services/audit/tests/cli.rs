@@ -177,3 +177,73 @@ fn verifies_reports_and_names_failures() {
 
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+#[test]
+fn checks_a_consent_receipt_against_the_trusted_key() {
+    let directory = scratch("receipt");
+    let envelopes = support::synthetic_log(3);
+    let tree = Tree::new(&envelopes);
+    let signer = operator();
+    let size = envelopes.len() as u64;
+    let given = envelopes
+        .iter()
+        .find(|e| e.event_type == "ConsentGiven")
+        .unwrap();
+    let path =
+        confide_audit::merkle::inclusion_proof(given.sequence, size, &mut |id| tree.node(id))
+            .unwrap();
+    let proof = confide_audit::receipt::ReceiptProof {
+        envelope: String::from_utf8(given.canonical_bytes().unwrap()).unwrap(),
+        sequence: given.sequence,
+        tree_size: size,
+        inclusion_path: path,
+        checkpoint_note: checkpoint_note(&signer, size, tree.root(size)),
+    };
+    let proof_json: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
+    // As consentReceipt answers it over GraphQL.
+    let answer = serde_json::json!({ "data": { "consentReceipt": {
+        "receipt": { "consentReceiptID": given.event_id },
+        "proof": proof_json,
+    }}});
+    let file = directory.join("receipt.json");
+    std::fs::write(&file, answer.to_string()).unwrap();
+    let key = signer.verifier().to_string();
+    let file_arg = file.to_str().unwrap();
+
+    let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("consent receipt verified"), "{stdout}");
+    assert!(stdout.contains(&given.event_id), "{stdout}");
+
+    // Another operator's key; an edited envelope; a receipt naming another event; no key.
+    let stranger = support::stranger().verifier().to_string();
+    let output = run(&["--receipt", file_arg, "--trusted-key", &stranger]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let mut edited = answer.clone();
+    let envelope = edited["data"]["consentReceipt"]["proof"]["envelope"]
+        .as_str()
+        .unwrap()
+        .replace("\"ConsentGiven\"", "\"ConsentGivem\"");
+    edited["data"]["consentReceipt"]["proof"]["envelope"] = envelope.into();
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("FAILED"),
+        "{}",
+        text(&output.stderr)
+    );
+    let mut other = answer.clone();
+    other["data"]["consentReceipt"]["receipt"]["consentReceiptID"] = "another".into();
+    std::fs::write(&file, other.to_string()).unwrap();
+    let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("ReceiptMismatch"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = run(&["--receipt", file_arg]);
+    assert_eq!(output.status.code(), Some(2));
+}

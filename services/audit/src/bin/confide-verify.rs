@@ -4,6 +4,7 @@
 //! ```text
 //! confide-verify BUNDLE [--trusted-key VERIFIER_KEY]... [--previous CHECKPOINT_FILE]
 //!                       [--csv OUT.csv] [--summary]
+//! confide-verify --receipt RECEIPT_FILE --trusted-key VERIFIER_KEY...
 //! ```
 //!
 //! Exit status: 0 when the bundle verifies, 1 when it does not (the reason is named on
@@ -16,12 +17,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use confide_audit::checkpoint::NoteVerifier;
+use confide_audit::receipt::{ReceiptProof, verify_receipt_proof};
 use confide_audit::report::{ConsentTrail, CsvReport};
 use confide_audit::verify::{self, VerifyOptions};
 
 const USAGE: &str = "\
 usage: confide-verify BUNDLE [--trusted-key VERIFIER_KEY]... [--previous CHECKPOINT_FILE]
                       [--csv OUT.csv] [--summary]
+       confide-verify --receipt RECEIPT_FILE --trusted-key VERIFIER_KEY...
 
 Verifies a Confide audit bundle (schema/audit-bundle.md) offline: checkpoint signatures,
 canonical JSON, every event's leaf hash, contiguous coverage of the log, the range proof to
@@ -35,11 +38,15 @@ the end line. BUNDLE may be - for standard input.
                       bundle's checkpoint must extend it.
   --csv OUT.csv       write the consent and access events as CSV (only if the bundle verifies)
   --summary           print the consent trail per client
+  --receipt FILE      instead of a bundle, check a consent receipt (the JSON that
+                      consentReceipt answers, or its proof alone): that the ConsentGiven event
+                      is in a checkpoint signed by a trusted key (schema/consent-receipt.md)
 
 Exit status: 0 verified, 1 verification failed (the reason is named), 2 usage or I/O error.";
 
 struct Arguments {
     bundle: String,
+    receipt: Option<PathBuf>,
     trusted_keys: Vec<NoteVerifier>,
     previous: Option<PathBuf>,
     csv: Option<PathBuf>,
@@ -52,6 +59,7 @@ fn parse_arguments() -> Result<Arguments, String> {
     let mut previous = None;
     let mut csv = None;
     let mut summary = false;
+    let mut receipt = None;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         let mut value = |name: &str| {
@@ -70,6 +78,7 @@ fn parse_arguments() -> Result<Arguments, String> {
             "--previous" => previous = Some(PathBuf::from(value("--previous")?)),
             "--csv" => csv = Some(PathBuf::from(value("--csv")?)),
             "--summary" => summary = true,
+            "--receipt" => receipt = Some(PathBuf::from(value("--receipt")?)),
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other => {
                 if bundle.replace(other.to_owned()).is_some() {
@@ -78,8 +87,23 @@ fn parse_arguments() -> Result<Arguments, String> {
             }
         }
     }
+    if receipt.is_some() {
+        if bundle.is_some() {
+            return Err("give a bundle or --receipt, not both".to_owned());
+        }
+        if trusted_keys.is_empty() {
+            return Err(
+                "--receipt needs the operator's --trusted-key: a receipt checked against no key proves nothing"
+                    .to_owned(),
+            );
+        }
+    }
     Ok(Arguments {
-        bundle: bundle.ok_or("give the bundle to verify")?,
+        bundle: match receipt {
+            Some(_) => String::new(),
+            None => bundle.ok_or("give the bundle to verify")?,
+        },
+        receipt,
         trusted_keys,
         previous,
         csv,
@@ -124,6 +148,9 @@ impl Drop for PartialFile {
 }
 
 fn run(arguments: &Arguments) -> Result<ExitCode, String> {
+    if let Some(path) = &arguments.receipt {
+        return check_receipt(path, &arguments.trusted_keys);
+    }
     let previous = match &arguments.previous {
         // A signed note ends with exactly one newline; files saved by editors often carry
         // more, which would make the note malformed.
@@ -223,4 +250,61 @@ fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     path.with_file_name(name)
+}
+
+/// Checks a consent receipt: its proof against the trusted keys and, when the receipt is
+/// there too, that it names the event the proof is for.
+fn check_receipt(path: &Path, trusted: &[NoteVerifier]) -> Result<ExitCode, String> {
+    let text =
+        fs::read_to_string(path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|error| format!("{} is not JSON: {error}", path.display()))?;
+    // The GraphQL response, its `consentReceipt`, or the proof alone.
+    let answer = json
+        .pointer("/data/consentReceipt")
+        .or_else(|| json.get("consentReceipt"))
+        .unwrap_or(&json);
+    let (receipt, proof) = match answer.get("proof") {
+        Some(proof) => (answer.get("receipt"), proof),
+        None => (None, answer),
+    };
+    let failed = |name: &str, detail: String| {
+        eprintln!("confide-verify: FAILED: {name}: {detail}");
+        Ok(ExitCode::from(1))
+    };
+    let proof: ReceiptProof = match serde_json::from_value(proof.clone()) {
+        Ok(proof) => proof,
+        Err(error) => return failed("MalformedProof", error.to_string()),
+    };
+    let verified = match verify_receipt_proof(&proof, trusted) {
+        Ok(verified) => verified,
+        Err(error) => return failed("ReceiptProof", error.to_string()),
+    };
+    let event_id = &verified.envelope.event_id;
+    if let Some(receipt) = receipt {
+        let names = receipt.get("consentReceiptID").and_then(|id| id.as_str());
+        if names != Some(event_id.as_str()) {
+            return failed(
+                "ReceiptMismatch",
+                format!(
+                    "the receipt's consentReceiptID {names:?} is not the proven event {event_id}"
+                ),
+            );
+        }
+    }
+    println!("consent receipt verified");
+    println!("event:       {} {event_id}", verified.envelope.event_type);
+    println!("stream:      {}", verified.envelope.stream_id);
+    println!("tenant:      {}", verified.envelope.tenant_id);
+    println!("recorded at: {}", verified.envelope.recorded_at);
+    println!(
+        "checkpoint:  {} events, root {} ({})",
+        verified.checkpoint.size,
+        hex::encode(verified.checkpoint.root),
+        verified.checkpoint.origin
+    );
+    for key in &verified.signed_by {
+        println!("signed by:   {}+{:08x} (trusted)", key.name(), key.key_id());
+    }
+    Ok(ExitCode::SUCCESS)
 }
