@@ -14,7 +14,7 @@ use crate::{App, AppError, tenant_stream};
 
 /// The audit bundle filter for what an auditor asked: the time range, and the clients,
 /// recordings and consents by id (the exporter closes it over the streams they created).
-pub fn audit_filter(scope: &AuditScope) -> confide_eventstore::export::Filter {
+fn audit_filter(scope: &AuditScope) -> confide_eventstore::export::Filter {
     let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let mut filter = confide_eventstore::export::Filter::everything()
         .recorded_between(scope.from.map(stamp), scope.until.map(stamp));
@@ -32,14 +32,27 @@ pub fn audit_filter(scope: &AuditScope) -> confide_eventstore::export::Filter {
 
 impl App {
     /// Records that `actor` exports the log for `scope` (an auditor or org_admin, or the
-    /// platform operator); returns the export's id. Nothing is exported without this event.
+    /// platform operator), with the size of `previous`, the auditor's last checkpoint, which
+    /// must be one `signer` made of this log; returns the export's id. Nothing is exported
+    /// without this event.
     #[tracing::instrument(name = "app.record_audit_export", skip_all, fields(tenant_id = %tenant))]
     pub async fn record_audit_export(
         &self,
         tenant: &TenantId,
         actor: &Actor,
-        scope: AuditScope,
+        mut scope: AuditScope,
+        previous: Option<&str>,
+        signer: &CheckpointSigner,
     ) -> Result<Uuid, AppError> {
+        if let Some(note) = previous {
+            let checkpoint = signer.own_checkpoint(tenant, note).map_err(|reason| {
+                DomainError::invalid(
+                    "previousCheckpoint",
+                    format!("{reason}; give a checkpoint of this log signed by this server"),
+                )
+            })?;
+            scope.previous_tree_size = Some(checkpoint.size);
+        }
         let events = self
             .execute::<Tenant>(
                 tenant,

@@ -67,7 +67,6 @@ use confide_eventstore::{
 };
 use uuid::Uuid;
 
-pub use audit::audit_filter;
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use media::{Vault, media_key_id};

@@ -441,7 +441,7 @@ impl BundleHeader {
 }
 
 /// Whether `origin` is a tenant's origin line: `<non-empty prefix>/<tenant_id>`.
-pub(crate) fn origin_names_tenant(origin: &str, tenant_id: &str) -> bool {
+pub fn origin_names_tenant(origin: &str, tenant_id: &str) -> bool {
     origin
         .strip_suffix(tenant_id)
         .and_then(|prefix| prefix.strip_suffix('/'))

@@ -243,18 +243,23 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
                 ),
                 None => None,
             };
-            let scope = confide_domain::aggregates::tenant::AuditScope {
+            let scope = confide_domain::aggregates::tenant::AuditScope::new(
                 from,
                 until,
-                client_ids: parse_ids(&clients, confide_domain::ClientId::from_uuid)?,
-                recording_ids: parse_ids(&recordings, confide_domain::RecordingId::from_uuid)?,
-                consent_ids: parse_ids(&consents, confide_domain::ConsentId::from_uuid)?,
-                previous_tree_size: None,
-            };
+                &clients,
+                &recordings,
+                &consents,
+            )?;
             let operator = confide_domain::Actor::system(confide_domain::SystemJob::Operator);
             let export_id = services
                 .app
-                .record_audit_export(&tenant, &operator, scope.clone())
+                .record_audit_export(
+                    &tenant,
+                    &operator,
+                    scope.clone(),
+                    previous.as_deref(),
+                    &services.signer,
+                )
                 .await?;
             let summary = if out.as_os_str() == "-" {
                 let mut stdout = tokio::io::stdout();
@@ -331,16 +336,6 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Ids of one kind, parsed, without repeats.
-fn parse_ids<T: Ord>(
-    raw: &[uuid::Uuid],
-    parse: impl Fn(uuid::Uuid) -> Result<T, confide_domain::DomainError>,
-) -> Result<std::collections::BTreeSet<T>> {
-    raw.iter()
-        .map(|id| parse(*id).map_err(anyhow::Error::from))
-        .collect()
 }
 
 async fn serve(settings: Settings) -> Result<()> {

@@ -8,7 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::str::FromStr;
+mod support;
+
+use support::{BenchDatabase, env_or};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,18 +24,10 @@ use confide_eventstore::{
 };
 use rand::Rng;
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 const TENANTS: usize = 8;
-
-fn env_or<T: FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn payload(n: u64) -> serde_json::Value {
     json!({
@@ -196,30 +191,10 @@ async fn append(store: &PgEventStore, tenant: &TenantId, stream: &str, i: u64, b
 
 #[tokio::main]
 async fn main() {
-    let url = std::env::var("CONFIDE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://confide:confide@127.0.0.1:5432/confide_test".into());
     let seconds: u64 = env_or("CONFIDE_BENCH_SECONDS", 5);
     let proof_events: u64 = env_or("CONFIDE_BENCH_PROOF_EVENTS", 1_000_000);
-
-    // A schema of its own, dropped at the end.
-    let schema = format!("bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {url}: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let options = PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let store = PgEventStore::new(pool.clone());
-    store.migrate().await.unwrap();
+    let database = BenchDatabase::new(16).await;
+    let (store, pool) = (database.store.clone(), database.pool.clone());
     sqlx::query("CREATE TABLE bench_bare (LIKE events INCLUDING ALL)")
         .execute(&pool)
         .await
@@ -384,9 +359,6 @@ async fn main() {
     );
 
     drop(store);
-    pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop(pool);
+    database.drop_schema().await;
 }

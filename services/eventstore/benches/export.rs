@@ -10,8 +10,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{BenchDatabase, env_or};
+
 use std::io::{BufReader, Read};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -20,23 +23,14 @@ use confide_audit::verify::{VerifyOptions, verify_bundle};
 use confide_eventstore::checkpoint::CheckpointSigner;
 use confide_eventstore::export::{ExportRequest, Filter, export_bundle, verify_store};
 use confide_eventstore::{
-    AppendRequest, EventStore, ExpectedVersion, NewEvent, PgEventStore, StreamId, TenantId,
+    AppendRequest, EventStore, ExpectedVersion, NewEvent, StreamId, TenantId,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// Clients in the tenant; a client bundle discloses one in this many events.
 const CLIENTS: u64 = 100;
-
-fn env_or<T: FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A playback-sized event about one of the tenant's clients.
 fn event(n: u64) -> NewEvent {
@@ -81,28 +75,9 @@ struct Row {
 
 #[tokio::main]
 async fn main() {
-    let url = std::env::var("CONFIDE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://confide:confide@127.0.0.1:5432/confide_test".into());
     let events: u64 = env_or("CONFIDE_BENCH_EXPORT_EVENTS", 1_000_000);
-
-    let schema = format!("bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {url}: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let options = PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let store = PgEventStore::new(pool.clone());
-    store.migrate().await.unwrap();
+    let database = BenchDatabase::new(4).await;
+    let (store, pool) = (database.store.clone(), database.pool.clone());
 
     let tenant = TenantId::parse("bench-audit").unwrap();
     let started = Instant::now();
@@ -263,9 +238,6 @@ async fn main() {
 
     let _ = std::fs::remove_dir_all(&dir);
     drop(store);
-    pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop(pool);
+    database.drop_schema().await;
 }

@@ -33,6 +33,23 @@ impl CheckpointSigner {
     pub fn note_signer(&self) -> &NoteSigner {
         &self.signer
     }
+
+    /// The checkpoint in `note`, if this signer signed it for `tenant`'s log; else why not.
+    pub fn own_checkpoint(&self, tenant: &TenantId, note: &str) -> Result<Checkpoint, String> {
+        let body = self
+            .signer
+            .verifier()
+            .verify(note)
+            .map_err(|e| e.to_string())?;
+        let checkpoint = Checkpoint::parse_body(&body).map_err(|e| e.to_string())?;
+        if checkpoint.origin != self.origin(tenant) {
+            return Err(format!(
+                "it is a checkpoint of {:?}, not of tenant {tenant}",
+                checkpoint.origin
+            ));
+        }
+        Ok(checkpoint)
+    }
 }
 
 impl fmt::Debug for CheckpointSigner {

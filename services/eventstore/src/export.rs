@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use confide_audit::bundle::{BundleHeader, BundleSummary, BundleWriter, Previous};
+use confide_audit::bundle::{
+    BundleHeader, BundleSummary, BundleWriter, Previous, origin_names_tenant,
+};
 use confide_audit::checkpoint::{Checkpoint, NoteVerifier};
 use confide_audit::merkle::{Frontier, Hash, NodeId};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -86,10 +88,9 @@ where
     request.filter.validate().map_err(ExportError::Invalid)?;
     let checkpoint = sign_checkpoint(store, signer, tenant, now).await?;
     let size = checkpoint.tree_size;
-    let verifier = signer.note_signer().verifier();
     let filter = close_filter(store, tenant, request.filter, size).await?;
     let proof = match &request.previous {
-        Some(note) => Some(previous_proof(store, tenant, &verifier, note, size).await?),
+        Some(note) => Some(previous_proof(store, signer, tenant, note, size).await?),
         None => None,
     };
     let previous = request.previous.as_deref().zip(proof.as_deref());
@@ -103,7 +104,7 @@ where
     let mut writer = BundleWriter::new(
         Vec::with_capacity(1 << 20),
         &header,
-        &[verifier],
+        &[signer.note_signer().verifier()],
         &checkpoint.note,
         previous.map(|(note, proof)| Previous { note, proof }),
     )?;
@@ -158,18 +159,17 @@ async fn close_filter<S: EventStore + ?Sized>(
 /// The consistency proof from the auditor's previous checkpoint to a tree of `size`.
 async fn previous_proof<S: EventStore + ?Sized>(
     store: &S,
+    signer: &CheckpointSigner,
     tenant: &TenantId,
-    verifier: &NoteVerifier,
     note: &str,
     size: u64,
 ) -> Result<Vec<Hash>, ExportError> {
     let unusable = |reason: String| ExportError::Invalid(format!("previous checkpoint: {reason}"));
-    let body = verifier.verify(note).map_err(|e| {
+    let old = signer.own_checkpoint(tenant, note).map_err(|e| {
         unusable(format!(
             "{e} (it must be a checkpoint of this log signed by this server)"
         ))
     })?;
-    let old = Checkpoint::parse_body(&body).map_err(|e| unusable(e.to_string()))?;
     if old.size > size {
         return Err(unusable(format!(
             "it covers {} events but this log has {size}",
@@ -356,10 +356,7 @@ fn check_checkpoint(
         .find_map(|key| key.verify(&checkpoint.note).ok())
         .ok_or_else(|| format!("{what} is not signed by a key of this server"))?;
     let signed = Checkpoint::parse_body(&body).map_err(|e| format!("{what}: {e}"))?;
-    let names_tenant = signed
-        .origin
-        .strip_suffix(tenant.as_str())
-        .is_some_and(|prefix| prefix.ends_with('/'));
+    let names_tenant = origin_names_tenant(&signed.origin, tenant.as_str());
     if !names_tenant || signed.size != checkpoint.tree_size || signed.root != checkpoint.root {
         return Err(format!("{what} does not say what its row says"));
     }

@@ -374,8 +374,8 @@ fn write_file(
                         written += bytes.len() as u64;
                         unsynced += bytes.len() as u64;
                     }
-                    // A request while the last is still being served is dropped: that
-                    // flush's successor covers it.
+                    // While a request is already waiting, another is dropped: the waiting
+                    // one, served later, covers these bytes too.
                     if unsynced >= BACKGROUND_SYNC_BYTES && wanted.try_send(()).is_ok() {
                         unsynced = 0;
                     }

@@ -2,9 +2,8 @@
 
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use confide_audit::checkpoint::Checkpoint as SignedCheckpoint;
+use confide_domain::Role;
 use confide_domain::aggregates::tenant::AuditScope;
-use confide_domain::{ClientId, ConsentId, DomainError, RecordingId, Role};
 use confide_eventstore::checkpoint::sign_checkpoint;
 use serde_json::Value;
 use uuid::Uuid;
@@ -146,21 +145,23 @@ impl AuditMutation {
         auditor(ctx).await?;
         let principal = caller(ctx)?;
         let services = services(ctx);
-        let previous_tree_size = match &input.previous_checkpoint {
-            Some(note) => Some(previous_size(services, &principal.tenant, note)?),
-            None => None,
-        };
-        let scope = AuditScope {
-            from: input.from,
-            until: input.until,
-            client_ids: ids(&input.client_ids, ClientId::from_uuid)?,
-            recording_ids: ids(&input.recording_ids, RecordingId::from_uuid)?,
-            consent_ids: ids(&input.consent_ids, ConsentId::from_uuid)?,
-            previous_tree_size,
-        };
+        let scope = AuditScope::new(
+            input.from,
+            input.until,
+            &input.client_ids,
+            &input.recording_ids,
+            &input.consent_ids,
+        )
+        .map_err(bad_input)?;
         let export_id = services
             .app
-            .record_audit_export(&principal.tenant, &principal.actor, scope.clone())
+            .record_audit_export(
+                &principal.tenant,
+                &principal.actor,
+                scope.clone(),
+                input.previous_checkpoint.as_deref(),
+                &services.signer,
+            )
             .await
             .map_err(error)?;
         let (download_url, expires_at) = crate::export::issue_ticket(
@@ -201,41 +202,4 @@ impl AuditMutation {
             signed_at: checkpoint.signed_at,
         })
     }
-}
-
-/// Ids of one kind, parsed, without repeats.
-fn ids<T: Ord>(
-    raw: &[Uuid],
-    parse: impl Fn(Uuid) -> Result<T, DomainError>,
-) -> Result<std::collections::BTreeSet<T>> {
-    raw.iter().map(|id| parse(*id).map_err(bad_input)).collect()
-}
-
-/// The size of an auditor's previous checkpoint, which must be one this server signed for
-/// the caller's tenant.
-fn previous_size(
-    services: &crate::graphql::Services,
-    tenant: &confide_domain::TenantId,
-    note: &str,
-) -> Result<u64> {
-    let refuse = |reason: String| {
-        bad_input(DomainError::invalid(
-            "previousCheckpoint",
-            format!("{reason}; give a checkpoint of this log signed by this server"),
-        ))
-    };
-    let body = services
-        .signer
-        .note_signer()
-        .verifier()
-        .verify(note)
-        .map_err(|e| refuse(e.to_string()))?;
-    let checkpoint = SignedCheckpoint::parse_body(&body).map_err(|e| refuse(e.to_string()))?;
-    if checkpoint.origin != services.signer.origin(tenant) {
-        return Err(refuse(format!(
-            "it is a checkpoint of {:?}, not of this tenant",
-            checkpoint.origin
-        )));
-    }
-    Ok(checkpoint.size)
 }

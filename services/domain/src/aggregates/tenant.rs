@@ -149,6 +149,32 @@ pub struct AuditScope {
     pub previous_tree_size: Option<u64>,
 }
 
+impl AuditScope {
+    /// The scope of a time range and the subjects given by id (no previous checkpoint).
+    pub fn new(
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        clients: &[Uuid],
+        recordings: &[Uuid],
+        consents: &[Uuid],
+    ) -> Result<Self, DomainError> {
+        fn ids<T: Ord>(
+            raw: &[Uuid],
+            parse: impl Fn(Uuid) -> Result<T, DomainError>,
+        ) -> Result<BTreeSet<T>, DomainError> {
+            raw.iter().map(|id| parse(*id)).collect()
+        }
+        Ok(Self {
+            from,
+            until,
+            client_ids: ids(clients, ClientId::from_uuid)?,
+            recording_ids: ids(recordings, RecordingId::from_uuid)?,
+            consent_ids: ids(consents, ConsentId::from_uuid)?,
+            previous_tree_size: None,
+        })
+    }
+}
+
 /// What a tenant records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
