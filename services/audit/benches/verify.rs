@@ -5,6 +5,8 @@
 //! ```text
 //! cargo bench -p confide-audit --bench verify            # 1,000,000 events
 //! CONFIDE_BENCH_EVENTS=200000 cargo bench -p confide-audit --bench verify
+//! CONFIDE_BENCH_KEEP=1 cargo bench -p confide-audit --bench verify  # keep the bundles, e.g.
+//!                                                     # to profile confide-verify on them
 //! ```
 //!
 //! The events are realistic Confide events (consent requested and given, recording
@@ -499,7 +501,11 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if std::env::var_os("CONFIDE_BENCH_KEEP").is_some() {
+        println!("kept: {} and {}", full.display(), filtered.display());
+    } else {
+        let _ = std::fs::remove_file(&full);
+        let _ = std::fs::remove_file(&filtered);
+    }
     std::io::stdout().flush().unwrap();
-    let _ = std::fs::remove_file(&full);
-    let _ = std::fs::remove_file(&filtered);
 }

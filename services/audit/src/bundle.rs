@@ -27,7 +27,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Read, Write};
 use std::ops::Range;
 
 use serde_json::{Map, Value, json};
@@ -1287,8 +1287,12 @@ const CHUNKS_PER_WORKER: usize = 2;
 #[derive(Debug, Default)]
 struct Chunk {
     /// Lines, each ending with a newline, except that the last one may be cut short (at
-    /// the end of the input, or because it exceeds `MAX_LINE_BYTES`).
+    /// the end of the input, or because it exceeds `MAX_LINE_BYTES`). Empty once parsing
+    /// has moved them into `checked`.
     text: Vec<u8>,
+    /// The lines, once parsing found all of them valid UTF-8 (the usual case): checked
+    /// once for the chunk instead of once per line, and again by whoever reads a line.
+    checked: Option<String>,
     /// Set when the last line is cut short because it is too long.
     too_long: bool,
     /// The longest line allowed, newline included.
@@ -1375,39 +1379,90 @@ struct EventParts {
 impl Chunk {
     /// Parses every line of the chunk.
     fn parse(&mut self) {
-        self.lines.clear();
-        self.nodes.clear();
-        self.hashes.clear();
+        if self.checked.is_none() {
+            match String::from_utf8(std::mem::take(&mut self.text)) {
+                Ok(text) => self.checked = Some(text),
+                Err(error) => self.text = error.into_bytes(),
+            }
+        }
+        let Chunk {
+            text,
+            checked,
+            too_long,
+            max_line_bytes,
+            lines,
+            nodes,
+            hashes,
+        } = self;
+        lines.clear();
+        nodes.clear();
+        hashes.clear();
+        let bytes = checked.as_ref().map_or(&text[..], |text| text.as_bytes());
         let mut start = 0;
-        while start < self.text.len() {
-            let (end, complete) = match strict_json::find_byte(&self.text[start..], b'\n') {
-                Some(offset) => (start + offset, true),
-                None => (self.text.len(), false),
-            };
-            let node_start = self.nodes.len();
-            let hash_start = self.hashes.len();
-            let content = if complete && end + 1 - start > self.max_line_bytes {
-                Parsed::Error(ReadErrorKind::TooLong)
-            } else if complete {
-                parse_line_bytes(&self.text[start..end], &mut self.nodes, &mut self.hashes)
-            } else if self.too_long {
-                Parsed::Error(ReadErrorKind::TooLong)
-            } else {
-                Parsed::Error(ReadErrorKind::Truncated)
+        while start < bytes.len() {
+            let node_start = nodes.len();
+            let hash_start = hashes.len();
+            // A line of a valid chunk is parsed where it lies: the value must end at a
+            // newline, which then needs no search of its own.
+            let fast = checked
+                .as_ref()
+                .and_then(|text| parse_line_at(text, start, nodes, hashes))
+                .filter(|(end, _)| end + 1 - start <= *max_line_bytes);
+            let (end, content) = match fast {
+                Some(parsed) => parsed,
+                None => {
+                    // Anything unusual (an error, an over-long line, invalid UTF-8) is
+                    // read the plain way, which names what is wrong.
+                    nodes.truncate(node_start);
+                    hashes.truncate(hash_start);
+                    let (end, complete) = match strict_json::find_byte(&bytes[start..], b'\n') {
+                        Some(offset) => (start + offset, true),
+                        None => (bytes.len(), false),
+                    };
+                    let content = if complete && end + 1 - start > *max_line_bytes {
+                        Parsed::Error(ReadErrorKind::TooLong)
+                    } else if complete {
+                        parse_line_bytes(&bytes[start..end], nodes, hashes)
+                    } else if *too_long {
+                        Parsed::Error(ReadErrorKind::TooLong)
+                    } else {
+                        Parsed::Error(ReadErrorKind::Truncated)
+                    };
+                    (end, content)
+                }
             };
             // Only event lines keep their values (their fields are read later).
             if !matches!(content, Parsed::Event(_)) {
-                self.nodes.truncate(node_start);
+                nodes.truncate(node_start);
             }
-            self.lines.push(ParsedLine {
+            lines.push(ParsedLine {
                 text: start..end,
-                nodes: node_start..self.nodes.len(),
-                hashes: hash_start..self.hashes.len(),
+                nodes: node_start..nodes.len(),
+                hashes: hash_start..hashes.len(),
                 content,
             });
             start = end + 1;
         }
     }
+}
+
+/// Parses the line that starts at `start` in `text` when it is a canonical JSON value
+/// followed by a newline and a line of a known type: its end (the newline's offset) and
+/// what it is. `None` for anything else, which the caller reads again the plain way.
+fn parse_line_at(
+    text: &str,
+    start: usize,
+    nodes: &mut Vec<Node>,
+    hashes: &mut Vec<Hash>,
+) -> Option<(usize, Parsed)> {
+    let rest = &text[start..];
+    let document = strict_json::parse_prefix(rest, LINE_RECORD_DEPTH, nodes).ok()?;
+    let length = document.text.len();
+    if rest.as_bytes().get(length) != Some(&b'\n') {
+        return None;
+    }
+    let content = classify_line(document, hashes).ok()?;
+    Some((start + length, content))
 }
 
 /// Parses one line (without its newline), appending its values to `nodes` and a skip
@@ -1506,6 +1561,7 @@ impl ChunkParser {
 
     fn recycle(&mut self, mut chunk: Chunk) {
         if let ChunkParser::Workers { spare, .. } = self {
+            chunk.text = chunk.checked.take().map_or(chunk.text, String::into_bytes);
             chunk.text.clear();
             chunk.too_long = false;
             spare.push(chunk);
@@ -1553,7 +1609,7 @@ impl ChunkParser {
     }
 }
 
-impl<R: BufRead> BundleReader<R> {
+impl<R: Read> BundleReader<R> {
     /// A reader over `input` that parses on the calling thread.
     pub fn new(input: R) -> Self {
         Self::with_parser(input, ChunkParser::Inline { ready: None })
@@ -1620,19 +1676,17 @@ impl<R: BufRead> BundleReader<R> {
             .rposition(|&b| b == b'\n')
             .map_or(0, |p| p + 1);
         loop {
-            let available = match self.input.fill_buf() {
-                Ok(available) => available,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(ReadErrorKind::Io(error.to_string())),
-            };
-            if available.is_empty() {
-                self.input_done = true;
-                break;
-            }
-            let taken = available.len();
+            // Straight into the chunk: no copy through a buffer of the reader's own.
             let before = chunk.text.len();
-            chunk.text.extend_from_slice(available);
-            self.input.consume(taken);
+            chunk.text.reserve(self.chunk_bytes);
+            let read = (&mut self.input)
+                .take(self.chunk_bytes as u64)
+                .read_to_end(&mut chunk.text)
+                .map_err(|error| ReadErrorKind::Io(error.to_string()))?;
+            if read < self.chunk_bytes {
+                // `read_to_end` stops short only at the end of the input.
+                self.input_done = true;
+            }
             if let Some(last) = chunk.text[before..].iter().rposition(|&b| b == b'\n') {
                 line_start = before + last + 1;
             }
@@ -1644,7 +1698,7 @@ impl<R: BufRead> BundleReader<R> {
                 self.input_done = true;
                 break;
             }
-            if line_start >= self.chunk_bytes {
+            if self.input_done || line_start >= self.chunk_bytes {
                 break;
             }
         }
@@ -1699,9 +1753,15 @@ impl<R: BufRead> BundleReader<R> {
         };
         let parsed = &chunk.lines[self.position];
         self.position += 1;
-        let bytes = &chunk.text[parsed.text.clone()];
-        // The text of a line that parsed is valid UTF-8.
-        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let range = parsed.text.clone();
+        let (bytes, text) = match &chunk.checked {
+            Some(text) => (&text.as_bytes()[range.clone()], &text[range]),
+            // The text of a line that parsed is valid UTF-8.
+            None => {
+                let bytes = &chunk.text[range];
+                (bytes, std::str::from_utf8(bytes).unwrap_or_default())
+            }
+        };
         let digest_line = |digest: &mut Sha256| {
             digest.update(bytes);
             digest.update(b"\n");
@@ -1747,6 +1807,10 @@ impl<R: BufRead> BundleReader<R> {
     }
 }
 
+/// How deep a line's values are recorded: the line's members, the envelope's, and the
+/// payload's (which the filter reads).
+const LINE_RECORD_DEPTH: u16 = 3;
+
 /// Parses one line's text, appending its recorded values to `nodes` and a skip line's
 /// hashes to `hashes`.
 fn parse_line(
@@ -1754,7 +1818,7 @@ fn parse_line(
     nodes: &mut Vec<Node>,
     hashes: &mut Vec<Hash>,
 ) -> Result<Parsed, ReadErrorKind> {
-    let document = match strict_json::parse_appending(text, 3, nodes) {
+    let document = match strict_json::parse_appending(text, LINE_RECORD_DEPTH, nodes) {
         Ok(document) => document,
         Err(error) => {
             return Err(match serde_json::from_str::<Value>(text) {
@@ -1768,6 +1832,11 @@ fn parse_line(
             });
         }
     };
+    classify_line(document, hashes)
+}
+
+/// What a line that is canonical JSON is, by its type.
+fn classify_line(document: Document<'_>, hashes: &mut Vec<Hash>) -> Result<Parsed, ReadErrorKind> {
     let malformed = |reason: &str| ReadErrorKind::Malformed(reason.to_owned());
     if document.node(Document::ROOT).kind != Kind::Object {
         return Err(malformed("the line is not a JSON object"));
@@ -1779,8 +1848,8 @@ fn parse_line(
         "skip" => parse_skip(document, hashes),
         _ => {
             // The other lines are few; read them through serde_json.
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| ReadErrorKind::Malformed(e.to_string()))?;
+            let value: Value = serde_json::from_str(document.text)
+                .map_err(|e| ReadErrorKind::Malformed(e.to_string()))?;
             parse_other(&line_type, &value).map(Parsed::Owned)
         }
     }
@@ -2175,7 +2244,7 @@ mod tests {
     }
 
     /// Each line as the reader gives it, then how reading ended.
-    fn describe<R: BufRead>(mut reader: BundleReader<R>) -> Vec<String> {
+    fn describe<R: Read>(mut reader: BundleReader<R>) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             match reader.next_line() {
@@ -2332,6 +2401,37 @@ mod tests {
                 ));
                 assert_eq!(lines.len(), first_long + 1, "{lines:#?}");
                 assert!(lines.last().unwrap().contains("longer than"), "{lines:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named_and_the_lines_before_it_read() {
+        let mut bundle = varied_bundle();
+        let line_ends: Vec<usize> = bundle
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'\n')
+            .map(|(at, _)| at)
+            .collect();
+        // Inside the note of an event line (line 8): the line is JSON apart from that byte.
+        let at = line_ends[7] - 40;
+        bundle[at] = 0xff;
+        let reference = describe(BundleReader::new(&bundle[..]));
+        assert_eq!(reference.len(), 8, "{reference:#?}");
+        assert!(
+            reference[7].contains("line 8") && reference[7].contains("not valid UTF-8"),
+            "{reference:#?}"
+        );
+        for workers in [0, 2] {
+            for chunk_bytes in [1, 500, 1 << 20] {
+                let reader =
+                    BundleReader::with_limits(&bundle[..], workers, chunk_bytes, MAX_LINE_BYTES);
+                assert_eq!(
+                    describe(reader),
+                    reference,
+                    "{workers} workers, {chunk_bytes}"
+                );
             }
         }
     }

@@ -82,6 +82,25 @@ pub(crate) fn parse_appending<'a>(
     record_depth: u16,
     nodes: &'a mut Vec<Node>,
 ) -> Result<Document<'a>, StrictJsonError> {
+    parse_value(text, record_depth, nodes, true)
+}
+
+/// Like [`parse_appending`], for the value at the start of `text`, which may be followed by
+/// anything: the document's text is the value's.
+pub(crate) fn parse_prefix<'a>(
+    text: &'a str,
+    record_depth: u16,
+    nodes: &'a mut Vec<Node>,
+) -> Result<Document<'a>, StrictJsonError> {
+    parse_value(text, record_depth, nodes, false)
+}
+
+fn parse_value<'a>(
+    text: &'a str,
+    record_depth: u16,
+    nodes: &'a mut Vec<Node>,
+    whole: bool,
+) -> Result<Document<'a>, StrictJsonError> {
     let base = nodes.len();
     let mut parser = Parser {
         text: text.as_bytes(),
@@ -91,15 +110,17 @@ pub(crate) fn parse_appending<'a>(
         record_depth,
     };
     let mut result = parser.value(0, None);
-    if result.is_ok() && parser.position != parser.text.len() {
+    if whole && result.is_ok() && parser.position != parser.text.len() {
         result = Err(parser.fail("unexpected bytes after the value"));
     }
+    let end = parser.position;
     if let Err(error) = result {
         nodes.truncate(base);
         return Err(error);
     }
     Ok(Document {
-        text,
+        // The value ends after an ASCII byte (a quote, bracket, digit or letter).
+        text: &text[..end],
         nodes: &nodes[base..],
     })
 }

@@ -23,7 +23,7 @@
 //! before that (the report module's sinks need the [`VerifiedBundle`] to finish).
 
 use std::fmt;
-use std::io::BufRead;
+use std::io::Read;
 use std::ops::Deref;
 
 use crate::bundle::{
@@ -513,7 +513,7 @@ const MAX_WORKERS: usize = 8;
 
 /// Verifies a bundle read from `input`, handing each disclosed event to `sink` as it
 /// passes its own checks. See the module documentation for what is checked.
-pub fn verify_bundle<R: BufRead>(
+pub fn verify_bundle<R: Read>(
     input: R,
     options: &VerifyOptions,
     sink: &mut dyn EventSink,
@@ -1040,7 +1040,7 @@ impl State {
 /// missing. Reads on to see whether a later line supplies `expected` (the lines are out
 /// of order) and whether a later line covers `start..end` again (the line at the gap was
 /// inserted); otherwise `expected` was dropped.
-fn classify_gap<R: BufRead>(
+fn classify_gap<R: Read>(
     reader: &mut BundleReader<R>,
     gap_line: u64,
     start: u64,

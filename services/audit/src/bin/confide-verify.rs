@@ -12,7 +12,7 @@
 //! 2 for a usage error or a file that cannot be read or written.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -173,7 +173,6 @@ fn run(arguments: &Arguments) -> Result<ExitCode, String> {
                 .map_err(|error| format!("opening {}: {error}", arguments.bundle))?,
         )
     };
-    let input = BufReader::with_capacity(1 << 20, input);
 
     let mut partial = None;
     let mut csv = match &arguments.csv {
