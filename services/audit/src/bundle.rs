@@ -1150,12 +1150,24 @@ pub enum Line<'a> {
     },
 }
 
+/// The spans of an event's tenant, time and stream in a chunk's decoded strings.
+#[derive(Clone, Copy, Debug)]
+struct Facts([(u32, u32); 3]);
+
+impl Facts {
+    const TENANT_ID: usize = 0;
+    const RECORDED_AT: usize = 1;
+    const STREAM_ID: usize = 2;
+}
+
 /// A disclosed event line: the envelope's canonical text and its fields.
 #[derive(Clone, Copy, Debug)]
 pub struct EventLine<'a> {
     document: Document<'a>,
     envelope: usize,
     fields: [usize; 10],
+    strings: &'a str,
+    facts: Facts,
     sequence: u64,
     stream_version: u64,
     schema_version: u32,
@@ -1211,19 +1223,24 @@ impl<'a> EventLine<'a> {
         self.text(EVENT_TYPE)
     }
 
+    fn fact(&self, fact: usize) -> Cow<'a, str> {
+        let (start, end) = self.facts.0[fact];
+        Cow::Borrowed(&self.strings[start as usize..end as usize])
+    }
+
     /// The envelope's `tenant_id`.
     pub fn tenant_id(&self) -> Cow<'a, str> {
-        self.text(TENANT_ID)
+        self.fact(Facts::TENANT_ID)
     }
 
     /// The envelope's `stream_id`.
     pub fn stream_id(&self) -> Cow<'a, str> {
-        self.text(STREAM_ID)
+        self.fact(Facts::STREAM_ID)
     }
 
     /// The envelope's `recorded_at`.
     pub fn recorded_at(&self) -> Cow<'a, str> {
-        self.text(RECORDED_AT)
+        self.fact(Facts::RECORDED_AT)
     }
 
     /// The payload's canonical JSON.
@@ -1301,6 +1318,10 @@ struct Chunk {
     lines: Vec<ParsedLine>,
     nodes: Vec<Node>,
     hashes: Vec<Hash>,
+    /// The tenant, time and stream of each event line, decoded, one after another: what
+    /// the ordered checks read, kept together so that the thread doing them need not
+    /// reach into the lines' text and values, which were parsed on another core.
+    strings: String,
 }
 
 /// One parsed line of a chunk: where its text, nodes and hashes are, and what it is.
@@ -1369,6 +1390,8 @@ impl OwnedLine {
 struct EventParts {
     envelope: usize,
     fields: [usize; 10],
+    /// Where its tenant, time and stream are in the chunk's `strings`.
+    facts: Facts,
     sequence: u64,
     stream_version: u64,
     schema_version: u32,
@@ -1393,20 +1416,23 @@ impl Chunk {
             lines,
             nodes,
             hashes,
+            strings,
         } = self;
         lines.clear();
         nodes.clear();
         hashes.clear();
+        strings.clear();
         let bytes = checked.as_ref().map_or(&text[..], |text| text.as_bytes());
         let mut start = 0;
         while start < bytes.len() {
             let node_start = nodes.len();
             let hash_start = hashes.len();
+            let strings_start = strings.len();
             // A line of a valid chunk is parsed where it lies: the value must end at a
             // newline, which then needs no search of its own.
             let fast = checked
                 .as_ref()
-                .and_then(|text| parse_line_at(text, start, nodes, hashes))
+                .and_then(|text| parse_line_at(text, start, nodes, hashes, strings))
                 .filter(|(end, _)| end + 1 - start <= *max_line_bytes);
             let (end, content) = match fast {
                 Some(parsed) => parsed,
@@ -1415,6 +1441,7 @@ impl Chunk {
                     // read the plain way, which names what is wrong.
                     nodes.truncate(node_start);
                     hashes.truncate(hash_start);
+                    strings.truncate(strings_start);
                     let (end, complete) = match strict_json::find_byte(&bytes[start..], b'\n') {
                         Some(offset) => (start + offset, true),
                         None => (bytes.len(), false),
@@ -1422,7 +1449,7 @@ impl Chunk {
                     let content = if complete && end + 1 - start > *max_line_bytes {
                         Parsed::Error(ReadErrorKind::TooLong)
                     } else if complete {
-                        parse_line_bytes(&bytes[start..end], nodes, hashes)
+                        parse_line_bytes(&bytes[start..end], nodes, hashes, strings)
                     } else if *too_long {
                         Parsed::Error(ReadErrorKind::TooLong)
                     } else {
@@ -1454,6 +1481,7 @@ fn parse_line_at(
     start: usize,
     nodes: &mut Vec<Node>,
     hashes: &mut Vec<Hash>,
+    strings: &mut String,
 ) -> Option<(usize, Parsed)> {
     let rest = &text[start..];
     let document = strict_json::parse_prefix(rest, LINE_RECORD_DEPTH, nodes).ok()?;
@@ -1461,19 +1489,24 @@ fn parse_line_at(
     if rest.as_bytes().get(length) != Some(&b'\n') {
         return None;
     }
-    let content = classify_line(document, hashes).ok()?;
+    let content = classify_line(document, hashes, strings).ok()?;
     Some((start + length, content))
 }
 
 /// Parses one line (without its newline), appending its values to `nodes` and a skip
 /// line's hashes to `hashes`.
-fn parse_line_bytes(bytes: &[u8], nodes: &mut Vec<Node>, hashes: &mut Vec<Hash>) -> Parsed {
+fn parse_line_bytes(
+    bytes: &[u8],
+    nodes: &mut Vec<Node>,
+    hashes: &mut Vec<Hash>,
+    strings: &mut String,
+) -> Parsed {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Parsed::Error(ReadErrorKind::Malformed(
             "the line is not valid UTF-8".to_owned(),
         ));
     };
-    match parse_line(text, nodes, hashes) {
+    match parse_line(text, nodes, hashes, strings) {
         Ok(parsed) => parsed,
         Err(kind) => Parsed::Error(kind),
     }
@@ -1778,6 +1811,8 @@ impl<R: Read> BundleReader<R> {
                     document,
                     envelope: parts.envelope,
                     fields: parts.fields,
+                    strings: &chunk.strings,
+                    facts: parts.facts,
                     sequence: parts.sequence,
                     stream_version: parts.stream_version,
                     schema_version: parts.schema_version,
@@ -1817,6 +1852,7 @@ fn parse_line(
     text: &str,
     nodes: &mut Vec<Node>,
     hashes: &mut Vec<Hash>,
+    strings: &mut String,
 ) -> Result<Parsed, ReadErrorKind> {
     let document = match strict_json::parse_appending(text, LINE_RECORD_DEPTH, nodes) {
         Ok(document) => document,
@@ -1832,11 +1868,15 @@ fn parse_line(
             });
         }
     };
-    classify_line(document, hashes)
+    classify_line(document, hashes, strings)
 }
 
 /// What a line that is canonical JSON is, by its type.
-fn classify_line(document: Document<'_>, hashes: &mut Vec<Hash>) -> Result<Parsed, ReadErrorKind> {
+fn classify_line(
+    document: Document<'_>,
+    hashes: &mut Vec<Hash>,
+    strings: &mut String,
+) -> Result<Parsed, ReadErrorKind> {
     let malformed = |reason: &str| ReadErrorKind::Malformed(reason.to_owned());
     if document.node(Document::ROOT).kind != Kind::Object {
         return Err(malformed("the line is not a JSON object"));
@@ -1844,7 +1884,7 @@ fn classify_line(document: Document<'_>, hashes: &mut Vec<Hash>) -> Result<Parse
     let line_type = string_member(&document, Document::ROOT, "type")
         .ok_or_else(|| malformed("the line has no string member \"type\""))?;
     match line_type.as_ref() {
-        "event" => parse_event(document).map(Parsed::Event),
+        "event" => parse_event(document, strings).map(Parsed::Event),
         "skip" => parse_skip(document, hashes),
         _ => {
             // The other lines are few; read them through serde_json.
@@ -1855,7 +1895,8 @@ fn classify_line(document: Document<'_>, hashes: &mut Vec<Hash>) -> Result<Parse
     }
 }
 
-fn parse_event(document: Document<'_>) -> Result<EventParts, ReadErrorKind> {
+/// Reads an event line's fields, appending its tenant, time and stream to `strings`.
+fn parse_event(document: Document<'_>, strings: &mut String) -> Result<EventParts, ReadErrorKind> {
     let malformed = |reason: String| ReadErrorKind::Malformed(reason);
     let mut root_members = document.children(Document::ROOT);
     let (Some(envelope), Some(leaf), Some(_), None) = (
@@ -1918,9 +1959,21 @@ fn parse_event(document: Document<'_>) -> Result<EventParts, ReadErrorKind> {
     let stream_version = number(STREAM_VERSION)?;
     let schema_version = u32::try_from(number(SCHEMA_VERSION)?)
         .map_err(|_| malformed("envelope.schema_version is too large".to_owned()))?;
+    let mut facts = Facts([(0, 0); 3]);
+    for (fact, field) in [
+        (Facts::TENANT_ID, TENANT_ID),
+        (Facts::RECORDED_AT, RECORDED_AT),
+        (Facts::STREAM_ID, STREAM_ID),
+    ] {
+        let start = strings.len();
+        strings.push_str(&document.str(fields[field]).unwrap_or_default());
+        // Chunks are far smaller than 4 GiB.
+        facts.0[fact] = (start as u32, strings.len() as u32);
+    }
     Ok(EventParts {
         envelope,
         fields,
+        facts,
         sequence,
         stream_version,
         schema_version,

@@ -108,13 +108,18 @@ fn parse_value<'a>(
         nodes,
         base,
         record_depth,
+        error: None,
     };
     let mut result = parser.value(0, None);
     if whole && result.is_ok() && parser.position != parser.text.len() {
         result = Err(parser.fail("unexpected bytes after the value"));
     }
     let end = parser.position;
-    if let Err(error) = result {
+    if result.is_err() {
+        let error = parser.error.take().unwrap_or(StrictJsonError {
+            offset: end,
+            reason: "not canonical JSON",
+        });
         nodes.truncate(base);
         return Err(error);
     }
@@ -132,21 +137,30 @@ struct Parser<'t, 'n> {
     /// Where this document's values start in `nodes`; indices are relative to it.
     base: usize,
     record_depth: u16,
+    /// Why parsing failed, once it has.
+    error: Option<StrictJsonError>,
 }
 
+/// Parsing failed; the parser holds why. Keeping the details out of the results lets every
+/// step return in a register.
+struct Failed;
+
 impl Parser<'_, '_> {
-    fn fail(&self, reason: &'static str) -> StrictJsonError {
-        StrictJsonError {
+    /// Records why the text is not canonical, at the current position.
+    #[cold]
+    fn fail(&mut self, reason: &'static str) -> Failed {
+        self.error = Some(StrictJsonError {
             offset: self.position,
             reason,
-        }
+        });
+        Failed
     }
 
     fn peek(&self) -> Option<u8> {
         self.text.get(self.position).copied()
     }
 
-    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), StrictJsonError> {
+    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), Failed> {
         if self.peek() == Some(byte) {
             self.position += 1;
             Ok(())
@@ -156,11 +170,7 @@ impl Parser<'_, '_> {
     }
 
     /// Parses one value at `depth`, recording it if `depth <= record_depth`.
-    fn value(
-        &mut self,
-        depth: u16,
-        key: Option<(usize, usize, bool)>,
-    ) -> Result<(), StrictJsonError> {
+    fn value(&mut self, depth: u16, key: Option<(usize, usize, bool)>) -> Result<(), Failed> {
         if depth > MAX_DEPTH {
             return Err(self.fail("the value is nested too deeply"));
         }
@@ -227,7 +237,7 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    fn literal(&mut self, literal: &'static [u8]) -> Result<(), StrictJsonError> {
+    fn literal(&mut self, literal: &'static [u8]) -> Result<(), Failed> {
         if self.text[self.position..].starts_with(literal) {
             self.position += literal.len();
             Ok(())
@@ -236,7 +246,7 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn number(&mut self) -> Result<(), StrictJsonError> {
+    fn number(&mut self) -> Result<(), Failed> {
         let start = self.position;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -275,7 +285,8 @@ impl Parser<'_, '_> {
     }
 
     /// Parses a string token and says whether it holds an escape.
-    fn string(&mut self) -> Result<bool, StrictJsonError> {
+    #[inline(always)]
+    fn string(&mut self) -> Result<bool, Failed> {
         self.expect(b'"', "expected a string")?;
         let mut escaped = false;
         loop {
@@ -304,7 +315,7 @@ impl Parser<'_, '_> {
     /// strings use the two-character escapes for `"`, `\`, and the five control characters
     /// that have one, `\u00xx` in lowercase hex for the other control characters, and no
     /// other escape.
-    fn escape(&mut self) -> Result<(), StrictJsonError> {
+    fn escape(&mut self) -> Result<(), Failed> {
         let Some(&kind) = self.text.get(self.position + 1) else {
             return Err(self.fail("a string ends in a backslash"));
         };
@@ -335,7 +346,7 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn object(&mut self, depth: u16) -> Result<(), StrictJsonError> {
+    fn object(&mut self, depth: u16) -> Result<(), Failed> {
         self.expect(b'{', "expected an object")?;
         if self.peek() == Some(b'}') {
             self.position += 1;
@@ -368,7 +379,7 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn array(&mut self, depth: u16) -> Result<(), StrictJsonError> {
+    fn array(&mut self, depth: u16) -> Result<(), Failed> {
         self.expect(b'[', "expected an array")?;
         if self.peek() == Some(b']') {
             self.position += 1;
@@ -413,6 +424,7 @@ fn word(chunk: &[u8]) -> u64 {
 /// The position of the first `"`, `\` or control character in `bytes`, eight bytes at a
 /// time: no byte-by-byte loop (and no mispredicted branch per byte) except in the last
 /// few bytes of the text.
+#[inline(always)]
 fn find_string_special(bytes: &[u8]) -> Option<usize> {
     let mut start = 0;
     for chunk in bytes.chunks_exact(8) {
