@@ -104,25 +104,29 @@ fn parse_value<'a>(
     let base = nodes.len();
     let mut parser = Parser {
         text: text.as_bytes(),
-        position: 0,
         nodes,
         base,
         record_depth,
         error: None,
     };
-    let mut result = parser.value(0, None);
-    if whole && result.is_ok() && parser.position != parser.text.len() {
-        result = Err(parser.fail("unexpected bytes after the value"));
+    let mut result = parser.value(0, 0, Key::NONE);
+    if let Ok(end) = result
+        && whole
+        && end != text.len()
+    {
+        result = Err(parser.fail(end, "unexpected bytes after the value"));
     }
-    let end = parser.position;
-    if result.is_err() {
-        let error = parser.error.take().unwrap_or(StrictJsonError {
-            offset: end,
-            reason: "not canonical JSON",
-        });
-        nodes.truncate(base);
-        return Err(error);
-    }
+    let end = match result {
+        Ok(end) => end,
+        Err(Failed) => {
+            let error = parser.error.take().unwrap_or(StrictJsonError {
+                offset: 0,
+                reason: "not canonical JSON",
+            });
+            nodes.truncate(base);
+            return Err(error);
+        }
+    };
     Ok(Document {
         // The value ends after an ASCII byte (a quote, bracket, digit or letter).
         text: &text[..end],
@@ -130,9 +134,10 @@ fn parse_value<'a>(
     })
 }
 
+/// The parser walks the text with positions held in registers: every step takes the
+/// position where it starts and returns the one just past what it read.
 struct Parser<'t, 'n> {
     text: &'t [u8],
-    position: usize,
     nodes: &'n mut Vec<Node>,
     /// Where this document's values start in `nodes`; indices are relative to it.
     base: usize,
@@ -142,132 +147,107 @@ struct Parser<'t, 'n> {
 }
 
 /// Parsing failed; the parser holds why. Keeping the details out of the results lets every
-/// step return in a register.
+/// step return in registers.
 struct Failed;
 
+/// A member name's span (quotes included) and whether it holds an escape.
+#[derive(Clone, Copy)]
+struct Key {
+    start: u32,
+    end: u32,
+    escaped: bool,
+}
+
+impl Key {
+    /// The root and array elements have no name.
+    const NONE: Key = Key {
+        start: 0,
+        end: 0,
+        escaped: false,
+    };
+}
+
 impl Parser<'_, '_> {
-    /// Records why the text is not canonical, at the current position.
+    /// Records why the text is not canonical, and where.
     #[cold]
-    fn fail(&mut self, reason: &'static str) -> Failed {
-        self.error = Some(StrictJsonError {
-            offset: self.position,
-            reason,
-        });
+    fn fail(&mut self, offset: usize, reason: &'static str) -> Failed {
+        self.error = Some(StrictJsonError { offset, reason });
         Failed
     }
 
-    fn peek(&self) -> Option<u8> {
-        self.text.get(self.position).copied()
-    }
-
-    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), Failed> {
-        if self.peek() == Some(byte) {
-            self.position += 1;
-            Ok(())
-        } else {
-            Err(self.fail(reason))
-        }
-    }
-
-    /// Parses one value at `depth`, recording it if `depth <= record_depth`.
-    fn value(&mut self, depth: u16, key: Option<(usize, usize, bool)>) -> Result<(), Failed> {
+    /// Parses the value at `at`, recording it if `depth <= record_depth`.
+    fn value(&mut self, at: usize, depth: u16, key: Key) -> Result<usize, Failed> {
         if depth > MAX_DEPTH {
-            return Err(self.fail("the value is nested too deeply"));
+            return Err(self.fail(at, "the value is nested too deeply"));
         }
-        let start = self.position;
         let record = depth <= self.record_depth;
         let index = self.nodes.len();
         if record {
-            let (key_start, key_end, key_escaped) = key.unwrap_or((0, 0, false));
             self.nodes.push(Node {
                 kind: Kind::Null,
-                key_escaped,
+                key_escaped: key.escaped,
                 after: 0,
-                key_start: key_start as u32,
-                key_end: key_end as u32,
-                start: start as u32,
-                end: start as u32,
+                key_start: key.start,
+                key_end: key.end,
+                start: at as u32,
+                end: at as u32,
             });
         }
-        let kind = match self.peek() {
-            Some(b'{') => {
-                self.object(depth)?;
-                Kind::Object
-            }
-            Some(b'[') => {
-                self.array(depth)?;
-                Kind::Array
-            }
-            Some(b'"') => {
-                if self.string()? {
-                    Kind::EscapedString
-                } else {
-                    Kind::String
-                }
-            }
-            Some(b't') => {
-                self.literal(b"true")?;
-                Kind::Bool
-            }
-            Some(b'f') => {
-                self.literal(b"false")?;
-                Kind::Bool
-            }
-            Some(b'n') => {
-                self.literal(b"null")?;
-                Kind::Null
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Kind::Number
-            }
+        let (end, kind) = match self.text.get(at) {
+            Some(b'"') => match self.string(at)? {
+                (end, false) => (end, Kind::String),
+                (end, true) => (end, Kind::EscapedString),
+            },
+            Some(b'{') => (self.object(at, depth)?, Kind::Object),
+            Some(b'[') => (self.array(at, depth)?, Kind::Array),
+            Some(b'-' | b'0'..=b'9') => (self.number(at)?, Kind::Number),
+            Some(b't') => (self.literal(at, b"true")?, Kind::Bool),
+            Some(b'f') => (self.literal(at, b"false")?, Kind::Bool),
+            Some(b'n') => (self.literal(at, b"null")?, Kind::Null),
             Some(b' ' | b'\t' | b'\n' | b'\r') => {
-                return Err(self.fail("whitespace between tokens"));
+                return Err(self.fail(at, "whitespace between tokens"));
             }
-            Some(_) => return Err(self.fail("not the start of a JSON value")),
-            None => return Err(self.fail("the text ends where a value should start")),
+            Some(_) => return Err(self.fail(at, "not the start of a JSON value")),
+            None => return Err(self.fail(at, "the text ends where a value should start")),
         };
         if record {
             let after = (self.nodes.len() - self.base) as u32;
             let node = &mut self.nodes[index];
             node.kind = kind;
-            node.end = self.position as u32;
+            node.end = end as u32;
             node.after = after;
         }
-        Ok(())
+        Ok(end)
     }
 
-    fn literal(&mut self, literal: &'static [u8]) -> Result<(), Failed> {
-        if self.text[self.position..].starts_with(literal) {
-            self.position += literal.len();
-            Ok(())
+    fn literal(&mut self, at: usize, literal: &'static [u8]) -> Result<usize, Failed> {
+        if self.text[at..].starts_with(literal) {
+            Ok(at + literal.len())
         } else {
-            Err(self.fail("not a JSON literal"))
+            Err(self.fail(at, "not a JSON literal"))
         }
     }
 
-    fn number(&mut self) -> Result<(), Failed> {
-        let start = self.position;
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.position += 1;
+    fn number(&mut self, at: usize) -> Result<usize, Failed> {
+        let text = self.text;
+        let negative = text[at] == b'-';
+        let digits_start = at + usize::from(negative);
+        let mut end = digits_start;
+        while text.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
         }
-        let digits_start = self.position;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.position += 1;
-        }
-        let digits = &self.text[digits_start..self.position];
+        let digits = &text[digits_start..end];
         if digits.is_empty() {
-            return Err(self.fail("a number without digits"));
+            return Err(self.fail(end, "a number without digits"));
         }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return Err(self.fail("numbers must be integers"));
+        if matches!(text.get(end), Some(b'.' | b'e' | b'E')) {
+            return Err(self.fail(end, "numbers must be integers"));
         }
         if digits.len() > 1 && digits[0] == b'0' {
-            return Err(self.fail("a number with a leading zero"));
+            return Err(self.fail(end, "a number with a leading zero"));
         }
         if negative && digits == b"0" {
-            return Err(self.fail("-0 is written 0"));
+            return Err(self.fail(end, "-0 is written 0"));
         }
         // 2^53 - 1 has 16 digits.
         let magnitude = if digits.len() > 16 {
@@ -278,122 +258,119 @@ impl Parser<'_, '_> {
                 .fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0'))
         };
         if magnitude > MAX_SAFE_INTEGER {
-            self.position = start;
-            return Err(self.fail("an integer outside -(2^53-1)..=2^53-1"));
+            return Err(self.fail(at, "an integer outside -(2^53-1)..=2^53-1"));
         }
-        Ok(())
+        Ok(end)
     }
 
-    /// Parses a string token and says whether it holds an escape.
+    /// Parses the string token at `at` (whose first byte the caller has seen to be a
+    /// quote): its end, and whether it holds an escape.
     #[inline(always)]
-    fn string(&mut self) -> Result<bool, Failed> {
-        self.expect(b'"', "expected a string")?;
+    fn string(&mut self, at: usize) -> Result<(usize, bool), Failed> {
+        let text = self.text;
+        let mut position = at + 1;
         let mut escaped = false;
         loop {
             // The text is valid UTF-8 (it is a `str`), and no byte of a multi-byte sequence
             // is below 0x80, so only these three bytes need a look.
-            let Some(offset) = find_string_special(&self.text[self.position..]) else {
-                self.position = self.text.len();
-                return Err(self.fail("a string is not closed"));
+            let Some(offset) = find_string_special(&text[position..]) else {
+                return Err(self.fail(text.len(), "a string is not closed"));
             };
-            self.position += offset;
-            match self.text[self.position] {
-                b'"' => {
-                    self.position += 1;
-                    return Ok(escaped);
-                }
+            position += offset;
+            match text[position] {
+                b'"' => return Ok((position + 1, escaped)),
                 b'\\' => {
                     escaped = true;
-                    self.escape()?;
+                    position = self.escape(position)?;
                 }
-                _ => return Err(self.fail("a control character must be escaped")),
+                _ => return Err(self.fail(position, "a control character must be escaped")),
             }
         }
     }
 
-    /// Checks the escape at the current position (a backslash) and moves past it. Canonical
-    /// strings use the two-character escapes for `"`, `\`, and the five control characters
-    /// that have one, `\u00xx` in lowercase hex for the other control characters, and no
-    /// other escape.
-    fn escape(&mut self) -> Result<(), Failed> {
-        let Some(&kind) = self.text.get(self.position + 1) else {
-            return Err(self.fail("a string ends in a backslash"));
+    /// Checks the escape at `at` (a backslash) and returns the position after it.
+    /// Canonical strings use the two-character escapes for `"`, `\`, and the five control
+    /// characters that have one, `\u00xx` in lowercase hex for the other control
+    /// characters, and no other escape.
+    fn escape(&mut self, at: usize) -> Result<usize, Failed> {
+        let text = self.text;
+        let Some(&kind) = text.get(at + 1) else {
+            return Err(self.fail(at, "a string ends in a backslash"));
         };
         match kind {
-            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                self.position += 2;
-                Ok(())
-            }
+            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(at + 2),
             b'u' => {
-                let Some(hex) = self.text.get(self.position + 2..self.position + 6) else {
-                    return Err(self.fail("a \\u escape is cut short"));
+                let Some(hex) = text.get(at + 2..at + 6) else {
+                    return Err(self.fail(at, "a \\u escape is cut short"));
                 };
                 let lower_hex = |byte: &u8| byte.is_ascii_digit() || (b'a'..=b'f').contains(byte);
                 if !hex.iter().all(lower_hex) {
                     // Uppercase hex is valid JSON but not canonical.
-                    return Err(self.fail("a \\u escape that is not four lowercase hex digits"));
+                    return Err(self.fail(at, "a \\u escape that is not four lowercase hex digits"));
                 }
                 let is_short_form = matches!(hex, b"0008" | b"0009" | b"000a" | b"000c" | b"000d");
                 if !hex.starts_with(b"00") || hex[2] > b'1' || is_short_form {
                     return Err(self.fail(
+                        at,
                         "a \\u escape of a character that is written as is or has a short escape",
                     ));
                 }
-                self.position += 6;
-                Ok(())
+                Ok(at + 6)
             }
-            _ => Err(self.fail("an escape that canonical JSON does not use")),
+            _ => Err(self.fail(at, "an escape that canonical JSON does not use")),
         }
     }
 
-    fn object(&mut self, depth: u16) -> Result<(), Failed> {
-        self.expect(b'{', "expected an object")?;
-        if self.peek() == Some(b'}') {
-            self.position += 1;
-            return Ok(());
+    fn object(&mut self, at: usize, depth: u16) -> Result<usize, Failed> {
+        let text = self.text;
+        let mut position = at + 1;
+        if text.get(position) == Some(&b'}') {
+            return Ok(position + 1);
         }
-        let mut previous: Option<(usize, usize, bool)> = None;
+        let mut previous: Option<Key> = None;
         loop {
-            let key_start = self.position;
-            let escaped = self.string()?;
-            let key = (key_start, self.position, escaped);
+            if text.get(position) != Some(&b'"') {
+                return Err(self.fail(position, "expected a string"));
+            }
+            let (key_end, escaped) = self.string(position)?;
+            let key = Key {
+                start: position as u32,
+                end: key_end as u32,
+                escaped,
+            };
             if let Some(previous) = previous
-                && compare_names(self.text, previous, key) != std::cmp::Ordering::Less
+                && compare_names(text, previous, key) != std::cmp::Ordering::Less
             {
-                self.position = key_start;
                 return Err(self.fail(
+                    position,
                     "member names are not in strictly increasing order of UTF-16 code units",
                 ));
             }
             previous = Some(key);
-            self.expect(b':', "expected ':' after a member name")?;
-            self.value(depth + 1, Some(key))?;
-            match self.peek() {
-                Some(b',') => self.position += 1,
-                Some(b'}') => {
-                    self.position += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.fail("expected ',' or '}' after a member")),
+            if text.get(key_end) != Some(&b':') {
+                return Err(self.fail(key_end, "expected ':' after a member name"));
+            }
+            position = self.value(key_end + 1, depth + 1, key)?;
+            match text.get(position) {
+                Some(b',') => position += 1,
+                Some(b'}') => return Ok(position + 1),
+                _ => return Err(self.fail(position, "expected ',' or '}' after a member")),
             }
         }
     }
 
-    fn array(&mut self, depth: u16) -> Result<(), Failed> {
-        self.expect(b'[', "expected an array")?;
-        if self.peek() == Some(b']') {
-            self.position += 1;
-            return Ok(());
+    fn array(&mut self, at: usize, depth: u16) -> Result<usize, Failed> {
+        let text = self.text;
+        let mut position = at + 1;
+        if text.get(position) == Some(&b']') {
+            return Ok(position + 1);
         }
         loop {
-            self.value(depth + 1, None)?;
-            match self.peek() {
-                Some(b',') => self.position += 1,
-                Some(b']') => {
-                    self.position += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.fail("expected ',' or ']' after an element")),
+            position = self.value(position, depth + 1, Key::NONE)?;
+            match text.get(position) {
+                Some(b',') => position += 1,
+                Some(b']') => return Ok(position + 1),
+                _ => return Err(self.fail(position, "expected ',' or ']' after an element")),
             }
         }
     }
@@ -461,14 +438,10 @@ pub(crate) fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
 /// of their values. Names without escapes that first differ in an ASCII byte (or of which
 /// one is a prefix of the other) compare as bytes, which is the same order; only a first
 /// difference in a non-ASCII character needs the UTF-16 comparison.
-fn compare_names(
-    text: &[u8],
-    left: (usize, usize, bool),
-    right: (usize, usize, bool),
-) -> std::cmp::Ordering {
-    let left_raw = &text[left.0 + 1..left.1 - 1];
-    let right_raw = &text[right.0 + 1..right.1 - 1];
-    if !left.2 && !right.2 {
+fn compare_names(text: &[u8], left: Key, right: Key) -> std::cmp::Ordering {
+    let left_raw = &text[left.start as usize + 1..left.end as usize - 1];
+    let right_raw = &text[right.start as usize + 1..right.end as usize - 1];
+    if !left.escaped && !right.escaped {
         match left_raw.iter().zip(right_raw).position(|(l, r)| l != r) {
             None => return left_raw.len().cmp(&right_raw.len()),
             Some(at) if left_raw[at] < 0x80 && right_raw[at] < 0x80 => {
@@ -477,8 +450,8 @@ fn compare_names(
             Some(_) => {}
         }
     }
-    let left = decode(left_raw, left.2);
-    let right = decode(right_raw, right.2);
+    let left = decode(left_raw, left.escaped);
+    let right = decode(right_raw, right.escaped);
     left.encode_utf16().cmp(right.encode_utf16())
 }
 
