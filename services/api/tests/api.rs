@@ -433,7 +433,7 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "consentReceipt",
-            "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { envelope checkpoint } } }",
+            "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { events { envelope } checkpoint } } }",
             json!({ "id": ids["consent"] }),
         ),
         (

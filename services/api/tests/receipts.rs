@@ -8,7 +8,9 @@ mod server;
 
 use confide_app::WithReadModels;
 use confide_audit::checkpoint::NoteSigner;
-use confide_audit::receipt::{ReceiptError, ReceiptProof, verify_receipt_proof};
+use confide_audit::receipt::{
+    ReceiptError, ReceiptProof, check_receipt_claims, verify_receipt_proof,
+};
 use serde_json::json;
 use server::{Server, code, common, serve};
 use sha2::{Digest, Sha256};
@@ -17,7 +19,7 @@ const FORM_TEXT: &str = "I agree that my sessions may be recorded in audio. Ada,
     may listen to assess my counsellor's course work; the two assessors at Oxford Brookes may \
     listen for their credential. I may withdraw at any time.";
 
-const RECEIPT: &str = "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { envelope sequence treeSize inclusionPath checkpoint } } }";
+const RECEIPT: &str = "query($id: UUID!) { consentReceipt(consentId: $id) { receipt proof { events { envelope sequence inclusionPath } treeSize checkpoint } } }";
 
 async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     let verifier = server.checkpoint_key.clone();
@@ -108,17 +110,30 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     let proof: ReceiptProof =
         serde_json::from_value(response["consentReceipt"]["proof"].clone()).unwrap();
     let verified = verify_receipt_proof(&proof, std::slice::from_ref(&verifier)).unwrap();
-    assert_eq!(verified.envelope.event_type, "ConsentGiven");
-    assert_eq!(verified.envelope.tenant_id, "clinic");
+    let given = verified.given();
+    assert_eq!(given.event_type, "ConsentGiven");
+    assert_eq!(verified.requested().event_type, "ConsentRequested");
+    assert_eq!(given.tenant_id, "clinic");
     assert_eq!(
-        verified.envelope.stream_id,
+        given.stream_id,
         format!("consent-{}", consent.as_str().unwrap())
     );
     assert_eq!(
-        json!(verified.envelope.event_id),
+        json!(given.event_id),
         receipt["consentReceiptID"],
         "the receipt's id is the logged event's"
     );
+    // What the receipt says of the terms and the evidence is what was logged.
+    check_receipt_claims(&receipt, &verified).unwrap();
+    let mut widened = receipt.clone();
+    widened["confide"]["purposes"][0]["audience"]["users"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("eve"));
+    assert!(matches!(
+        check_receipt_claims(&widened, &verified),
+        Err(ReceiptError::ClaimMismatch { .. })
+    ));
     assert_eq!(proof.tree_size, server.log_size("clinic").await);
 
     // The Kantara members.
@@ -193,7 +208,7 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     assert_eq!(details["consentVersion"], 2, "requested, then given");
     assert_eq!(details["expiresAt"], expires_at);
     assert_eq!(
-        verified.envelope.payload["evidence"]["form"]["text_sha256"],
+        given.payload["evidence"]["form"]["text_sha256"],
         json!(sha256),
         "the logged evidence names the same text"
     );
@@ -206,22 +221,17 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
 
     // A tampered envelope, path or key fails.
     let mut tampered = proof.clone();
-    let at = tampered.envelope.find("\"sequence\":").unwrap() + "\"sequence\":".len();
-    tampered.envelope.replace_range(
-        at..=at,
-        if &tampered.envelope[at..=at] == "1" {
-            "2"
-        } else {
-            "1"
-        },
-    );
+    let last = &mut tampered.events[1].envelope;
+    let at = last.find("\"sequence\":").unwrap() + "\"sequence\":".len();
+    let digit = if &last[at..=at] == "1" { "2" } else { "1" };
+    last.replace_range(at..=at, digit);
     assert!(
         verify_receipt_proof(&tampered, std::slice::from_ref(&verifier)).is_err(),
         "an edited envelope fails"
     );
     let mut evidence = proof.clone();
-    evidence.envelope =
-        evidence
+    evidence.events[1].envelope =
+        evidence.events[1]
             .envelope
             .replacen("client_link_signature", "paper_form_scanned", 1);
     assert!(matches!(
@@ -278,8 +288,12 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     let later: ReceiptProof =
         serde_json::from_value(later["consentReceipt"]["proof"].clone()).unwrap();
     assert!(later.tree_size > proof.tree_size);
-    assert_eq!(later.envelope, proof.envelope);
-    verify_receipt_proof(&later, &[verifier]).unwrap();
+    assert_eq!(later.events.len(), 2);
+    for (later, first) in later.events.iter().zip(&proof.events) {
+        assert_eq!(later.envelope, first.envelope);
+    }
+    let verified_later = verify_receipt_proof(&later, &[verifier]).unwrap();
+    check_receipt_claims(&receipt, &verified_later).unwrap();
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Consent receipts: what a client agreed to, in the members of the Kantara Initiative
-//! Consent Receipt Specification v1.1 (`KI-CR-v1.1.0`), with the proof that the
-//! `ConsentGiven` event is in the tenant's log (its envelope, inclusion path and a signed
-//! checkpoint), which the client checks offline with
-//! `confide_audit::receipt::verify_receipt_proof` and the operator's checkpoint key.
+//! Consent Receipt Specification v1.1 (`KI-CR-v1.1.0`), with the proof that the consent's
+//! stream, from its `ConsentRequested` event (the terms) to its `ConsentGiven` event (the
+//! evidence), is in the tenant's log (each event's envelope and inclusion path, and one
+//! signed checkpoint), which the client checks offline with
+//! `confide_audit::receipt::verify_receipt_proof` and `check_receipt_claims` and the
+//! operator's checkpoint key.
 //!
 //! The receipt describes the consent as it was given: the consent stream folded up to its
 //! `ConsentGiven` event, so a later partial withdrawal does not rewrite what was agreed. It
@@ -10,7 +12,7 @@
 //! and the client's details never enter it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use confide_audit::receipt::{CONSENT_GIVEN, ReceiptProof};
+use confide_audit::receipt::{CONSENT_GIVEN, ProvenEvent, ReceiptProof};
 use confide_domain::aggregates::consent::{
     Consent, ConsentCore, Evidence, Expiry, ExpiryTrigger, PurposeState,
 };
@@ -35,7 +37,8 @@ const PAGE: usize = 500;
 pub struct ConsentReceipt {
     /// The Kantara CR v1.1 receipt, with Confide's own details under `confide`.
     pub receipt: Value,
-    /// The `ConsentGiven` event's envelope, inclusion path and signed checkpoint.
+    /// The consent's events up to its `ConsentGiven`, with their inclusion paths and the
+    /// signed checkpoint.
     pub proof: ReceiptProof,
 }
 
@@ -81,16 +84,23 @@ impl App {
             .into());
         };
 
-        let envelope = leaf_data(given)?;
         let checkpoint =
             sign_checkpoint(self.store().as_ref(), signer, tenant, self.clock.now()).await?;
-        let inclusion = inclusion_proof(
-            self.store().as_ref(),
-            tenant,
-            given.sequence,
-            checkpoint.tree_size,
-        )
-        .await?;
+        let mut proven = Vec::with_capacity(given_at + 1);
+        for event in &events[..=given_at] {
+            let inclusion = inclusion_proof(
+                self.store().as_ref(),
+                tenant,
+                event.sequence,
+                checkpoint.tree_size,
+            )
+            .await?;
+            proven.push(ProvenEvent {
+                envelope: leaf_data(event)?,
+                sequence: event.sequence,
+                inclusion_path: inclusion.path,
+            });
+        }
 
         let organisation = self.load::<Tenant>(tenant, &tenant_stream()).await?.state;
         let form = self
@@ -115,10 +125,8 @@ impl App {
         Ok(ConsentReceipt {
             receipt: facts.receipt(),
             proof: ReceiptProof {
-                envelope,
-                sequence: given.sequence,
+                events: proven,
                 tree_size: checkpoint.tree_size,
-                inclusion_path: inclusion.path,
                 checkpoint_note: checkpoint.note,
             },
         })

@@ -1,41 +1,58 @@
-//! The proof that travels with a consent receipt: the `ConsentGiven` event's envelope, its
-//! inclusion proof, and a signed checkpoint of the tenant's tree that the proof leads to.
+//! The proof that travels with a consent receipt: the consent's stream as logged, from the
+//! `ConsentRequested` event (the terms asked for: purposes, named audience, media, expiry) to
+//! the `ConsentGiven` event (the evidence of agreement: the form's SHA-256, when, how, the
+//! jurisdiction), each event's envelope with its inclusion path, and one signed checkpoint
+//! of the tenant's tree that every path leads to.
 //!
 //! A client (or anyone they show the receipt to) checks it offline with
-//! [`verify_receipt_proof`] and the operator's checkpoint key, obtained out of band: the
-//! envelope is exactly the canonical JSON that was hashed as the event's leaf, the leaf with
-//! the path folds to the root of a checkpoint that a trusted key signed, and so the event
-//! was in the tenant's log when that checkpoint was signed. Checking later that the log
-//! still contains it is a consistency proof from this checkpoint to a newer one
-//! ([`crate::merkle::verify_consistency`]).
+//! [`verify_receipt_proof`] and the operator's checkpoint key, obtained out of band: each
+//! envelope is exactly the canonical JSON that was hashed as the event's leaf, each leaf with
+//! its path folds to the root of a checkpoint that a trusted key signed, and the envelopes
+//! are the versions 1, 2, … of one consent stream, ending at its `ConsentGiven`. So what was
+//! asked and what was agreed were in the tenant's log when that checkpoint was signed.
+//! [`check_receipt_claims`] then checks that the receipt says what those events say.
+//! Checking later that the log still contains them is a consistency proof from this
+//! checkpoint to a newer one ([`crate::merkle::verify_consistency`]).
 //!
-//! The JSON form of a [`ReceiptProof`] is an object with the members `envelope` (the
-//! envelope's canonical JSON text, as a string), `sequence`, `treeSize`, `inclusionPath`
-//! (hashes as 64 lowercase hex digits, from the leaf upwards) and `checkpoint` (the signed
-//! note); other members are refused.
+//! The JSON form of a [`ReceiptProof`] is an object with the members `events` (in stream
+//! order, each an object with `envelope` — the envelope's canonical JSON text, as a
+//! string —, `sequence` and `inclusionPath` — hashes as 64 lowercase hex digits, from the
+//! leaf upwards), `treeSize` and `checkpoint` (the signed note); other members are refused.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::bundle::{origin_names_tenant, parse_hash};
 use crate::checkpoint::{self, Checkpoint, CheckpointError, NoteVerifier};
 use crate::envelope::Envelope;
 use crate::merkle::{self, Hash, ProofError};
 
-/// The event type a consent receipt proves.
+/// The event type that ends the events a consent receipt proves.
 pub const CONSENT_GIVEN: &str = "ConsentGiven";
+
+/// The event type that opens a consent's stream, with the terms asked for.
+pub const CONSENT_REQUESTED: &str = "ConsentRequested";
+
+/// One logged event and the path of its leaf in the checkpoint's tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenEvent {
+    /// The canonical JSON text of the event's envelope: the leaf data.
+    pub envelope: String,
+    /// The event's sequence number: its leaf index in the tenant's tree.
+    pub sequence: u64,
+    /// The RFC 9162 inclusion path of the leaf in the checkpoint's tree, from the leaf
+    /// upwards.
+    pub inclusion_path: Vec<Hash>,
+}
 
 /// The proof of a consent receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ProofJson", into = "ProofJson")]
 pub struct ReceiptProof {
-    /// The canonical JSON text of the `ConsentGiven` event's envelope: the leaf data.
-    pub envelope: String,
-    /// The event's sequence number: its leaf index in the tenant's tree.
-    pub sequence: u64,
-    /// The size of the tree the path leads to, which the checkpoint states.
+    /// The consent's stream, from its `ConsentRequested` event to its `ConsentGiven` event.
+    pub events: Vec<ProvenEvent>,
+    /// The size of the tree the paths lead to, which the checkpoint states.
     pub tree_size: u64,
-    /// The RFC 9162 inclusion path of the leaf in that tree, from the leaf upwards.
-    pub inclusion_path: Vec<Hash>,
     /// The C2SP signed note of the checkpoint of that tree.
     pub checkpoint_note: String,
 }
@@ -55,14 +72,26 @@ impl ReceiptProof {
 /// What a proof shows once it verifies.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedReceipt {
-    /// The `ConsentGiven` event as logged.
-    pub envelope: Envelope,
-    /// Its leaf hash.
-    pub leaf_hash: Hash,
-    /// The checkpoint whose tree contains it.
+    /// The consent's events as logged, from the request to the consent given.
+    pub events: Vec<Envelope>,
+    /// Their leaf hashes.
+    pub leaf_hashes: Vec<Hash>,
+    /// The checkpoint whose tree contains them.
     pub checkpoint: Checkpoint,
     /// The trusted keys that signed the checkpoint.
     pub signed_by: Vec<NoteVerifier>,
+}
+
+impl VerifiedReceipt {
+    /// The `ConsentRequested` event: the terms.
+    pub fn requested(&self) -> &Envelope {
+        &self.events[0]
+    }
+
+    /// The `ConsentGiven` event: the evidence.
+    pub fn given(&self) -> &Envelope {
+        &self.events[self.events.len() - 1]
+    }
 }
 
 /// Why a receipt's proof does not verify.
@@ -104,11 +133,44 @@ pub enum ReceiptError {
     /// cannot be the leaf data.
     #[error("the envelope text is not its canonical JSON (RFC 8785)")]
     NotCanonical,
-    /// The envelope is not a `ConsentGiven` event.
-    #[error("the envelope is a {event_type} event, not {CONSENT_GIVEN}")]
+    /// The proof has no events.
+    #[error("the proof holds no events")]
+    NoEvents,
+    /// The last envelope is not a `ConsentGiven` event.
+    #[error("the last envelope is a {event_type} event, not {CONSENT_GIVEN}")]
     NotConsentGiven {
         /// Its event type.
         event_type: String,
+    },
+    /// The first envelope is not a `ConsentRequested` event.
+    #[error("the first envelope is a {event_type} event, not {CONSENT_REQUESTED}")]
+    NotConsentRequested {
+        /// Its event type.
+        event_type: String,
+    },
+    /// The envelopes are not the versions 1, 2, … of one stream of one tenant.
+    #[error(
+        "envelope {position} is not version {expected_version} of stream {stream_id} of tenant {tenant_id}"
+    )]
+    NotOneStream {
+        /// The envelope's position in the proof, from 0.
+        position: usize,
+        /// The stream the first envelope opens.
+        stream_id: String,
+        /// Its tenant.
+        tenant_id: String,
+        /// The version the envelope should have.
+        expected_version: u64,
+    },
+    /// The receipt says something the logged events do not.
+    #[error("the receipt's {claim} is {receipt} but the logged events say {logged}")]
+    ClaimMismatch {
+        /// The receipt member, as a path.
+        claim: String,
+        /// What the receipt says (JSON).
+        receipt: String,
+        /// What the events say (JSON).
+        logged: String,
     },
     /// The envelope's sequence is not the one the proof is for.
     #[error("the envelope is event {envelope} but the proof is for event {proof}")]
@@ -132,9 +194,10 @@ pub enum ReceiptError {
 }
 
 /// Checks `proof` against the checkpoint keys in `trusted`: the note is signed by one of
-/// them, its body is a checkpoint of `proof.tree_size` events of the envelope's tenant, the
-/// envelope text is exactly the canonical JSON of a `ConsentGiven` envelope with
-/// `proof.sequence`, and its leaf hash with the path folds to the checkpoint's root.
+/// them, its body is a checkpoint of `proof.tree_size` events of the envelopes' tenant, each
+/// envelope text is exactly the canonical JSON of an envelope with its event's sequence whose
+/// leaf hash with its path folds to the checkpoint's root, and the envelopes are the versions
+/// 1, 2, … of one stream that opens with `ConsentRequested` and ends with `ConsentGiven`.
 pub fn verify_receipt_proof(
     proof: &ReceiptProof,
     trusted: &[NoteVerifier],
@@ -146,46 +209,180 @@ pub fn verify_receipt_proof(
             checkpoint: checkpoint.size,
         });
     }
-    let envelope: Envelope = serde_json::from_str(&proof.envelope)
-        .map_err(|error| ReceiptError::MalformedEnvelope(error.to_string()))?;
-    let canonical = envelope
-        .canonical_bytes()
-        .map_err(|_| ReceiptError::NotCanonical)?;
-    if canonical != proof.envelope.as_bytes() {
-        return Err(ReceiptError::NotCanonical);
+    let mut events = Vec::with_capacity(proof.events.len());
+    let mut leaf_hashes = Vec::with_capacity(proof.events.len());
+    for (position, event) in proof.events.iter().enumerate() {
+        let envelope: Envelope = serde_json::from_str(&event.envelope)
+            .map_err(|error| ReceiptError::MalformedEnvelope(error.to_string()))?;
+        let canonical = envelope
+            .canonical_bytes()
+            .map_err(|_| ReceiptError::NotCanonical)?;
+        if canonical != event.envelope.as_bytes() {
+            return Err(ReceiptError::NotCanonical);
+        }
+        if envelope.sequence != event.sequence {
+            return Err(ReceiptError::SequenceMismatch {
+                proof: event.sequence,
+                envelope: envelope.sequence,
+            });
+        }
+        if let Some(first) = events.first() {
+            let first: &Envelope = first;
+            let expected_version = position as u64 + 1;
+            if envelope.tenant_id != first.tenant_id
+                || envelope.stream_id != first.stream_id
+                || envelope.stream_version != expected_version
+            {
+                return Err(ReceiptError::NotOneStream {
+                    position,
+                    stream_id: first.stream_id.clone(),
+                    tenant_id: first.tenant_id.clone(),
+                    expected_version,
+                });
+            }
+        } else if envelope.stream_version != 1 {
+            return Err(ReceiptError::NotOneStream {
+                position,
+                stream_id: envelope.stream_id.clone(),
+                tenant_id: envelope.tenant_id.clone(),
+                expected_version: 1,
+            });
+        }
+        if !origin_names_tenant(&checkpoint.origin, &envelope.tenant_id) {
+            return Err(ReceiptError::OriginMismatch {
+                origin: checkpoint.origin,
+                tenant_id: envelope.tenant_id,
+            });
+        }
+        let leaf_hash = merkle::leaf_hash(&canonical);
+        merkle::verify_inclusion(
+            &leaf_hash,
+            event.sequence,
+            proof.tree_size,
+            &event.inclusion_path,
+            &checkpoint.root,
+        )
+        .map_err(ReceiptError::Inclusion)?;
+        events.push(envelope);
+        leaf_hashes.push(leaf_hash);
     }
-    if envelope.event_type != CONSENT_GIVEN {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Err(ReceiptError::NoEvents);
+    };
+    if first.event_type != CONSENT_REQUESTED {
+        return Err(ReceiptError::NotConsentRequested {
+            event_type: first.event_type.clone(),
+        });
+    }
+    if last.event_type != CONSENT_GIVEN {
         return Err(ReceiptError::NotConsentGiven {
-            event_type: envelope.event_type,
+            event_type: last.event_type.clone(),
         });
     }
-    if envelope.sequence != proof.sequence {
-        return Err(ReceiptError::SequenceMismatch {
-            proof: proof.sequence,
-            envelope: envelope.sequence,
-        });
-    }
-    if !origin_names_tenant(&checkpoint.origin, &envelope.tenant_id) {
-        return Err(ReceiptError::OriginMismatch {
-            origin: checkpoint.origin,
-            tenant_id: envelope.tenant_id,
-        });
-    }
-    let leaf_hash = merkle::leaf_hash(&canonical);
-    merkle::verify_inclusion(
-        &leaf_hash,
-        proof.sequence,
-        proof.tree_size,
-        &proof.inclusion_path,
-        &checkpoint.root,
-    )
-    .map_err(ReceiptError::Inclusion)?;
     Ok(VerifiedReceipt {
-        envelope,
-        leaf_hash,
+        events,
+        leaf_hashes,
         checkpoint,
         signed_by,
     })
+}
+
+/// Checks that `receipt` (the Kantara CR v1.1 receipt Confide issues, `schema/consent-receipt.md`
+/// section 1) says what the verified events say: the receipt's id is the `ConsentGiven`
+/// event's; the tenant, consent and client are the request's; the consent form (id, version,
+/// SHA-256 of its text) and the jurisdiction are the evidence's; and the purposes, each with
+/// its named users and roles, media and derivatives, are exactly the terms requested.
+pub fn check_receipt_claims(
+    receipt: &Value,
+    verified: &VerifiedReceipt,
+) -> Result<(), ReceiptError> {
+    let requested = &verified.requested().payload;
+    let given = verified.given();
+    let form = &given.payload["evidence"]["form"];
+    let claims: [(&str, &Value, Value); 9] = [
+        (
+            "/consentReceiptID",
+            &receipt["consentReceiptID"],
+            Value::from(given.event_id.as_str()),
+        ),
+        (
+            "/confide/tenantId",
+            &receipt["confide"]["tenantId"],
+            Value::from(given.tenant_id.as_str()),
+        ),
+        (
+            "/confide/consentId",
+            &receipt["confide"]["consentId"],
+            requested["consent_id"].clone(),
+        ),
+        (
+            "/piiPrincipalId",
+            &receipt["piiPrincipalId"],
+            requested["client_id"].clone(),
+        ),
+        (
+            "/confide/consentForm/id",
+            &receipt["confide"]["consentForm"]["id"],
+            form["consent_form_id"].clone(),
+        ),
+        (
+            "/confide/consentForm/version",
+            &receipt["confide"]["consentForm"]["version"],
+            form["version"].clone(),
+        ),
+        (
+            "/confide/consentForm/textSha256",
+            &receipt["confide"]["consentForm"]["textSha256"],
+            form["text_sha256"].clone(),
+        ),
+        (
+            "/jurisdiction",
+            &receipt["jurisdiction"],
+            given.payload["evidence"]["jurisdiction"].clone(),
+        ),
+        (
+            "/confide/purposes",
+            &receipt["confide"]["purposes"],
+            terms(&requested["terms"]),
+        ),
+    ];
+    for (claim, said, logged) in claims {
+        let said = if claim == "/confide/purposes" {
+            terms(said)
+        } else {
+            said.clone()
+        };
+        if said.is_null() || said != logged {
+            return Err(ReceiptError::ClaimMismatch {
+                claim: claim.to_owned(),
+                receipt: said.to_string(),
+                logged: logged.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A list of purposes with their terms, in the members both the receipt and the request
+/// carry, ordered by purpose: `null` if it is not a list.
+fn terms(list: &Value) -> Value {
+    let Some(items) = list.as_array() else {
+        return Value::Null;
+    };
+    let mut terms: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            serde_json::json!({
+                "purpose": item["purpose"],
+                "users": item["audience"]["users"],
+                "roles": item["audience"]["roles"],
+                "media": item["media"],
+                "derivatives": item["derivatives"],
+            })
+        })
+        .collect();
+    terms.sort_by(|a, b| a["purpose"].to_string().cmp(&b["purpose"].to_string()));
+    Value::Array(terms)
 }
 
 /// The checkpoint in `note` and the keys of `trusted` that signed it. Every trusted key's
@@ -227,20 +424,33 @@ fn signed_checkpoint(
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ProofJson {
+    events: Vec<EventJson>,
+    tree_size: u64,
+    checkpoint: String,
+}
+
+/// The JSON shape of a [`ProvenEvent`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EventJson {
     envelope: String,
     sequence: u64,
-    tree_size: u64,
     inclusion_path: Vec<String>,
-    checkpoint: String,
 }
 
 impl From<ReceiptProof> for ProofJson {
     fn from(proof: ReceiptProof) -> Self {
         Self {
-            envelope: proof.envelope,
-            sequence: proof.sequence,
+            events: proof
+                .events
+                .into_iter()
+                .map(|event| EventJson {
+                    envelope: event.envelope,
+                    sequence: event.sequence,
+                    inclusion_path: event.inclusion_path.iter().map(hex::encode).collect(),
+                })
+                .collect(),
             tree_size: proof.tree_size,
-            inclusion_path: proof.inclusion_path.iter().map(hex::encode).collect(),
             checkpoint: proof.checkpoint_note,
         }
     }
@@ -249,10 +459,12 @@ impl From<ReceiptProof> for ProofJson {
 impl From<ProofJson> for serde_json::Value {
     fn from(proof: ProofJson) -> Self {
         serde_json::json!({
-            "envelope": proof.envelope,
-            "sequence": proof.sequence,
+            "events": proof.events.iter().map(|event| serde_json::json!({
+                "envelope": event.envelope,
+                "sequence": event.sequence,
+                "inclusionPath": event.inclusion_path,
+            })).collect::<Vec<_>>(),
             "treeSize": proof.tree_size,
-            "inclusionPath": proof.inclusion_path,
             "checkpoint": proof.checkpoint,
         })
     }
@@ -262,21 +474,33 @@ impl TryFrom<ProofJson> for ReceiptProof {
     type Error = String;
 
     fn try_from(proof: ProofJson) -> Result<Self, Self::Error> {
-        let inclusion_path = proof
-            .inclusion_path
-            .iter()
+        let events = proof
+            .events
+            .into_iter()
             .enumerate()
-            .map(|(position, text)| {
-                parse_hash(text).ok_or_else(|| {
-                    format!("inclusionPath[{position}] is not 64 lowercase hex digits")
+            .map(|(index, event)| {
+                let inclusion_path = event
+                    .inclusion_path
+                    .iter()
+                    .enumerate()
+                    .map(|(position, text)| {
+                        parse_hash(text).ok_or_else(|| {
+                            format!(
+                                "events[{index}].inclusionPath[{position}] is not 64 lowercase hex digits"
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(ProvenEvent {
+                    envelope: event.envelope,
+                    sequence: event.sequence,
+                    inclusion_path,
                 })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, String>>()?;
         Ok(Self {
-            envelope: proof.envelope,
-            sequence: proof.sequence,
+            events,
             tree_size: proof.tree_size,
-            inclusion_path,
             checkpoint_note: proof.checkpoint,
         })
     }
@@ -289,20 +513,44 @@ mod tests {
     use super::*;
     use crate::checkpoint::NoteSigner;
     use crate::merkle::{NodeId, node_hash};
+    use serde_json::json;
 
     const TENANT: &str = "clinic";
+    const CONSENT_STREAM: &str = "consent-6f1c";
 
-    fn envelope(sequence: u64, event_type: &str) -> Envelope {
+    fn envelope(sequence: u64, stream_id: &str, stream_version: u64, event_type: &str) -> Envelope {
+        let payload = match event_type {
+            CONSENT_REQUESTED => json!({
+                "type": event_type,
+                "client_id": "c-17",
+                "consent_id": "6f1c",
+                "form": { "consent_form_id": "f-1", "text_sha256": "ab12", "version": 3 },
+                "terms": [
+                    { "purpose": "supervision", "audience": { "users": ["ada"], "roles": [] },
+                      "media": ["audio"], "derivatives": [] },
+                    { "purpose": "course_assessment", "audience": { "users": ["bob", "cy"], "roles": [] },
+                      "media": ["audio"], "derivatives": ["transcript"] },
+                ],
+            }),
+            CONSENT_GIVEN => json!({
+                "type": event_type,
+                "evidence": {
+                    "form": { "consent_form_id": "f-1", "text_sha256": "ab12", "version": 3 },
+                    "jurisdiction": "uk_gdpr",
+                },
+            }),
+            _ => json!({ "type": event_type }),
+        };
         Envelope {
             tenant_id: TENANT.to_owned(),
             sequence,
             event_id: format!("0190d6c5-0000-7000-8000-{sequence:012}"),
-            stream_id: "consent-6f1c".to_owned(),
-            stream_version: sequence + 1,
+            stream_id: stream_id.to_owned(),
+            stream_version,
             event_type: event_type.to_owned(),
             schema_version: 1,
-            payload: serde_json::json!({ "type": event_type, "evidence": { "form": "f" } }),
-            metadata: serde_json::json!({ "actor": { "kind": "client" } }),
+            payload,
+            metadata: json!({ "actor": { "kind": "client" } }),
             recorded_at: "2026-11-23T10:00:00.123456Z".to_owned(),
         }
     }
@@ -321,25 +569,25 @@ mod tests {
         )
     }
 
-    /// A log of seven events of which event 4 is the consent given, and its proof signed
-    /// by `signer`.
-    fn proof_signed_by(signer: &NoteSigner) -> ReceiptProof {
+    /// A log of seven events in which consent 6f1c is requested (event 2) and given
+    /// (event 4), and the proof of events `proven`, signed by `signer`.
+    fn proof_of(signer: &NoteSigner, proven: &[u64]) -> ReceiptProof {
         let size = 7;
-        let given = 4;
         let envelopes: Vec<Envelope> = (0..size)
-            .map(|sequence| {
-                let kind = if sequence == given {
-                    CONSENT_GIVEN
-                } else {
-                    "ConsentRequested"
-                };
-                envelope(sequence, kind)
+            .map(|sequence| match sequence {
+                2 => envelope(sequence, CONSENT_STREAM, 1, CONSENT_REQUESTED),
+                4 => envelope(sequence, CONSENT_STREAM, 2, CONSENT_GIVEN),
+                _ => envelope(
+                    sequence,
+                    &format!("client-{sequence}"),
+                    1,
+                    "ClientRegistered",
+                ),
             })
             .collect();
         let leaves: Vec<Hash> = envelopes.iter().map(|e| e.leaf_hash().unwrap()).collect();
         let mut node = |id| perfect(&leaves, id);
         let root = merkle::root(size, &mut node);
-        let path = merkle::inclusion_proof(given, size, &mut node).unwrap();
         let body = Checkpoint {
             origin: format!("confide.test/{TENANT}"),
             size,
@@ -347,16 +595,27 @@ mod tests {
             extensions: Vec::new(),
         }
         .to_body();
-        let canonical = envelopes[usize::try_from(given).unwrap()]
-            .canonical_bytes()
-            .unwrap();
         ReceiptProof {
-            envelope: String::from_utf8(canonical).unwrap(),
-            sequence: given,
+            events: proven
+                .iter()
+                .map(|&sequence| ProvenEvent {
+                    envelope: String::from_utf8(
+                        envelopes[usize::try_from(sequence).unwrap()]
+                            .canonical_bytes()
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                    sequence,
+                    inclusion_path: merkle::inclusion_proof(sequence, size, &mut node).unwrap(),
+                })
+                .collect(),
             tree_size: size,
-            inclusion_path: path,
             checkpoint_note: signer.sign(&body),
         }
+    }
+
+    fn proof_signed_by(signer: &NoteSigner) -> ReceiptProof {
+        proof_of(signer, &[2, 4])
     }
 
     fn fixture() -> (ReceiptProof, Vec<NoteVerifier>) {
@@ -364,17 +623,112 @@ mod tests {
         (proof_signed_by(&signer), vec![signer.verifier()])
     }
 
+    /// The receipt Confide would issue for the fixture's consent.
+    fn receipt() -> Value {
+        json!({
+            "consentReceiptID": "0190d6c5-0000-7000-8000-000000000004",
+            "jurisdiction": "uk_gdpr",
+            "piiPrincipalId": "c-17",
+            "confide": {
+                "tenantId": TENANT,
+                "consentId": "6f1c",
+                "consentForm": { "id": "f-1", "version": 3, "textSha256": "ab12" },
+                "purposes": [
+                    { "purpose": "course_assessment", "dpvPurpose": "dpv:x",
+                      "audience": { "users": ["bob", "cy"], "roles": [] },
+                      "media": ["audio"], "derivatives": ["transcript"] },
+                    { "purpose": "supervision", "dpvPurpose": "dpv:y",
+                      "audience": { "users": ["ada"], "roles": [] },
+                      "media": ["audio"], "derivatives": [] },
+                ],
+            },
+        })
+    }
+
     #[test]
-    fn a_valid_proof_verifies() {
+    fn a_valid_proof_verifies_and_its_receipt_matches_it() {
         let (proof, trusted) = fixture();
         let verified = verify_receipt_proof(&proof, &trusted).unwrap();
-        assert_eq!(verified.envelope.sequence, 4);
-        assert_eq!(verified.envelope.event_type, CONSENT_GIVEN);
+        assert_eq!(verified.requested().sequence, 2);
+        assert_eq!(verified.requested().event_type, CONSENT_REQUESTED);
+        assert_eq!(verified.given().sequence, 4);
+        assert_eq!(verified.given().event_type, CONSENT_GIVEN);
         assert_eq!(verified.checkpoint.size, 7);
         assert_eq!(verified.signed_by, trusted);
         assert_eq!(
-            verified.leaf_hash,
-            merkle::leaf_hash(proof.envelope.as_bytes())
+            verified.leaf_hashes[1],
+            merkle::leaf_hash(proof.events[1].envelope.as_bytes())
+        );
+        check_receipt_claims(&receipt(), &verified).unwrap();
+    }
+
+    #[test]
+    fn a_receipt_that_says_more_or_other_than_the_log_fails() {
+        let (proof, trusted) = fixture();
+        let verified = verify_receipt_proof(&proof, &trusted).unwrap();
+        let claim_of = |receipt: &Value| match check_receipt_claims(receipt, &verified) {
+            Err(ReceiptError::ClaimMismatch { claim, .. }) => claim,
+            other => panic!("{other:?}"),
+        };
+        let mut wider = receipt();
+        wider["confide"]["purposes"][1]["audience"]["users"] = json!(["ada", "eve"]);
+        assert_eq!(claim_of(&wider), "/confide/purposes");
+        let mut more = receipt();
+        more["confide"]["purposes"].as_array_mut().unwrap().push(
+            json!({ "purpose": "research", "audience": { "users": [], "roles": [] },
+                          "media": ["audio"], "derivatives": [] }),
+        );
+        assert_eq!(claim_of(&more), "/confide/purposes");
+        let mut other_form = receipt();
+        other_form["confide"]["consentForm"]["textSha256"] = json!("cd34");
+        assert_eq!(claim_of(&other_form), "/confide/consentForm/textSha256");
+        let mut other_client = receipt();
+        other_client["piiPrincipalId"] = json!("c-18");
+        assert_eq!(claim_of(&other_client), "/piiPrincipalId");
+        let mut missing = receipt();
+        missing["confide"]
+            .as_object_mut()
+            .unwrap()
+            .remove("consentId");
+        assert_eq!(claim_of(&missing), "/confide/consentId");
+        let mut other_event = receipt();
+        other_event["consentReceiptID"] = json!("0190d6c5-0000-7000-8000-000000000002");
+        assert_eq!(claim_of(&other_event), "/consentReceiptID");
+    }
+
+    #[test]
+    fn the_events_must_be_the_consent_stream_from_request_to_consent() {
+        let signer = NoteSigner::generate("confide.test").unwrap();
+        let trusted = [signer.verifier()];
+        assert_eq!(
+            verify_receipt_proof(&proof_of(&signer, &[2]), &trusted),
+            Err(ReceiptError::NotConsentGiven {
+                event_type: CONSENT_REQUESTED.to_owned()
+            })
+        );
+        assert!(matches!(
+            verify_receipt_proof(&proof_of(&signer, &[4]), &trusted),
+            Err(ReceiptError::NotOneStream {
+                position: 0,
+                expected_version: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            verify_receipt_proof(&proof_of(&signer, &[2, 3]), &trusted),
+            Err(ReceiptError::NotOneStream { position: 1, .. })
+        ));
+        assert!(matches!(
+            verify_receipt_proof(&proof_of(&signer, &[4, 2]), &trusted),
+            Err(ReceiptError::NotOneStream { position: 0, .. })
+        ));
+        assert!(matches!(
+            verify_receipt_proof(&proof_of(&signer, &[0]), &trusted),
+            Err(ReceiptError::NotConsentRequested { .. })
+        ));
+        assert_eq!(
+            verify_receipt_proof(&proof_of(&signer, &[]), &trusted),
+            Err(ReceiptError::NoEvents)
         );
     }
 
@@ -383,8 +737,8 @@ mod tests {
         let (proof, _) = fixture();
         let text = proof.to_json();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let first = value["inclusionPath"][0].as_str().unwrap();
-        assert_eq!(first, hex::encode(proof.inclusion_path[0]));
+        let first = value["events"][1]["inclusionPath"][0].as_str().unwrap();
+        assert_eq!(first, hex::encode(proof.events[1].inclusion_path[0]));
         assert!(
             first
                 .bytes()
@@ -412,21 +766,28 @@ mod tests {
         let (proof, trusted) = fixture();
         // Still canonical JSON, but not the leaf that was logged.
         let mut edited = proof.clone();
-        let at = edited.envelope.find("10:00:00").unwrap();
-        edited.envelope.replace_range(at..at + 2, "11");
+        let at = edited.events[1].envelope.find("10:00:00").unwrap();
+        edited.events[1].envelope.replace_range(at..at + 2, "11");
         assert!(matches!(
             verify_receipt_proof(&edited, &trusted),
             Err(ReceiptError::Inclusion(ProofError::RootMismatch { .. }))
         ));
+        // A term of the request widened.
+        let mut widened = proof.clone();
+        widened.events[0].envelope = widened.events[0].envelope.replace("\"ada\"", "\"eve\"");
+        assert!(matches!(
+            verify_receipt_proof(&widened, &trusted),
+            Err(ReceiptError::Inclusion(ProofError::RootMismatch { .. }))
+        ));
         // The same envelope, spelled otherwise.
         let mut spaced = proof.clone();
-        spaced.envelope.insert(1, ' ');
+        spaced.events[1].envelope.insert(1, ' ');
         assert_eq!(
             verify_receipt_proof(&spaced, &trusted),
             Err(ReceiptError::NotCanonical)
         );
         let mut broken = proof;
-        broken.envelope.pop();
+        broken.events[1].envelope.pop();
         assert!(matches!(
             verify_receipt_proof(&broken, &trusted),
             Err(ReceiptError::MalformedEnvelope(_))
@@ -436,12 +797,12 @@ mod tests {
     #[test]
     fn a_wrong_path_hash_fails() {
         let (mut proof, trusted) = fixture();
-        proof.inclusion_path[1][0] ^= 1;
+        proof.events[1].inclusion_path[1][0] ^= 1;
         assert!(matches!(
             verify_receipt_proof(&proof, &trusted),
             Err(ReceiptError::Inclusion(ProofError::RootMismatch { .. }))
         ));
-        proof.inclusion_path.pop();
+        proof.events[1].inclusion_path.pop();
         assert!(matches!(
             verify_receipt_proof(&proof, &trusted),
             Err(ReceiptError::Inclusion(ProofError::WrongProofLength { .. }))
@@ -481,10 +842,8 @@ mod tests {
     #[test]
     fn a_different_sequence_fails() {
         let (proof, trusted) = fixture();
-        let other = ReceiptProof {
-            sequence: 3,
-            ..proof.clone()
-        };
+        let mut other = proof.clone();
+        other.events[1].sequence = 3;
         assert_eq!(
             verify_receipt_proof(&other, &trusted),
             Err(ReceiptError::SequenceMismatch {
@@ -506,22 +865,10 @@ mod tests {
     }
 
     #[test]
-    fn another_event_or_tenant_fails() {
+    fn another_tenant_fails() {
         let signer = NoteSigner::generate("confide.test").unwrap();
         let trusted = [signer.verifier()];
         let proof = proof_signed_by(&signer);
-        let requested = ReceiptProof {
-            envelope: proof
-                .envelope
-                .replace("\"ConsentGiven\"", "\"ConsentRequested\""),
-            ..proof.clone()
-        };
-        assert_eq!(
-            verify_receipt_proof(&requested, &trusted),
-            Err(ReceiptError::NotConsentGiven {
-                event_type: "ConsentRequested".to_owned()
-            })
-        );
         let body = Checkpoint {
             origin: "confide.test/other-clinic".to_owned(),
             size: proof.tree_size,

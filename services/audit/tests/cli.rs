@@ -189,20 +189,43 @@ fn checks_a_consent_receipt_against_the_trusted_key() {
         .iter()
         .find(|e| e.event_type == "ConsentGiven")
         .unwrap();
-    let path =
-        confide_audit::merkle::inclusion_proof(given.sequence, size, &mut |id| tree.node(id))
-            .unwrap();
+    let requested = envelopes
+        .iter()
+        .find(|e| e.stream_id == given.stream_id && e.stream_version == 1)
+        .unwrap();
+    let proven = |event: &confide_audit::envelope::Envelope| confide_audit::receipt::ProvenEvent {
+        envelope: String::from_utf8(event.canonical_bytes().unwrap()).unwrap(),
+        sequence: event.sequence,
+        inclusion_path: confide_audit::merkle::inclusion_proof(event.sequence, size, &mut |id| {
+            tree.node(id)
+        })
+        .unwrap(),
+    };
     let proof = confide_audit::receipt::ReceiptProof {
-        envelope: String::from_utf8(given.canonical_bytes().unwrap()).unwrap(),
-        sequence: given.sequence,
+        events: vec![proven(requested), proven(given)],
         tree_size: size,
-        inclusion_path: path,
         checkpoint_note: checkpoint_note(&signer, size, tree.root(size)),
     };
     let proof_json: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
-    // As consentReceipt answers it over GraphQL.
+    let terms = &requested.payload["terms"];
+    let form = &given.payload["evidence"]["form"];
+    // As consentReceipt answers it over GraphQL (the members the check reads).
     let answer = serde_json::json!({ "data": { "consentReceipt": {
-        "receipt": { "consentReceiptID": given.event_id },
+        "receipt": {
+            "consentReceiptID": given.event_id,
+            "jurisdiction": "uk_gdpr",
+            "piiPrincipalId": requested.payload["client_id"],
+            "confide": {
+                "tenantId": given.tenant_id,
+                "consentId": requested.payload["consent_id"],
+                "consentForm": {
+                    "id": form["consent_form_id"],
+                    "version": form["version"],
+                    "textSha256": form["text_sha256"],
+                },
+                "purposes": [terms[1], terms[0]],
+            },
+        },
         "proof": proof_json,
     }}});
     let file = directory.join("receipt.json");
@@ -221,11 +244,11 @@ fn checks_a_consent_receipt_against_the_trusted_key() {
     let output = run(&["--receipt", file_arg, "--trusted-key", &stranger]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let mut edited = answer.clone();
-    let envelope = edited["data"]["consentReceipt"]["proof"]["envelope"]
+    let envelope = edited["data"]["consentReceipt"]["proof"]["events"][0]["envelope"]
         .as_str()
         .unwrap()
-        .replace("\"ConsentGiven\"", "\"ConsentGivem\"");
-    edited["data"]["consentReceipt"]["proof"]["envelope"] = envelope.into();
+        .replace("\"ada\"", "\"eve\"");
+    edited["data"]["consentReceipt"]["proof"]["events"][0]["envelope"] = envelope.into();
     std::fs::write(&file, edited.to_string()).unwrap();
     let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
     assert_eq!(output.status.code(), Some(1));
@@ -234,16 +257,26 @@ fn checks_a_consent_receipt_against_the_trusted_key() {
         "{}",
         text(&output.stderr)
     );
-    let mut other = answer.clone();
-    other["data"]["consentReceipt"]["receipt"]["consentReceiptID"] = "another".into();
-    std::fs::write(&file, other.to_string()).unwrap();
-    let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("ReceiptMismatch"),
-        "{}",
-        text(&output.stderr)
-    );
+    for (member, value) in [
+        ("/consentReceiptID", serde_json::json!("another")),
+        (
+            "/confide/purposes/0/audience/users",
+            serde_json::json!(["eve"]),
+        ),
+    ] {
+        let mut other = answer.clone();
+        *other["data"]["consentReceipt"]["receipt"]
+            .pointer_mut(member)
+            .unwrap() = value;
+        std::fs::write(&file, other.to_string()).unwrap();
+        let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
+        assert_eq!(output.status.code(), Some(1), "{member}");
+        assert!(
+            text(&output.stderr).contains("ReceiptMismatch"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
     let output = run(&["--receipt", file_arg]);
     assert_eq!(output.status.code(), Some(2));
 }

@@ -21,7 +21,8 @@ struct ConsentReceiptView {
     /// v1.1 (`KI-CR-v1.1.0`), with Confide's details (the form's SHA-256, the expiry, the
     /// consent's id and version) under `confide`. The client appears only by their id.
     receipt: Json<Value>,
-    /// The `ConsentGiven` event's inclusion in a signed checkpoint of the tenant's log.
+    /// The consent's events, from its request (the terms) to its `ConsentGiven` (the
+    /// evidence), and their inclusion in a signed checkpoint of the tenant's log.
     proof: ReceiptProofView,
 }
 
@@ -30,17 +31,25 @@ struct ConsentReceiptView {
 #[derive(SimpleObject)]
 #[graphql(name = "ReceiptProof")]
 struct ReceiptProofView {
-    /// The canonical JSON (RFC 8785) text of the `ConsentGiven` event's envelope: the leaf
-    /// data, hashed as SHA-256(0x00 ‖ text).
+    /// The consent's stream in order, from `ConsentRequested` to `ConsentGiven`.
+    events: Vec<ProvenEventView>,
+    /// The size of the checkpoint's tree.
+    tree_size: u64,
+    /// The checkpoint: a C2SP signed note whose body states the tree's size and root.
+    checkpoint: String,
+}
+
+/// One event of a receipt's proof.
+#[derive(SimpleObject)]
+#[graphql(name = "ProvenEvent")]
+struct ProvenEventView {
+    /// The canonical JSON (RFC 8785) text of the event's envelope: the leaf data, hashed as
+    /// SHA-256(0x00 ‖ text).
     envelope: String,
     /// The event's sequence: its leaf index in the tenant's tree.
     sequence: u64,
-    /// The size of the checkpoint's tree.
-    tree_size: u64,
     /// The RFC 9162 inclusion path from the leaf upwards, each hash as lowercase hex.
     inclusion_path: Vec<String>,
-    /// The checkpoint: a C2SP signed note whose body states the tree's size and root.
-    checkpoint: String,
 }
 
 #[Object]
@@ -91,10 +100,16 @@ impl ReceiptQuery {
         Ok(ConsentReceiptView {
             receipt: Json(receipt.receipt),
             proof: ReceiptProofView {
-                envelope: proof.envelope,
-                sequence: proof.sequence,
+                events: proof
+                    .events
+                    .into_iter()
+                    .map(|event| ProvenEventView {
+                        envelope: event.envelope,
+                        sequence: event.sequence,
+                        inclusion_path: event.inclusion_path.iter().map(hex::encode).collect(),
+                    })
+                    .collect(),
                 tree_size: proof.tree_size,
-                inclusion_path: proof.inclusion_path.iter().map(hex::encode).collect(),
                 checkpoint: proof.checkpoint_note,
             },
         })

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use confide_audit::checkpoint::NoteVerifier;
-use confide_audit::receipt::{ReceiptProof, verify_receipt_proof};
+use confide_audit::receipt::{ReceiptProof, check_receipt_claims, verify_receipt_proof};
 use confide_audit::report::{ConsentTrail, CsvReport};
 use confide_audit::verify::{self, VerifyOptions};
 
@@ -39,8 +39,9 @@ the end line. BUNDLE may be - for standard input.
   --csv OUT.csv       write the consent and access events as CSV (only if the bundle verifies)
   --summary           print the consent trail per client
   --receipt FILE      instead of a bundle, check a consent receipt (the JSON that
-                      consentReceipt answers, or its proof alone): that the ConsentGiven event
-                      is in a checkpoint signed by a trusted key (schema/consent-receipt.md)
+                      consentReceipt answers, or its proof alone): that the consent's request
+                      and ConsentGiven events are in a checkpoint signed by a trusted key, and
+                      that the receipt says what they say (schema/consent-receipt.md)
 
 Exit status: 0 verified, 1 verification failed (the reason is named), 2 usage or I/O error.";
 
@@ -252,7 +253,7 @@ fn partial_path(path: &Path) -> PathBuf {
 }
 
 /// Checks a consent receipt: its proof against the trusted keys and, when the receipt is
-/// there too, that it names the event the proof is for.
+/// there too, that it says what the proven events say.
 fn check_receipt(path: &Path, trusted: &[NoteVerifier]) -> Result<ExitCode, String> {
     let text =
         fs::read_to_string(path).map_err(|error| format!("reading {}: {error}", path.display()))?;
@@ -279,23 +280,32 @@ fn check_receipt(path: &Path, trusted: &[NoteVerifier]) -> Result<ExitCode, Stri
         Ok(verified) => verified,
         Err(error) => return failed("ReceiptProof", error.to_string()),
     };
-    let event_id = &verified.envelope.event_id;
-    if let Some(receipt) = receipt {
-        let names = receipt.get("consentReceiptID").and_then(|id| id.as_str());
-        if names != Some(event_id.as_str()) {
-            return failed(
-                "ReceiptMismatch",
-                format!(
-                    "the receipt's consentReceiptID {names:?} is not the proven event {event_id}"
-                ),
-            );
-        }
+    if let Some(receipt) = receipt
+        && let Err(error) = check_receipt_claims(receipt, &verified)
+    {
+        return failed("ReceiptMismatch", error.to_string());
     }
+    let given = verified.given();
     println!("consent receipt verified");
-    println!("event:       {} {event_id}", verified.envelope.event_type);
-    println!("stream:      {}", verified.envelope.stream_id);
-    println!("tenant:      {}", verified.envelope.tenant_id);
-    println!("recorded at: {}", verified.envelope.recorded_at);
+    if receipt.is_some() {
+        println!(
+            "receipt:     its id, tenant, consent, client, consent form, jurisdiction and purposes (each with its named audience, media and derivatives) are the logged events'"
+        );
+    } else {
+        println!("receipt:     not given: only the proof was checked");
+    }
+    for event in &verified.events {
+        println!(
+            "event:       {} {} (version {}, sequence {}, recorded at {})",
+            event.event_type,
+            event.event_id,
+            event.stream_version,
+            event.sequence,
+            event.recorded_at
+        );
+    }
+    println!("stream:      {}", given.stream_id);
+    println!("tenant:      {}", given.tenant_id);
     println!(
         "checkpoint:  {} events, root {} ({})",
         verified.checkpoint.size,
