@@ -36,6 +36,23 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
+/// The machine's CPU time since boot, in clock ticks: (busy, all). Busy counts user,
+/// system, interrupt and stolen time; idle and I/O wait are not busy.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().unwrap())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user).
+    let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7];
+    (busy, fields[..8].iter().sum())
+}
+
 /// Waits until everything written so far is on disk.
 fn settle() {
     let status = Command::new("sync").status().expect("running sync");
@@ -136,31 +153,38 @@ async fn main() {
     let before_kb = status_kb(pid, "VmHWM:");
     let mut peak_kb = None;
     let mut measured: [Vec<Duration>; 5] = Default::default();
+    // The share of the machine's cores busy during each step, over all rounds.
+    let mut busy: [(u64, u64); 5] = Default::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut ticket = String::new();
     for recording in &recordings {
         let recording = recording.as_str().unwrap();
         // Every step starts with nothing of the step before still waiting to be written, so
         // that no step pays for another's writes.
-        let timed = |step: &mut dyn FnMut()| {
+        let mut timed = |index: usize, step: &mut dyn FnMut()| {
             settle();
+            let (busy_before, all_before) = cpu_ticks();
             let started = Instant::now();
             step();
-            started.elapsed()
+            measured[index].push(started.elapsed());
+            let (busy_after, all_after) = cpu_ticks();
+            busy[index].0 += busy_after - busy_before;
+            busy[index].1 += all_after - all_before;
         };
         // The baselines: the plain copy, and the copy flushed to disk, as an upload is
         // stored durably before it is acknowledged.
-        measured[0].push(timed(&mut || {
+        timed(0, &mut || {
             std::fs::copy(&source, &copy).unwrap();
-        }));
+        });
         std::fs::remove_file(&copy).unwrap();
-        measured[1].push(timed(&mut || {
+        timed(1, &mut || {
             std::fs::copy(&source, &copy).unwrap();
             std::fs::File::open(&copy).unwrap().sync_all().unwrap();
-        }));
+        });
         std::fs::remove_file(&copy).unwrap();
 
         let url = format!("http://{}/v1/recordings/{recording}/media", server.address);
-        measured[2].push(timed(&mut || {
+        timed(2, &mut || {
             let code = curl(&[
                 "-X",
                 "PUT",
@@ -177,7 +201,7 @@ async fn main() {
                 &url,
             ]);
             assert_eq!(code, "201", "the upload was refused");
-        }));
+        });
         // The high-water mark after the first upload, before any playback has run.
         peak_kb.get_or_insert_with(|| status_kb(pid, "VmHWM:"));
 
@@ -194,13 +218,13 @@ async fn main() {
         // As a player takes it (an `<audio>` element streams and writes nothing), and saved
         // to a file on the same disk, as the copy is, in writes of a megabyte (curl writes in
         // pieces of 4 to 16 KiB, which on this machine's disk cost more than the playback).
-        measured[3].push(timed(&mut || {
+        timed(3, &mut || {
             let streamed_bytes = curl(&["-o", "/dev/null", "-w", "%{size_download}", &ticket_url]);
             assert_eq!(streamed_bytes, size.to_string());
-        }));
-        measured[4].push(timed(&mut || {
+        });
+        timed(4, &mut || {
             download(&server.address, &ticket, &played_to);
-        }));
+        });
         assert_eq!(std::fs::metadata(&played_to).unwrap().len(), size);
         std::fs::remove_file(&played_to).unwrap();
     }
@@ -229,8 +253,10 @@ async fn main() {
         "Media through the server, {} MiB WAV, local encrypted store, PostgreSQL; median of {rounds} rounds (each round's figures in brackets), each step started after `sync`",
         size >> 20
     );
-    println!("| measure | figure | against the file copy | against the durable copy |");
-    println!("|---|---|---|---|");
+    println!(
+        "| measure | figure | against the file copy | against the durable copy | cores busy (of {cores}) |"
+    );
+    println!("|---|---|---|---|---|");
     for (index, name) in [
         "plain file copy (baseline)",
         "file copy flushed to disk (baseline)",
@@ -246,21 +272,23 @@ async fn main() {
             .iter()
             .map(|took| format!("{:.0}", rate(size, *took)))
             .collect();
+        let (busy_ticks, all_ticks) = busy[index];
         println!(
-            "| {name} | {r:.0} MiB/s [{}] | {:.0}% | {:.0}% |",
+            "| {name} | {r:.0} MiB/s [{}] | {:.0}% | {:.0}% | {:.2} |",
             each.join(", "),
             r / copy_rate * 100.0,
-            r / durable_rate * 100.0
+            r / durable_rate * 100.0,
+            busy_ticks as f64 / all_ticks.max(1) as f64 * cores as f64
         );
     }
     println!(
-        "| server peak RSS during the first upload | {} MiB (before: {} MiB resident, peak {} MiB) | |",
+        "| server peak RSS during the first upload | {} MiB (before: {} MiB resident, peak {} MiB) | | | |",
         peak_kb.unwrap() / 1024,
         rss_before_kb / 1024,
         before_kb / 1024
     );
     println!(
-        "| seek: 64 KiB at a random offset | p50 {:.2} ms, p99 {:.2} ms ({SEEKS} requests) | |",
+        "| seek: 64 KiB at a random offset | p50 {:.2} ms, p99 {:.2} ms ({SEEKS} requests) | | | |",
         seeks[SEEKS / 2],
         seeks[SEEKS * 99 / 100]
     );
