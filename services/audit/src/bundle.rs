@@ -2376,6 +2376,16 @@ mod tests {
 
     const BASE64_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+    /// Where each line of `bundle` ends: the offsets of its newlines.
+    fn line_ends(bundle: &[u8]) -> Vec<usize> {
+        bundle
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'\n')
+            .map(|(at, _)| at)
+            .collect()
+    }
+
     #[test]
     fn every_chunk_size_and_worker_count_reads_the_same_lines() {
         let bundle = varied_bundle();
@@ -2398,12 +2408,7 @@ mod tests {
     #[test]
     fn truncation_and_over_long_lines_are_found_at_every_chunk_size() {
         let bundle = varied_bundle();
-        let line_ends: Vec<usize> = bundle
-            .iter()
-            .enumerate()
-            .filter(|(_, byte)| **byte == b'\n')
-            .map(|(at, _)| at)
-            .collect();
+        let line_ends = line_ends(&bundle);
         for cut in [
             1,
             line_ends[2],
@@ -2461,12 +2466,7 @@ mod tests {
     #[test]
     fn a_line_that_is_not_utf8_is_named_and_the_lines_before_it_read() {
         let mut bundle = varied_bundle();
-        let line_ends: Vec<usize> = bundle
-            .iter()
-            .enumerate()
-            .filter(|(_, byte)| **byte == b'\n')
-            .map(|(at, _)| at)
-            .collect();
+        let line_ends = line_ends(&bundle);
         // Inside the note of an event line (line 8): the line is JSON apart from that byte.
         let at = line_ends[7] - 40;
         bundle[at] = 0xff;

@@ -6,8 +6,9 @@
 //! random offset).
 //!
 //! Run with `cargo bench -p confide --bench media_load`. The file is a WAV of 2 GiB unless
-//! `CONFIDE_BENCH_MEDIA_BYTES` says otherwise. It needs `curl` and the PostgreSQL that
-//! `.ci/test` prepares (`CONFIDE_TEST_DATABASE_URL`).
+//! `CONFIDE_BENCH_MEDIA_BYTES` says otherwise; each step runs in `CONFIDE_BENCH_ROUNDS` rounds
+//! (3) after a `sync`, and the median is reported with the share of the cores busy. It needs
+//! `curl`, `sync` and the PostgreSQL that `.ci/test` prepares (`CONFIDE_TEST_DATABASE_URL`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A bench binary: a panic is a failure.
 
