@@ -33,12 +33,8 @@ async fn organisation(server: &Server) -> (String, String, String, String) {
         .await;
     let sam = server.token("clinic", "sam");
     let form = server
-        .ok(
-            &admin,
-            "mutation { publishConsentForm(title: \"Consent\", language: \"en-GB\", text: \"I agree to audio recording for supervision by ada.\") { id } }",
-            json!({}),
-        )
-        .await["publishConsentForm"]["id"]
+        .publish_form(&admin, "I agree to audio recording for supervision by ada.")
+        .await["id"]
         .clone();
     let register = "mutation($n: String!) { registerClient(name: $n) }";
     let client = server
@@ -48,30 +44,21 @@ async fn organisation(server: &Server) -> (String, String, String, String) {
     server
         .ok(&sam, register, json!({ "n": "Robin Hale" }))
         .await;
-    let requested = server
-        .ok(
+    let (consent, link) = server
+        .request_consent(
             &sam,
-            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
-            json!({ "input": {
+            json!({
                 "clientId": client, "consentFormId": form,
                 "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
-            }}),
-        )
-        .await["requestConsent"]
-        .clone();
-    let link = requested["clientLink"].as_str().unwrap();
-    server
-        .ok(
-            link,
-            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Jordan Price\") { id } }",
-            json!({ "id": requested["consent"]["id"] }),
+            }),
         )
         .await;
+    server.give_consent(&link, &consent, "Jordan Price").await;
     server
         .ok(
             &sam,
             "mutation($c: UUID!) { createRecording(consentId: $c, sessionOn: \"2026-11-20\", medium: AUDIO) { id } }",
-            json!({ "c": requested["consent"]["id"] }),
+            json!({ "c": consent }),
         )
         .await;
     let aud = server.token("clinic", "aud");

@@ -87,12 +87,8 @@ async fn recording_awaiting_media(server: &Server) -> (String, String, String) {
     }
     let sam = server.token(TENANT, "sam");
     let form = server
-        .ok(
-            &admin,
-            "mutation { publishConsentForm(title: \"Recording\", language: \"en-GB\", text: \"I agree to audio recording for supervision.\") { id } }",
-            json!({}),
-        )
-        .await["publishConsentForm"]["id"]
+        .publish_form(&admin, "I agree to audio recording for supervision.")
+        .await["id"]
         .clone();
     let client = server
         .ok(
@@ -102,26 +98,17 @@ async fn recording_awaiting_media(server: &Server) -> (String, String, String) {
         )
         .await["registerClient"]
         .clone();
-    let requested = server
-        .ok(
+    let (consent, link) = server
+        .request_consent(
             &sam,
-            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
-            json!({ "input": {
+            json!({
                 "clientId": client, "consentFormId": form,
                 "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
-            }}),
-        )
-        .await["requestConsent"]
-        .clone();
-    let link = requested["clientLink"].as_str().unwrap().to_owned();
-    let consent = requested["consent"]["id"].as_str().unwrap().to_owned();
-    server
-        .ok(
-            &link,
-            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Jo Client\") { id } }",
-            json!({ "id": consent }),
+            }),
         )
         .await;
+    server.give_consent(&link, &consent, "Jo Client").await;
+    let consent = consent.as_str().unwrap().to_owned();
     let recording = server
         .ok(
             &sam,

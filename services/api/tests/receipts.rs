@@ -37,14 +37,7 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
         )
         .await;
     let sam = server.token("clinic", "sam");
-    let form = server
-        .ok(
-            &admin,
-            "mutation($t: String!) { publishConsentForm(title: \"Recording consent\", language: \"en-GB\", text: $t) { id version } }",
-            json!({ "t": FORM_TEXT }),
-        )
-        .await["publishConsentForm"]
-        .clone();
+    let form = server.publish_form(&admin, FORM_TEXT).await;
     let register =
         "mutation($n: String!) { registerClient(name: $n, contact: \"morgan@example.org\") }";
     let client = server
@@ -55,37 +48,28 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
         .ok(&sam, register, json!({ "n": "Robin Hale" }))
         .await["registerClient"]
         .clone();
-    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }";
     let expires_at = "2027-06-30T00:00:00Z";
-    let requested = server
-        .ok(
+    let (consent, link) = server
+        .request_consent(
             &sam,
-            request,
-            json!({ "input": {
+            json!({
                 "clientId": client, "consentFormId": form["id"], "expiresAt": expires_at,
                 "purposes": [
                     { "purpose": "COURSE_ASSESSMENT", "users": ["ada"], "media": ["AUDIO"] },
                     { "purpose": "CREDENTIALING", "users": ["assessor-brookes-1", "assessor-brookes-2"], "media": ["AUDIO"] },
                 ],
-            }}),
+            }),
         )
-        .await["requestConsent"]
-        .clone();
-    let consent = requested["consent"]["id"].clone();
-    let link = requested["clientLink"].as_str().unwrap().to_owned();
-    let other_link = server
-        .ok(
+        .await;
+    let (_, other_link) = server
+        .request_consent(
             &sam,
-            request,
-            json!({ "input": {
+            json!({
                 "clientId": other_client, "consentFormId": form["id"],
                 "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
-            }}),
+            }),
         )
-        .await["requestConsent"]["clientLink"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
 
     let early = server
         .graphql(&link, RECEIPT, json!({ "id": consent }))
@@ -96,13 +80,7 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
         "no receipt before consent is given: {early}"
     );
 
-    server
-        .ok(
-            &link,
-            "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Morgan Ellis\") { status } }",
-            json!({ "id": consent }),
-        )
-        .await;
+    server.give_consent(&link, &consent, "Morgan Ellis").await;
 
     // The client's own link fetches the receipt and checks it offline.
     let response = server.ok(&link, RECEIPT, json!({ "id": consent })).await;

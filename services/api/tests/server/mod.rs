@@ -203,6 +203,42 @@ impl Server {
         }
     }
 
+    /// Publishes a consent form as the tenant's administrator; returns its `id` and `version`.
+    pub async fn publish_form(&self, admin: &str, text: &str) -> Value {
+        self.ok(
+            admin,
+            "mutation($t: String!) { publishConsentForm(title: \"Recording consent\", language: \"en-GB\", text: $t) { id version } }",
+            json!({ "t": text }),
+        )
+        .await["publishConsentForm"]
+            .clone()
+    }
+
+    /// Asks for written consent as a practitioner (`input` is a `RequestConsentInput`);
+    /// returns the consent's id and the client's link.
+    pub async fn request_consent(&self, practitioner: &str, input: Value) -> (Value, String) {
+        let requested = self
+            .ok(
+                practitioner,
+                "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+                json!({ "input": input }),
+            )
+            .await["requestConsent"]
+            .clone();
+        let link = requested["clientLink"].as_str().unwrap().to_owned();
+        (requested["consent"]["id"].clone(), link)
+    }
+
+    /// The client gives consent through their link, signing with `typed_name`.
+    pub async fn give_consent(&self, link: &str, consent: &Value, typed_name: &str) {
+        self.ok(
+            link,
+            "mutation($id: UUID!, $n: String!) { giveConsent(consentId: $id, typedName: $n) { status } }",
+            json!({ "id": consent, "n": typed_name }),
+        )
+        .await;
+    }
+
     pub async fn log_size(&self, tenant: &str) -> u64 {
         self.app
             .store()
