@@ -1163,7 +1163,12 @@ impl Facts {
 /// A disclosed event line: the envelope's canonical text and its fields.
 #[derive(Clone, Copy, Debug)]
 pub struct EventLine<'a> {
-    document: Document<'a>,
+    /// The text the line lies in (its chunk's, or the line's own) and where in it: the
+    /// line's text is sliced only when a field that needs it is read, so that the ordered
+    /// checks, which need none, do not pull the line's bytes from the core that parsed it.
+    source: &'a str,
+    span: (u32, u32),
+    nodes: &'a [Node],
     envelope: usize,
     fields: [usize; 10],
     strings: &'a str,
@@ -1176,9 +1181,16 @@ pub struct EventLine<'a> {
 }
 
 impl<'a> EventLine<'a> {
+    fn document(&self) -> Document<'a> {
+        Document {
+            text: &self.source[self.span.0 as usize..self.span.1 as usize],
+            nodes: self.nodes,
+        }
+    }
+
     /// The envelope's canonical JSON: the leaf data.
     pub fn envelope_json(&self) -> &'a str {
-        self.document.raw(self.envelope)
+        self.document().raw(self.envelope)
     }
 
     /// `SHA-256(0x00 || envelope_json)`, computed when the line was read.
@@ -1208,7 +1220,7 @@ impl<'a> EventLine<'a> {
 
     fn text(&self, field: usize) -> Cow<'a, str> {
         // The reader checked that these members are strings.
-        self.document
+        self.document()
             .str(self.fields[field])
             .unwrap_or(Cow::Borrowed(""))
     }
@@ -1245,18 +1257,18 @@ impl<'a> EventLine<'a> {
 
     /// The payload's canonical JSON.
     pub fn payload_json(&self) -> &'a str {
-        self.document.raw(self.fields[PAYLOAD])
+        self.document().raw(self.fields[PAYLOAD])
     }
 
     /// The metadata's canonical JSON.
     pub fn metadata_json(&self) -> &'a str {
-        self.document.raw(self.fields[METADATA])
+        self.document().raw(self.fields[METADATA])
     }
 
     /// The string value of the payload's top-level member `name`, if the payload is an
     /// object with such a member.
     pub fn payload_string(&self, name: &str) -> Option<Cow<'a, str>> {
-        string_member(&self.document, self.fields[PAYLOAD], name)
+        string_member(&self.document(), self.fields[PAYLOAD], name)
     }
 
     /// The envelope as an owned [`Envelope`].
@@ -1787,28 +1799,31 @@ impl<R: Read> BundleReader<R> {
         let parsed = &chunk.lines[self.position];
         self.position += 1;
         let range = parsed.text.clone();
-        let (bytes, text) = match &chunk.checked {
-            Some(text) => (&text.as_bytes()[range.clone()], &text[range]),
-            // The text of a line that parsed is valid UTF-8.
-            None => {
-                let bytes = &chunk.text[range];
-                (bytes, std::str::from_utf8(bytes).unwrap_or_default())
-            }
+        let bytes = || match &chunk.checked {
+            Some(text) => &text.as_bytes()[range.clone()],
+            None => &chunk.text[range.clone()],
         };
         let digest_line = |digest: &mut Sha256| {
-            digest.update(bytes);
+            digest.update(bytes());
             digest.update(b"\n");
         };
         let line_content = match &parsed.content {
             Parsed::Error(kind) => return Err(error(kind.clone())),
             Parsed::Event(parts) => {
                 self.digest.update(parts.stated_leaf);
-                let document = Document {
-                    text,
-                    nodes: &chunk.nodes[parsed.nodes.clone()],
+                // Chunks are far smaller than 4 GiB.
+                let (source, span) = match &chunk.checked {
+                    Some(text) => (text.as_str(), (range.start as u32, range.end as u32)),
+                    // The text of a line that parsed is valid UTF-8.
+                    None => (
+                        std::str::from_utf8(bytes()).unwrap_or_default(),
+                        (0, range.len() as u32),
+                    ),
                 };
                 Line::Event(EventLine {
-                    document,
+                    source,
+                    span,
+                    nodes: &chunk.nodes[parsed.nodes.clone()],
                     envelope: parts.envelope,
                     fields: parts.fields,
                     strings: &chunk.strings,

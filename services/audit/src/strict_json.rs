@@ -39,12 +39,10 @@ pub(crate) enum Kind {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
     pub(crate) kind: Kind,
-    key_escaped: bool,
     /// The index just past this node's recorded descendants: its next sibling's.
     after: u32,
-    /// The member name's span; empty for the root and array elements.
-    key_start: u32,
-    key_end: u32,
+    /// The member name; [`Key::NONE`] for the root and array elements.
+    key: Key,
     start: u32,
     end: u32,
 }
@@ -150,21 +148,33 @@ struct Parser<'t, 'n> {
 /// step return in registers.
 struct Failed;
 
-/// A member name's span (quotes included) and whether it holds an escape.
-#[derive(Clone, Copy)]
-struct Key {
-    start: u32,
-    end: u32,
-    escaped: bool,
-}
+/// A member name's span (quotes included) and whether it holds an escape, packed in one
+/// word: the start in bits 0..32, the end in bits 32..63, the escape in bit 63 (texts are
+/// far shorter than 2^31 bytes). The parser keeps the previous name to compare with the
+/// next; as one word it is stored and loaded whole, where separate fields stored apart
+/// and loaded together would stall the load on every member.
+#[derive(Clone, Copy, Debug)]
+struct Key(u64);
 
 impl Key {
     /// The root and array elements have no name.
-    const NONE: Key = Key {
-        start: 0,
-        end: 0,
-        escaped: false,
-    };
+    const NONE: Key = Key(0);
+
+    fn new(start: usize, end: usize, escaped: bool) -> Key {
+        Key(start as u64 | (end as u64) << 32 | u64::from(escaped) << 63)
+    }
+
+    fn start(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    fn end(self) -> usize {
+        ((self.0 >> 32) & 0x7fff_ffff) as usize
+    }
+
+    fn escaped(self) -> bool {
+        self.0 >> 63 != 0
+    }
 }
 
 impl Parser<'_, '_> {
@@ -185,10 +195,8 @@ impl Parser<'_, '_> {
         if record {
             self.nodes.push(Node {
                 kind: Kind::Null,
-                key_escaped: key.escaped,
                 after: 0,
-                key_start: key.start,
-                key_end: key.end,
+                key,
                 start: at as u32,
                 end: at as u32,
             });
@@ -333,11 +341,7 @@ impl Parser<'_, '_> {
                 return Err(self.fail(position, "expected a string"));
             }
             let (key_end, escaped) = self.string(position)?;
-            let key = Key {
-                start: position as u32,
-                end: key_end as u32,
-                escaped,
-            };
+            let key = Key::new(position, key_end, escaped);
             if let Some(previous) = previous
                 && compare_names(text, previous, key) != std::cmp::Ordering::Less
             {
@@ -439,9 +443,9 @@ pub(crate) fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
 /// one is a prefix of the other) compare as bytes, which is the same order; only a first
 /// difference in a non-ASCII character needs the UTF-16 comparison.
 fn compare_names(text: &[u8], left: Key, right: Key) -> std::cmp::Ordering {
-    let left_raw = &text[left.start as usize + 1..left.end as usize - 1];
-    let right_raw = &text[right.start as usize + 1..right.end as usize - 1];
-    if !left.escaped && !right.escaped {
+    let left_raw = &text[left.start() + 1..left.end() - 1];
+    let right_raw = &text[right.start() + 1..right.end() - 1];
+    if !left.escaped() && !right.escaped() {
         match left_raw.iter().zip(right_raw).position(|(l, r)| l != r) {
             None => return left_raw.len().cmp(&right_raw.len()),
             Some(at) if left_raw[at] < 0x80 && right_raw[at] < 0x80 => {
@@ -450,8 +454,8 @@ fn compare_names(text: &[u8], left: Key, right: Key) -> std::cmp::Ordering {
             Some(_) => {}
         }
     }
-    let left = decode(left_raw, left.escaped);
-    let right = decode(right_raw, right.escaped);
+    let left = decode(left_raw, left.escaped());
+    let right = decode(right_raw, right.escaped());
     left.encode_utf16().cmp(right.encode_utf16())
 }
 
@@ -514,24 +518,19 @@ impl<'a> Document<'a> {
     #[cfg(test)]
     pub(crate) fn key(&self, index: usize) -> Option<Cow<'a, str>> {
         let node = &self.nodes[index];
-        if node.key_end == 0 {
+        if node.key.end() == 0 {
             return None;
         }
-        Some(self.decode_span(
-            node.key_start as usize,
-            node.key_end as usize,
-            node.key_escaped,
-        ))
+        Some(self.decode_span(node.key.start(), node.key.end(), node.key.escaped()))
     }
 
     /// Whether the member name of the node at `index` is exactly `name` (an ASCII name
     /// without characters that need escaping).
     pub(crate) fn key_is(&self, index: usize, name: &str) -> bool {
         let node = &self.nodes[index];
-        !node.key_escaped
-            && node.key_end > node.key_start
-            && self.text.as_bytes()[node.key_start as usize + 1..node.key_end as usize - 1]
-                == *name.as_bytes()
+        !node.key.escaped()
+            && node.key.end() > node.key.start()
+            && self.text.as_bytes()[node.key.start() + 1..node.key.end() - 1] == *name.as_bytes()
     }
 
     /// The member of the object at `index` named `name`, if it was recorded.
