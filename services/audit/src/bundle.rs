@@ -1160,68 +1160,65 @@ impl Facts {
     const STREAM_ID: usize = 2;
 }
 
-/// A disclosed event line: the envelope's canonical text and its fields.
+/// A disclosed event line: the envelope's canonical text and its fields. A view into the
+/// chunk the line was parsed in: nothing is copied out of it, and the line's text is only
+/// touched when a field that needs it is read, so the ordered checks, which need only the
+/// parts parsing extracted, do not pull the line's bytes from the core that parsed them.
 #[derive(Clone, Copy, Debug)]
 pub struct EventLine<'a> {
-    /// The text the line lies in (its chunk's, or the line's own) and where in it: the
-    /// line's text is sliced only when a field that needs it is read, so that the ordered
-    /// checks, which need none, do not pull the line's bytes from the core that parsed it.
-    source: &'a str,
-    span: (u32, u32),
-    nodes: &'a [Node],
-    envelope: usize,
-    fields: [usize; 10],
-    strings: &'a str,
-    facts: Facts,
-    sequence: u64,
-    stream_version: u64,
-    schema_version: u32,
-    stated_leaf: Hash,
-    computed_leaf: Hash,
+    chunk: &'a Chunk,
+    line: &'a ParsedLine,
+    parts: &'a EventParts,
 }
 
 impl<'a> EventLine<'a> {
     fn document(&self) -> Document<'a> {
+        let range = self.line.text.clone();
+        let text = match &self.chunk.checked {
+            Some(text) => &text[range],
+            // The text of a line that parsed is valid UTF-8.
+            None => std::str::from_utf8(&self.chunk.text[range]).unwrap_or_default(),
+        };
         Document {
-            text: &self.source[self.span.0 as usize..self.span.1 as usize],
-            nodes: self.nodes,
+            text,
+            nodes: &self.chunk.nodes[self.line.nodes.clone()],
         }
     }
 
     /// The envelope's canonical JSON: the leaf data.
     pub fn envelope_json(&self) -> &'a str {
-        self.document().raw(self.envelope)
+        self.document().raw(self.parts.envelope)
     }
 
     /// `SHA-256(0x00 || envelope_json)`, computed when the line was read.
     pub fn computed_leaf(&self) -> Hash {
-        self.computed_leaf
+        self.parts.computed_leaf
     }
 
     /// The leaf hash the line states.
     pub fn stated_leaf(&self) -> Hash {
-        self.stated_leaf
+        self.parts.stated_leaf
     }
 
     /// The envelope's `sequence`: the event's leaf index.
     pub fn sequence(&self) -> u64 {
-        self.sequence
+        self.parts.sequence
     }
 
     /// The envelope's `stream_version`.
     pub fn stream_version(&self) -> u64 {
-        self.stream_version
+        self.parts.stream_version
     }
 
     /// The envelope's `schema_version`.
     pub fn schema_version(&self) -> u32 {
-        self.schema_version
+        self.parts.schema_version
     }
 
     fn text(&self, field: usize) -> Cow<'a, str> {
         // The reader checked that these members are strings.
         self.document()
-            .str(self.fields[field])
+            .str(self.parts.fields[field])
             .unwrap_or(Cow::Borrowed(""))
     }
 
@@ -1236,8 +1233,8 @@ impl<'a> EventLine<'a> {
     }
 
     fn fact(&self, fact: usize) -> Cow<'a, str> {
-        let (start, end) = self.facts.0[fact];
-        Cow::Borrowed(&self.strings[start as usize..end as usize])
+        let (start, end) = self.parts.facts.0[fact];
+        Cow::Borrowed(&self.chunk.strings[start as usize..end as usize])
     }
 
     /// The envelope's `tenant_id`.
@@ -1257,18 +1254,18 @@ impl<'a> EventLine<'a> {
 
     /// The payload's canonical JSON.
     pub fn payload_json(&self) -> &'a str {
-        self.document().raw(self.fields[PAYLOAD])
+        self.document().raw(self.parts.fields[PAYLOAD])
     }
 
     /// The metadata's canonical JSON.
     pub fn metadata_json(&self) -> &'a str {
-        self.document().raw(self.fields[METADATA])
+        self.document().raw(self.parts.fields[METADATA])
     }
 
     /// The string value of the payload's top-level member `name`, if the payload is an
     /// object with such a member.
     pub fn payload_string(&self, name: &str) -> Option<Cow<'a, str>> {
-        string_member(&self.document(), self.fields[PAYLOAD], name)
+        string_member(&self.document(), self.parts.fields[PAYLOAD], name)
     }
 
     /// The envelope as an owned [`Envelope`].
@@ -1811,28 +1808,10 @@ impl<R: Read> BundleReader<R> {
             Parsed::Error(kind) => return Err(error(kind.clone())),
             Parsed::Event(parts) => {
                 self.digest.update(parts.stated_leaf);
-                // Chunks are far smaller than 4 GiB.
-                let (source, span) = match &chunk.checked {
-                    Some(text) => (text.as_str(), (range.start as u32, range.end as u32)),
-                    // The text of a line that parsed is valid UTF-8.
-                    None => (
-                        std::str::from_utf8(bytes()).unwrap_or_default(),
-                        (0, range.len() as u32),
-                    ),
-                };
                 Line::Event(EventLine {
-                    source,
-                    span,
-                    nodes: &chunk.nodes[parsed.nodes.clone()],
-                    envelope: parts.envelope,
-                    fields: parts.fields,
-                    strings: &chunk.strings,
-                    facts: parts.facts,
-                    sequence: parts.sequence,
-                    stream_version: parts.stream_version,
-                    schema_version: parts.schema_version,
-                    stated_leaf: parts.stated_leaf,
-                    computed_leaf: parts.computed_leaf,
+                    chunk,
+                    line: parsed,
+                    parts,
                 })
             }
             Parsed::Skip { start, end } => {

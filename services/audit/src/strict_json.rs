@@ -447,6 +447,20 @@ pub(crate) fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
         .map(|offset| start + offset)
 }
 
+/// Whether two byte strings are equal, without a call to `memcmp` for the short names
+/// compared here (a name of 8 to 16 bytes is compared as two words that may overlap).
+fn short_eq(left: &[u8], right: &[u8]) -> bool {
+    let length = left.len();
+    if length != right.len() {
+        return false;
+    }
+    if (8..=16).contains(&length) {
+        return word(&left[..8]) == word(&right[..8])
+            && word(&left[length - 8..]) == word(&right[length - 8..]);
+    }
+    left.iter().zip(right).all(|(l, r)| l == r)
+}
+
 /// Orders two member names (spans of string tokens) as RFC 8785 does: by UTF-16 code units
 /// of their values. Names without escapes that first differ in an ASCII byte (or of which
 /// one is a prefix of the other) compare as bytes, which is the same order; only a first
@@ -539,7 +553,10 @@ impl<'a> Document<'a> {
         let node = &self.nodes[index];
         !node.key.escaped()
             && node.key.end() > node.key.start()
-            && self.text.as_bytes()[node.key.start() + 1..node.key.end() - 1] == *name.as_bytes()
+            && short_eq(
+                &self.text.as_bytes()[node.key.start() + 1..node.key.end() - 1],
+                name.as_bytes(),
+            )
     }
 
     /// The member of the object at `index` named `name`, if it was recorded.
@@ -618,6 +635,7 @@ mod tests {
             "-9007199254740991",
             "\"\"",
             "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0000\\u001f\u{7f}/é\u{1f600}\"",
+            "\" ! two words!  \"",
             "[]",
             "{}",
             "[1,[2,{}],{\"a\":[]}]",
@@ -651,6 +669,8 @@ mod tests {
             "\"\\u00e9\"",
             "\"\\ud83d\\ude00\"",
             "\"\u{1}\"",
+            "\"a !\tb\"",
+            "\"a ! b",
             "\"abc",
             "[1,]",
             "{\"a\":1,}",
@@ -695,8 +715,11 @@ mod tests {
                 }
             }
         }
-        // Bytes just above the limits are not matches.
-        assert_eq!(find_string_special(b" !#[]^\x7f\x80\xff ab"), None);
+        // Bytes just above the limits are not matches; the space and `!` are (the
+        // string reader steps over them).
+        assert_eq!(find_string_special(b"#[]^\x7f\x80\xffab"), None);
+        assert_eq!(find_string_special(b"#[]^\x7f\x80\xff!ab"), Some(7));
+        assert_eq!(find_string_special(b"#[]^\x7f\x80\xffa b"), Some(8));
         assert_eq!(find_byte(b"\x0b\x09\x8a\x0a", b'\n'), Some(3));
     }
 
