@@ -1934,7 +1934,7 @@ fn parse_event(document: Document<'_>, strings: &mut String) -> Result<EventPart
         )));
     }
     for field in [EVENT_ID, EVENT_TYPE, RECORDED_AT, STREAM_ID, TENANT_ID] {
-        if document.str(fields[field]).is_none() {
+        if !document.is_string(fields[field]) {
             return Err(malformed(format!(
                 "envelope.{} is not a string",
                 ENVELOPE_MEMBERS[field]

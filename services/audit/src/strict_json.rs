@@ -194,23 +194,38 @@ impl Parser<'_, '_> {
             return Err(self.fail(at, "the value is nested too deeply"));
         }
         let record = depth <= self.record_depth;
-        let index = self.nodes.len();
-        if record {
-            self.nodes.push(Node {
-                kind: Kind::Null,
-                after: 0,
-                key,
-                start: at as u32,
-                end: at as u32,
-            });
-        }
         let (end, kind) = match self.text.get(at) {
             Some(b'"') => match self.string(at)? {
                 (end, false) => (end, Kind::String),
                 (end, true) => (end, Kind::EscapedString),
             },
-            Some(b'{') => (self.object(at, depth)?, Kind::Object),
-            Some(b'[') => (self.array(at, depth)?, Kind::Array),
+            Some(&open @ (b'{' | b'[')) => {
+                // A container is recorded before its members (document order) and
+                // completed after them.
+                let index = self.nodes.len();
+                if record {
+                    self.nodes.push(Node {
+                        kind: Kind::Null,
+                        after: 0,
+                        key,
+                        start: at as u32,
+                        end: at as u32,
+                    });
+                }
+                let (end, kind) = if open == b'{' {
+                    (self.object(at, depth)?, Kind::Object)
+                } else {
+                    (self.array(at, depth)?, Kind::Array)
+                };
+                if record {
+                    let after = (self.nodes.len() - self.base) as u32;
+                    let node = &mut self.nodes[index];
+                    node.kind = kind;
+                    node.end = end as u32;
+                    node.after = after;
+                }
+                return Ok(end);
+            }
             Some(b'-' | b'0'..=b'9') => (self.number(at)?, Kind::Number),
             Some(b't') => (self.literal(at, b"true")?, Kind::Bool),
             Some(b'f') => (self.literal(at, b"false")?, Kind::Bool),
@@ -222,11 +237,15 @@ impl Parser<'_, '_> {
             None => return Err(self.fail(at, "the text ends where a value should start")),
         };
         if record {
-            let after = (self.nodes.len() - self.base) as u32;
-            let node = &mut self.nodes[index];
-            node.kind = kind;
-            node.end = end as u32;
-            node.after = after;
+            // A scalar has no descendants: its next sibling comes right after it.
+            let after = (self.nodes.len() + 1 - self.base) as u32;
+            self.nodes.push(Node {
+                kind,
+                after,
+                key,
+                start: at as u32,
+                end: end as u32,
+            });
         }
         Ok(end)
     }
@@ -285,11 +304,11 @@ impl Parser<'_, '_> {
             // The text is valid UTF-8 (it is a `str`), and no byte of a multi-byte sequence
             // is below 0x80, so only the quote, the backslash and control characters need
             // a look (and the space and `!`, which the search stops at too).
-            let Some(offset) = find_string_special(&text[position..]) else {
+            let Some((found, byte)) = find_string_special(text, position) else {
                 return Err(self.fail(text.len(), "a string is not closed"));
             };
-            position += offset;
-            match text[position] {
+            position = found;
+            match byte {
                 b'"' => return Ok((position + 1, escaped)),
                 b'\\' => {
                     escaped = true;
@@ -409,26 +428,27 @@ fn word(chunk: &[u8]) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// The position of the first byte below 0x23 (a control character, the space, `!` or `"`)
-/// or `\` in `bytes`, eight bytes at a time: no byte-by-byte loop (and no mispredicted
-/// branch per byte) except in the last few bytes of the text. One test for "below 0x23"
-/// finds the quote and the control characters together; the caller steps over a space or
-/// `!`, which are rare in the identifiers and codes that make up most strings here.
+/// The position at or after `from` of the first byte below 0x23 (a control character,
+/// the space, `!` or `"`) or `\` in `text`, and that byte, eight bytes at a time: no
+/// byte-by-byte loop (and no mispredicted branch per byte) except in the last few bytes
+/// of the text. One test for "below 0x23" finds the quote and the control characters
+/// together; the caller steps over a space or `!`, which are rare in the identifiers and
+/// codes that make up most strings here.
 #[inline(always)]
-fn find_string_special(bytes: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    for chunk in bytes.chunks_exact(8) {
+fn find_string_special(text: &[u8], from: usize) -> Option<(usize, u8)> {
+    let mut position = from;
+    while let Some(chunk) = text.get(position..position + 8) {
         let word = word(chunk);
         let found = bytes_below(word, 0x23) | bytes_equal(word, b'\\');
         if found != 0 {
-            return Some(start + (found.trailing_zeros() / 8) as usize);
+            let bit = found.trailing_zeros();
+            return Some((position + (bit / 8) as usize, (word >> (bit & !7)) as u8));
         }
-        start += 8;
+        position += 8;
     }
-    bytes[start..]
-        .iter()
-        .position(|&byte| byte < 0x23 || byte == b'\\')
-        .map(|offset| start + offset)
+    let tail = text.get(position..)?;
+    let offset = tail.iter().position(|&byte| byte < 0x23 || byte == b'\\')?;
+    Some((position + offset, tail[offset]))
 }
 
 /// The position of the first `byte` in `bytes`, eight bytes at a time.
@@ -581,18 +601,26 @@ impl<'a> Document<'a> {
         }
     }
 
-    /// The integer value at `index`, if it is a number (always an integer here).
-    pub(crate) fn int(&self, index: usize) -> Option<i64> {
-        let node = &self.nodes[index];
-        if node.kind != Kind::Number {
+    /// The value at `index` if it is a non-negative integer. The parser let only integers
+    /// of at most 16 digits through, without a leading zero, and below 2^53.
+    pub(crate) fn uint(&self, index: usize) -> Option<u64> {
+        if self.nodes[index].kind != Kind::Number {
             return None;
         }
-        self.raw(index).parse().ok()
+        let digits = self.raw(index).as_bytes();
+        if digits.first() == Some(&b'-') {
+            return None;
+        }
+        Some(
+            digits
+                .iter()
+                .fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0')),
+        )
     }
 
-    /// The value at `index` if it is a non-negative integer.
-    pub(crate) fn uint(&self, index: usize) -> Option<u64> {
-        self.int(index).and_then(|value| u64::try_from(value).ok())
+    /// Whether the value at `index` is a string.
+    pub(crate) fn is_string(&self, index: usize) -> bool {
+        matches!(self.nodes[index].kind, Kind::String | Kind::EscapedString)
     }
 
     fn decode_span(&self, start: usize, end: usize, escaped: bool) -> Cow<'a, str> {
@@ -708,8 +736,8 @@ mod tests {
                         bytes[at] = special;
                     }
                     assert_eq!(
-                        find_string_special(&bytes),
-                        expected,
+                        find_string_special(&bytes, 0),
+                        expected.map(|at| (at, special)),
                         "{length} {at} {special}"
                     );
                 }
@@ -717,9 +745,16 @@ mod tests {
         }
         // Bytes just above the limits are not matches; the space and `!` are (the
         // string reader steps over them).
-        assert_eq!(find_string_special(b"#[]^\x7f\x80\xffab"), None);
-        assert_eq!(find_string_special(b"#[]^\x7f\x80\xff!ab"), Some(7));
-        assert_eq!(find_string_special(b"#[]^\x7f\x80\xffa b"), Some(8));
+        assert_eq!(find_string_special(b"#[]^\x7f\x80\xffab", 0), None);
+        assert_eq!(
+            find_string_special(b"#[]^\x7f\x80\xff!ab", 0),
+            Some((7, b'!'))
+        );
+        assert_eq!(
+            find_string_special(b"#[]^\x7f\x80\xffa b", 0),
+            Some((8, b' '))
+        );
+        assert_eq!(find_string_special(b"\"abcdefghij\"", 1), Some((11, b'"')));
         assert_eq!(find_byte(b"\x0b\x09\x8a\x0a", b'\n'), Some(3));
     }
 
