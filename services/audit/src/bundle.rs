@@ -986,39 +986,41 @@ fn push_hex(out: &mut Vec<u8>, hash: &Hash) {
     }
 }
 
-/// The value of each lowercase hex digit, 0xff for every other byte.
-const HEX_VALUES: [u8; 256] = {
-    let mut table = [0xffu8; 256];
-    let mut digit = 0;
-    while digit < 10 {
-        table[b'0' as usize + digit] = digit as u8;
-        digit += 1;
-    }
-    let mut letter = 0;
-    while letter < 6 {
-        table[b'a' as usize + letter] = 10 + letter as u8;
-        letter += 1;
-    }
-    table
-};
-
-/// Decodes 64 lowercase hex digits (the only accepted spelling, so each hash has one).
+/// Decodes 64 lowercase hex digits (the only accepted spelling, so each hash has one),
+/// eight digits at a time.
 pub(crate) fn parse_hash(text: &str) -> Option<Hash> {
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
     let mut hash = [0u8; 32];
-    let mut invalid = 0u8;
-    for (out, pair) in hash.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (high, low) = (
-            HEX_VALUES[usize::from(pair[0])],
-            HEX_VALUES[usize::from(pair[1])],
-        );
-        invalid |= (high | low) & 0xf0;
-        *out = (high << 4) | (low & 0x0f);
+    for (out, digits) in hash.chunks_exact_mut(4).zip(bytes.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(digits);
+        out.copy_from_slice(&hex_word(u64::from_le_bytes(word))?);
     }
-    (invalid == 0).then_some(hash)
+    Some(hash)
+}
+
+/// The four bytes that eight lowercase hex digits (first digit in the lowest byte) spell,
+/// or `None` if any byte is not one. Bytes below 0x80 are tested for ranges by adding a
+/// constant to each: the high bit of `x + (0x80 - low)` is set exactly when `x >= low`,
+/// and no sum carries into the next byte.
+fn hex_word(word: u64) -> Option<[u8; 4]> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let at_least = |low: u8| word.wrapping_add(ONES * u64::from(0x80 - low)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if word & HIGH != 0 || digit | letter != HIGH {
+        return None;
+    }
+    // A digit's value is its low four bits; a letter's is its low four bits plus 9.
+    let nibbles = (word & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // Each pair of digits, first digit in the low byte: high nibble first.
+    let pairs = ((nibbles & 0x00ff_00ff_00ff_00ff) << 4) | ((nibbles >> 8) & 0x00ff_00ff_00ff_00ff);
+    let pairs = pairs.to_le_bytes();
+    Some([pairs[0], pairs[2], pairs[4], pairs[6]])
 }
 
 /// The checkpoint in `note` if some key in `keys` signs it.
@@ -2288,6 +2290,35 @@ mod tests {
         assert_eq!(parse_hash(&hex::encode(hash).to_uppercase()), None);
         assert_eq!(parse_hash(&hex::encode(&hash[..31])), None);
         assert_eq!(parse_hash("zz"), None);
+    }
+
+    #[test]
+    fn hex_words_decode_every_digit_and_refuse_every_other_byte() {
+        let digits = b"0123456789abcdef";
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                let mut text = *b"00000000";
+                text[position] = byte;
+                let expected = digits.iter().position(|&digit| digit == byte).map(|value| {
+                    let mut bytes = [0u8; 4];
+                    bytes[position / 2] = if position % 2 == 0 {
+                        (value as u8) << 4
+                    } else {
+                        value as u8
+                    };
+                    bytes
+                });
+                assert_eq!(
+                    hex_word(u64::from_le_bytes(text)),
+                    expected,
+                    "{position} {byte:#04x}"
+                );
+            }
+        }
+        assert_eq!(
+            hex_word(u64::from_le_bytes(*b"0f1e2d3c")),
+            Some([0x0f, 0x1e, 0x2d, 0x3c])
+        );
     }
 
     /// Each line as the reader gives it, then how reading ended.
