@@ -437,12 +437,29 @@ fn word(chunk: &[u8]) -> u64 {
 #[inline(always)]
 fn find_string_special(text: &[u8], from: usize) -> Option<(usize, u8)> {
     let mut position = from;
+    let special = |word: u64| bytes_below(word, 0x23) | bytes_equal(word, b'\\');
+    let found_at = |position: usize, word: u64, found: u64| {
+        let bit = found.trailing_zeros();
+        (position + (bit / 8) as usize, (word >> (bit & !7)) as u8)
+    };
+    // Sixteen bytes a step while they last, then eight.
+    while let Some(chunk) = text.get(position..position + 16) {
+        let (low, high) = (word(&chunk[..8]), word(&chunk[8..]));
+        let (found_low, found_high) = (special(low), special(high));
+        if found_low | found_high != 0 {
+            return Some(if found_low != 0 {
+                found_at(position, low, found_low)
+            } else {
+                found_at(position + 8, high, found_high)
+            });
+        }
+        position += 16;
+    }
     while let Some(chunk) = text.get(position..position + 8) {
         let word = word(chunk);
-        let found = bytes_below(word, 0x23) | bytes_equal(word, b'\\');
+        let found = special(word);
         if found != 0 {
-            let bit = found.trailing_zeros();
-            return Some((position + (bit / 8) as usize, (word >> (bit & !7)) as u8));
+            return Some(found_at(position, word, found));
         }
         position += 8;
     }
