@@ -19,6 +19,9 @@ use crate::canonical::MAX_SAFE_INTEGER;
 /// that a bundle line wraps around a payload.
 const MAX_DEPTH: u16 = 200;
 
+/// The longest text the reader takes: spans are kept in 31 bits.
+const MAX_TEXT_BYTES: usize = (1 << 31) - 1;
+
 /// The kind of a recorded value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -99,6 +102,13 @@ fn parse_value<'a>(
     nodes: &'a mut Vec<Node>,
     whole: bool,
 ) -> Result<Document<'a>, StrictJsonError> {
+    if text.len() > MAX_TEXT_BYTES {
+        // Spans are kept in 31 bits (see `Key`); lines are limited to far less.
+        return Err(StrictJsonError {
+            offset: 0,
+            reason: "the text is longer than 2 GiB",
+        });
+    }
     let base = nodes.len();
     let mut parser = Parser {
         text: text.as_bytes(),
