@@ -29,6 +29,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::ops::Range;
+use std::sync::{Arc, Mutex, mpsc};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -1308,7 +1309,7 @@ pub struct BundleReader<R> {
 /// Target size of a chunk of lines.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Chunks queued per worker.
+/// Chunks in flight (queued, being parsed, or parsed and waiting) per worker.
 const CHUNKS_PER_WORKER: usize = 2;
 
 /// Whole lines to parse, and what parsing them gave.
@@ -1523,55 +1524,70 @@ fn parse_line_bytes(
     }
 }
 
-/// Where chunks are parsed: here, or on worker threads in round robin.
+/// Where chunks are parsed: here, or on worker threads that take the next chunk from one
+/// queue as soon as they are free (so a thread that gets less of the cores falls behind no
+/// one), their results put back in order here.
 #[derive(Debug)]
 enum ChunkParser {
     Inline {
         ready: Option<Chunk>,
     },
     Workers {
-        workers: Vec<Worker>,
+        workers: usize,
+        jobs: mpsc::SyncSender<(usize, Chunk)>,
+        results: mpsc::Receiver<(usize, Chunk)>,
         sent: usize,
         received: usize,
+        /// Parsed chunks that came back before an earlier one, by their number.
+        early: BTreeMap<usize, Chunk>,
         spare: Vec<Chunk>,
     },
 }
 
-#[derive(Debug)]
-struct Worker {
-    jobs: std::sync::mpsc::SyncSender<Chunk>,
-    results: std::sync::mpsc::Receiver<Chunk>,
-}
-
 impl ChunkParser {
     fn workers(count: usize) -> Self {
-        let mut workers = Vec::with_capacity(count);
+        let (jobs, incoming) = mpsc::sync_channel::<(usize, Chunk)>(count * CHUNKS_PER_WORKER);
+        let incoming = Arc::new(Mutex::new(incoming));
+        let (outgoing, results) = mpsc::channel::<(usize, Chunk)>();
+        let mut workers = 0;
         for index in 0..count {
-            let (jobs, incoming) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_PER_WORKER);
-            let (outgoing, results) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_PER_WORKER);
+            let incoming = Arc::clone(&incoming);
+            let outgoing = outgoing.clone();
             let work = move || {
-                for mut chunk in incoming {
+                loop {
+                    // The lock is held only while waiting for the next chunk.
+                    let job = match incoming.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((number, mut chunk)) = job else {
+                        return;
+                    };
                     chunk.parse();
-                    if outgoing.send(chunk).is_err() {
+                    if outgoing.send((number, chunk)).is_err() {
                         return;
                     }
                 }
             };
-            match std::thread::Builder::new()
+            if std::thread::Builder::new()
                 .name(format!("bundle-parse-{index}"))
                 .spawn(work)
+                .is_err()
             {
-                Ok(_) => workers.push(Worker { jobs, results }),
-                Err(_) => break,
+                break;
             }
+            workers += 1;
         }
-        if workers.is_empty() {
+        if workers == 0 {
             return ChunkParser::Inline { ready: None };
         }
         ChunkParser::Workers {
             workers,
+            jobs,
+            results,
             sent: 0,
             received: 0,
+            early: BTreeMap::new(),
             spare: Vec::new(),
         }
     }
@@ -1585,7 +1601,7 @@ impl ChunkParser {
                 sent,
                 received,
                 ..
-            } => workers.len() * CHUNKS_PER_WORKER - (sent - received),
+            } => workers * CHUNKS_PER_WORKER - (sent - received),
         }
     }
 
@@ -1620,12 +1636,9 @@ impl ChunkParser {
                 *ready = Some(chunk);
                 Ok(())
             }
-            ChunkParser::Workers { workers, sent, .. } => {
-                let worker = &workers[*sent % workers.len()];
-                worker
-                    .jobs
-                    .send(chunk)
-                    .map_err(|_| ReadErrorKind::Io("a parsing thread stopped".to_owned()))?;
+            ChunkParser::Workers { jobs, sent, .. } => {
+                jobs.send((*sent, chunk))
+                    .map_err(|_| ReadErrorKind::Io("the parsing threads stopped".to_owned()))?;
                 *sent += 1;
                 Ok(())
             }
@@ -1639,13 +1652,23 @@ impl ChunkParser {
                 .take()
                 .ok_or_else(|| ReadErrorKind::Io("no chunk was submitted".to_owned())),
             ChunkParser::Workers {
-                workers, received, ..
+                results,
+                received,
+                early,
+                ..
             } => {
-                let worker = &workers[*received % workers.len()];
-                let chunk = worker
-                    .results
-                    .recv()
-                    .map_err(|_| ReadErrorKind::Io("a parsing thread stopped".to_owned()))?;
+                let chunk = match early.remove(received) {
+                    Some(chunk) => chunk,
+                    None => loop {
+                        let (number, chunk) = results.recv().map_err(|_| {
+                            ReadErrorKind::Io("the parsing threads stopped".to_owned())
+                        })?;
+                        if number == *received {
+                            break chunk;
+                        }
+                        early.insert(number, chunk);
+                    },
+                };
                 *received += 1;
                 Ok(chunk)
             }
