@@ -1167,11 +1167,22 @@ impl Facts {
 /// chunk the line was parsed in: nothing is copied out of it, and the line's text is only
 /// touched when a field that needs it is read, so the ordered checks, which need only the
 /// parts parsing extracted, do not pull the line's bytes from the core that parsed them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct EventLine<'a> {
     chunk: &'a Chunk,
     line: &'a ParsedLine,
     parts: &'a EventParts,
+}
+
+impl std::fmt::Debug for EventLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The line, not the whole chunk it lies in.
+        f.debug_struct("EventLine")
+            .field("sequence", &self.sequence())
+            .field("envelope", &self.envelope_json())
+            .field("stated_leaf", &hex::encode(self.stated_leaf()))
+            .finish()
+    }
 }
 
 impl<'a> EventLine<'a> {
