@@ -1187,7 +1187,7 @@ impl std::fmt::Debug for EventLine<'_> {
 
 impl<'a> EventLine<'a> {
     fn document(&self) -> Document<'a> {
-        let range = self.line.text.clone();
+        let range = self.line.text.range();
         let text = match &self.chunk.checked {
             Some(text) => &text[range],
             // The text of a line that parsed is valid UTF-8.
@@ -1195,13 +1195,13 @@ impl<'a> EventLine<'a> {
         };
         Document {
             text,
-            nodes: &self.chunk.nodes[self.line.nodes.clone()],
+            nodes: &self.chunk.nodes[self.line.nodes.range()],
         }
     }
 
     /// The envelope's canonical JSON: the leaf data.
     pub fn envelope_json(&self) -> &'a str {
-        self.document().raw(self.parts.envelope)
+        self.document().raw(self.parts.envelope as usize)
     }
 
     /// `SHA-256(0x00 || envelope_json)`, computed when the line was read.
@@ -1232,7 +1232,7 @@ impl<'a> EventLine<'a> {
     fn text(&self, field: usize) -> Cow<'a, str> {
         // The reader checked that these members are strings.
         self.document()
-            .str(self.parts.fields[field])
+            .str(self.parts.fields[field] as usize)
             .unwrap_or(Cow::Borrowed(""))
     }
 
@@ -1268,18 +1268,18 @@ impl<'a> EventLine<'a> {
 
     /// The payload's canonical JSON.
     pub fn payload_json(&self) -> &'a str {
-        self.document().raw(self.parts.fields[PAYLOAD])
+        self.document().raw(self.parts.fields[PAYLOAD] as usize)
     }
 
     /// The metadata's canonical JSON.
     pub fn metadata_json(&self) -> &'a str {
-        self.document().raw(self.parts.fields[METADATA])
+        self.document().raw(self.parts.fields[METADATA] as usize)
     }
 
     /// The string value of the payload's top-level member `name`, if the payload is an
     /// object with such a member.
     pub fn payload_string(&self, name: &str) -> Option<Cow<'a, str>> {
-        string_member(&self.document(), self.parts.fields[PAYLOAD], name)
+        string_member(&self.document(), self.parts.fields[PAYLOAD] as usize, name)
     }
 
     /// The envelope as an owned [`Envelope`].
@@ -1351,10 +1351,32 @@ struct Chunk {
 #[derive(Debug)]
 struct ParsedLine {
     /// The line's text, without its newline.
-    text: Range<usize>,
-    nodes: Range<usize>,
-    hashes: Range<usize>,
+    text: Span,
+    nodes: Span,
+    hashes: Span,
     content: Parsed,
+}
+
+/// A range of positions in a chunk, in 32 bits (chunks are far smaller than 4 GiB): the
+/// parsed lines cross from the parsing thread to the one that checks them, so they are
+/// kept small.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(range: Range<usize>) -> Self {
+        Span {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 #[derive(Debug)]
@@ -1411,8 +1433,9 @@ impl OwnedLine {
 /// An event line's fields, as indices into its nodes.
 #[derive(Clone, Copy, Debug)]
 struct EventParts {
-    envelope: usize,
-    fields: [usize; 10],
+    /// Indices of the envelope's and its members' nodes among the line's.
+    envelope: u32,
+    fields: [u32; 10],
     /// Where its tenant, time and stream are in the chunk's `strings`.
     facts: Facts,
     sequence: u64,
@@ -1486,9 +1509,9 @@ impl Chunk {
                 nodes.truncate(node_start);
             }
             lines.push(ParsedLine {
-                text: start..end,
-                nodes: node_start..nodes.len(),
-                hashes: hash_start..hashes.len(),
+                text: Span::new(start..end),
+                nodes: Span::new(node_start..nodes.len()),
+                hashes: Span::new(hash_start..hashes.len()),
                 content,
             });
             start = end + 1;
@@ -1831,7 +1854,7 @@ impl<R: Read> BundleReader<R> {
         };
         let parsed = &chunk.lines[self.position];
         self.position += 1;
-        let range = parsed.text.clone();
+        let range = parsed.text.range();
         let bytes = || match &chunk.checked {
             Some(text) => &text.as_bytes()[range.clone()],
             None => &chunk.text[range.clone()],
@@ -1855,7 +1878,7 @@ impl<R: Read> BundleReader<R> {
                 Line::Skip {
                     start: *start,
                     end: *end,
-                    hashes: &chunk.hashes[parsed.hashes.clone()],
+                    hashes: &chunk.hashes[parsed.hashes.range()],
                 }
             }
             Parsed::Owned(owned) => {
@@ -2001,8 +2024,9 @@ fn parse_event(document: Document<'_>, strings: &mut String) -> Result<EventPart
         facts.0[fact] = (start as u32, strings.len() as u32);
     }
     Ok(EventParts {
-        envelope,
-        fields,
+        // A line's nodes are far fewer than 2^32.
+        envelope: envelope as u32,
+        fields: fields.map(|field| field as u32),
         facts,
         sequence,
         stream_version,
