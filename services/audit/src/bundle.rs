@@ -29,7 +29,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::sync::{Arc, Mutex, mpsc};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, mpsc};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -1299,22 +1300,16 @@ impl<'a> EventLine<'a> {
 /// to the signed root, so hashing them again would only double the work).
 ///
 /// The input is read in chunks of about a megabyte of whole lines. With workers
-/// ([`BundleReader::with_workers`]) the chunks are parsed and their leaves hashed on that
-/// many threads while the caller checks the lines of earlier chunks in order; memory stays
-/// flat (a few chunks in flight).
+/// ([`BundleReader::with_workers`]) each of that many threads reads the next chunk in turn
+/// and parses it and hashes its leaves on the core that read it, while the caller checks
+/// the lines of earlier chunks in order; memory stays flat (a few chunks in flight).
 #[derive(Debug)]
 pub struct BundleReader<R> {
-    input: R,
+    chunks: Chunks<R>,
     line_number: u64,
     digest: Sha256,
-    parser: ChunkParser,
     current: Option<Chunk>,
     position: usize,
-    input_done: bool,
-    // Bytes read past the last newline of the chunk sent last: the start of the next line.
-    carry: Vec<u8>,
-    chunk_bytes: usize,
-    max_line_bytes: usize,
 }
 
 /// Target size of a chunk of lines.
@@ -1558,216 +1553,40 @@ fn parse_line_bytes(
     }
 }
 
-/// Where chunks are parsed: here, or on worker threads that take the next chunk from one
-/// queue as soon as they are free (so a thread that gets less of the cores falls behind no
-/// one), their results put back in order here.
-#[derive(Debug)]
-enum ChunkParser {
-    Inline {
-        ready: Option<Chunk>,
-    },
-    Workers {
-        workers: usize,
-        jobs: mpsc::SyncSender<(usize, Chunk)>,
-        results: mpsc::Receiver<(usize, Chunk)>,
-        sent: usize,
-        received: usize,
-        /// Parsed chunks that came back before an earlier one, by their number.
-        early: BTreeMap<usize, Chunk>,
-        spare: Vec<Chunk>,
-    },
+/// The input, and the start of a line read past the last whole one.
+struct Input<R> {
+    input: R,
+    /// Nothing more can be read.
+    done: bool,
+    /// The end (or a failure to read) was reported; nothing more is handed out.
+    ended: bool,
+    /// Bytes read past the last newline of the chunk read last: the start of the next line.
+    carry: Vec<u8>,
+    chunk_bytes: usize,
+    max_line_bytes: usize,
+    /// The number of the next chunk read.
+    next: usize,
 }
 
-impl ChunkParser {
-    fn workers(count: usize) -> Self {
-        let (jobs, incoming) = mpsc::sync_channel::<(usize, Chunk)>(count * CHUNKS_PER_WORKER);
-        let incoming = Arc::new(Mutex::new(incoming));
-        let (outgoing, results) = mpsc::channel::<(usize, Chunk)>();
-        let mut workers = 0;
-        for index in 0..count {
-            let incoming = Arc::clone(&incoming);
-            let outgoing = outgoing.clone();
-            let work = move || {
-                loop {
-                    // The lock is held only while waiting for the next chunk.
-                    let job = match incoming.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((number, mut chunk)) = job else {
-                        return;
-                    };
-                    chunk.parse();
-                    if outgoing.send((number, chunk)).is_err() {
-                        return;
-                    }
-                }
-            };
-            if std::thread::Builder::new()
-                .name(format!("bundle-parse-{index}"))
-                .spawn(work)
-                .is_err()
-            {
-                break;
-            }
-            workers += 1;
-        }
-        if workers == 0 {
-            return ChunkParser::Inline { ready: None };
-        }
-        ChunkParser::Workers {
-            workers,
-            jobs,
-            results,
-            sent: 0,
-            received: 0,
-            early: BTreeMap::new(),
-            spare: Vec::new(),
-        }
-    }
-
-    /// How many more chunks may be handed over now.
-    fn room(&self) -> usize {
-        match self {
-            ChunkParser::Inline { ready, .. } => usize::from(ready.is_none()),
-            ChunkParser::Workers {
-                workers,
-                sent,
-                received,
-                ..
-            } => workers * CHUNKS_PER_WORKER - (sent - received),
-        }
-    }
-
-    fn in_flight(&self) -> bool {
-        match self {
-            ChunkParser::Inline { ready, .. } => ready.is_some(),
-            ChunkParser::Workers { sent, received, .. } => sent > received,
-        }
-    }
-
-    fn empty_chunk(&mut self) -> Chunk {
-        match self {
-            ChunkParser::Workers { spare, .. } => spare.pop().unwrap_or_default(),
-            ChunkParser::Inline { .. } => Chunk::default(),
-        }
-    }
-
-    fn recycle(&mut self, mut chunk: Chunk) {
-        if let ChunkParser::Workers { spare, .. } = self {
-            chunk.text = chunk.checked.take().map_or(chunk.text, String::into_bytes);
-            chunk.text.clear();
-            chunk.too_long = false;
-            spare.push(chunk);
-        }
-    }
-
-    /// Hands a chunk over for parsing.
-    fn submit(&mut self, mut chunk: Chunk) -> Result<(), ReadErrorKind> {
-        match self {
-            ChunkParser::Inline { ready } => {
-                chunk.parse();
-                *ready = Some(chunk);
-                Ok(())
-            }
-            ChunkParser::Workers { jobs, sent, .. } => {
-                jobs.send((*sent, chunk))
-                    .map_err(|_| ReadErrorKind::Io("the parsing threads stopped".to_owned()))?;
-                *sent += 1;
-                Ok(())
-            }
-        }
-    }
-
-    /// The next parsed chunk, in the order they were submitted.
-    fn next_parsed(&mut self) -> Result<Chunk, ReadErrorKind> {
-        match self {
-            ChunkParser::Inline { ready, .. } => ready
-                .take()
-                .ok_or_else(|| ReadErrorKind::Io("no chunk was submitted".to_owned())),
-            ChunkParser::Workers {
-                results,
-                received,
-                early,
-                ..
-            } => {
-                let chunk = match early.remove(received) {
-                    Some(chunk) => chunk,
-                    None => loop {
-                        let (number, chunk) = results.recv().map_err(|_| {
-                            ReadErrorKind::Io("the parsing threads stopped".to_owned())
-                        })?;
-                        if number == *received {
-                            break chunk;
-                        }
-                        early.insert(number, chunk);
-                    },
-                };
-                *received += 1;
-                Ok(chunk)
-            }
-        }
-    }
-}
-
-impl<R: Read> BundleReader<R> {
-    /// A reader over `input` that parses on the calling thread.
-    pub fn new(input: R) -> Self {
-        Self::with_parser(input, ChunkParser::Inline { ready: None })
-    }
-
-    /// A reader over `input` that parses chunks of lines on `workers` threads (which end
-    /// with the reader) while the caller consumes earlier ones. With fewer than one
-    /// worker, or if no thread can be started, it parses on the calling thread.
-    pub fn with_workers(input: R, workers: usize) -> Self {
-        if workers == 0 {
-            return Self::new(input);
-        }
-        Self::with_parser(input, ChunkParser::workers(workers))
-    }
-
-    fn with_parser(input: R, parser: ChunkParser) -> Self {
-        Self {
+impl<R: Read> Input<R> {
+    fn new(input: R, chunk_bytes: usize, max_line_bytes: usize) -> Self {
+        Input {
             input,
-            line_number: 0,
-            digest: Sha256::new(),
-            parser,
-            current: None,
-            position: 0,
-            input_done: false,
+            done: false,
+            ended: false,
             carry: Vec::new(),
-            chunk_bytes: CHUNK_BYTES,
-            max_line_bytes: MAX_LINE_BYTES,
+            chunk_bytes,
+            max_line_bytes,
+            next: 0,
         }
     }
 
-    /// A reader with small limits, so that tests reach chunk boundaries and over-long
-    /// lines with small bundles.
-    #[cfg(test)]
-    pub(crate) fn with_limits(
-        input: R,
-        workers: usize,
-        chunk_bytes: usize,
-        max_line_bytes: usize,
-    ) -> Self {
-        let mut reader = Self::with_workers(input, workers);
-        reader.chunk_bytes = chunk_bytes;
-        reader.max_line_bytes = max_line_bytes;
-        reader
-    }
-
-    /// The number of the last line read (1-based; 0 before the first).
-    pub fn line_number(&self) -> u64 {
-        self.line_number
-    }
-
-    /// Reads up to a chunk of whole lines from the input (plus, at its end, a line cut
-    /// short), or `None` when the input is exhausted.
-    fn read_chunk(&mut self) -> Result<Option<Chunk>, ReadErrorKind> {
-        if self.input_done {
-            return Ok(None);
+    /// Reads up to a chunk of whole lines (plus, at the input's end, a line cut short) into
+    /// `chunk`, which is empty: false, with nothing read, when the input is exhausted.
+    fn read_into(&mut self, chunk: &mut Chunk) -> Result<bool, ReadErrorKind> {
+        if self.done {
+            return Ok(false);
         }
-        let mut chunk = self.parser.empty_chunk();
         chunk.max_line_bytes = self.max_line_bytes;
         chunk.text.append(&mut self.carry);
         // The start of the line that is still incomplete.
@@ -1786,7 +1605,7 @@ impl<R: Read> BundleReader<R> {
                 .map_err(|error| ReadErrorKind::Io(error.to_string()))?;
             if read < self.chunk_bytes {
                 // `read_to_end` stops short only at the end of the input.
-                self.input_done = true;
+                self.done = true;
             }
             if let Some(last) = chunk.text[before..].iter().rposition(|&b| b == b'\n') {
                 line_start = before + last + 1;
@@ -1796,36 +1615,210 @@ impl<R: Read> BundleReader<R> {
                 // after it will be read.
                 chunk.text.truncate(line_start + self.max_line_bytes + 1);
                 chunk.too_long = true;
-                self.input_done = true;
+                self.done = true;
                 break;
             }
-            if self.input_done || line_start >= self.chunk_bytes {
+            if self.done || line_start >= self.chunk_bytes {
                 break;
             }
         }
-        if !self.input_done {
+        if !self.done {
             // Hand over whole lines only; the rest starts the next chunk.
             self.carry.extend_from_slice(&chunk.text[line_start..]);
             chunk.text.truncate(line_start);
         }
         // The loop above only stops early with at least a chunk of whole lines, so an
         // empty chunk means the input is exhausted.
-        if chunk.text.is_empty() {
-            self.parser.recycle(chunk);
-            return Ok(None);
-        }
-        Ok(Some(chunk))
+        Ok(!chunk.text.is_empty())
     }
 
-    /// Keeps the parser busy: reads and submits chunks while there is room.
-    fn fill(&mut self) -> Result<(), ReadErrorKind> {
-        while self.parser.room() > 0 {
-            match self.read_chunk()? {
-                Some(chunk) => self.parser.submit(chunk)?,
-                None => break,
+    /// Reads the next chunk into `chunk`: its number and what became of it, or `None` once
+    /// the end has been reported. A chunk that was read still has to be parsed.
+    fn next(&mut self, mut chunk: Chunk) -> Option<(usize, Outcome)> {
+        if self.ended {
+            return None;
+        }
+        let number = self.next;
+        self.next += 1;
+        let outcome = match self.read_into(&mut chunk) {
+            Ok(true) => return Some((number, Outcome::Chunk(chunk))),
+            Ok(false) => Outcome::End,
+            Err(kind) => Outcome::Failed(kind),
+        };
+        self.ended = true;
+        Some((number, outcome))
+    }
+}
+
+/// What reading a chunk gave.
+#[derive(Debug)]
+enum Outcome {
+    Chunk(Chunk),
+    End,
+    Failed(ReadErrorKind),
+}
+
+/// Where chunks come from: read and parsed here, or by threads that each read the next
+/// chunk from the input (one at a time, under a lock) and parse it while the others read
+/// and parse theirs. A chunk is parsed on the core that read it, so its bytes are still
+/// in that core's cache. The results are put back in order here.
+#[derive(Debug)]
+enum Chunks<R> {
+    Inline {
+        input: Input<R>,
+        spare: Option<Chunk>,
+    },
+    Threads {
+        /// Empty chunks for the threads to fill: as many as may be in flight, so memory
+        /// stays bounded; each comes back when the caller is done with its lines.
+        spare: mpsc::SyncSender<Chunk>,
+        results: mpsc::Receiver<(usize, Outcome)>,
+        received: usize,
+        /// Chunks that came back before an earlier one, by their number.
+        early: BTreeMap<usize, Outcome>,
+        ended: bool,
+    },
+}
+
+impl<R> std::fmt::Debug for Input<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("done", &self.done)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl<R: Read> Chunks<R> {
+    /// The next parsed chunk, in input order; `None` after the last.
+    fn next(&mut self) -> Result<Option<Chunk>, ReadErrorKind> {
+        let outcome = match self {
+            Chunks::Inline { input, spare } => match input.next(spare.take().unwrap_or_default()) {
+                Some((_, outcome)) => outcome,
+                None => Outcome::End,
+            },
+            Chunks::Threads {
+                results,
+                received,
+                early,
+                ended,
+                ..
+            } => {
+                if *ended {
+                    return Ok(None);
+                }
+                let outcome = match early.remove(received) {
+                    Some(outcome) => outcome,
+                    None => loop {
+                        let (number, outcome) = results.recv().map_err(|_| {
+                            ReadErrorKind::Io("the reading threads stopped".to_owned())
+                        })?;
+                        if number == *received {
+                            break outcome;
+                        }
+                        early.insert(number, outcome);
+                    },
+                };
+                *received += 1;
+                *ended = !matches!(outcome, Outcome::Chunk(_));
+                outcome
+            }
+        };
+        match outcome {
+            Outcome::Chunk(mut chunk) => {
+                if let Chunks::Inline { .. } = self {
+                    chunk.parse();
+                }
+                Ok(Some(chunk))
+            }
+            Outcome::End => Ok(None),
+            Outcome::Failed(kind) => Err(kind),
+        }
+    }
+
+    /// Takes back a chunk whose lines have been read.
+    fn recycle(&mut self, mut chunk: Chunk) {
+        chunk.text = chunk.checked.take().map_or(chunk.text, String::into_bytes);
+        chunk.text.clear();
+        chunk.too_long = false;
+        match self {
+            Chunks::Inline { spare, .. } => *spare = Some(chunk),
+            // The threads may all have stopped (at the end): then the chunk is not needed.
+            Chunks::Threads { spare, .. } => {
+                let _ = spare.try_send(chunk);
             }
         }
-        Ok(())
+    }
+}
+
+/// A reading thread: takes an empty chunk, reads the next chunk of the input into it, and
+/// parses it, until the input ends or the reader is dropped.
+fn read_and_parse<R: Read>(
+    input: &Mutex<Option<Input<R>>>,
+    spare: &Mutex<mpsc::Receiver<Chunk>>,
+    results: &mpsc::Sender<(usize, Outcome)>,
+) {
+    loop {
+        let chunk = match spare.lock() {
+            Ok(spare) => spare.recv(),
+            Err(_) => return,
+        };
+        let Ok(chunk) = chunk else {
+            // The reader is gone.
+            return;
+        };
+        let next = match input.lock() {
+            Ok(mut input) => input.as_mut().and_then(|input| input.next(chunk)),
+            Err(_) => return,
+        };
+        let Some((number, outcome)) = next else {
+            // Another thread reported the end.
+            return;
+        };
+        let outcome = match outcome {
+            // A fault while parsing must not leave the reader waiting for this chunk.
+            Outcome::Chunk(mut chunk) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(move || {
+                    chunk.parse();
+                    chunk
+                })) {
+                    Ok(chunk) => Outcome::Chunk(chunk),
+                    Err(_) => {
+                        Outcome::Failed(ReadErrorKind::Io("parsing a chunk failed".to_owned()))
+                    }
+                }
+            }
+            other => other,
+        };
+        if results.send((number, outcome)).is_err() {
+            return;
+        }
+    }
+}
+
+impl<R: Read> BundleReader<R> {
+    /// A reader over `input` that reads and parses on the calling thread.
+    pub fn new(input: R) -> Self {
+        Self::inline(Input::new(input, CHUNK_BYTES, MAX_LINE_BYTES))
+    }
+
+    fn inline(input: Input<R>) -> Self {
+        Self::over(Chunks::Inline { input, spare: None })
+    }
+
+    fn over(chunks: Chunks<R>) -> Self {
+        Self {
+            chunks,
+            line_number: 0,
+            digest: Sha256::new(),
+            current: None,
+            position: 0,
+        }
+    }
+
+    /// The number of the last line read (1-based; 0 before the first).
+    pub fn line_number(&self) -> u64 {
+        self.line_number
     }
 
     /// Reads the next line; `None` at the end of the input.
@@ -1839,13 +1832,12 @@ impl<R: Read> BundleReader<R> {
                 break;
             }
             if let Some(done) = self.current.take() {
-                self.parser.recycle(done);
+                self.chunks.recycle(done);
             }
-            self.fill().map_err(error)?;
-            if !self.parser.in_flight() {
-                return Ok(None);
+            match self.chunks.next().map_err(error)? {
+                Some(chunk) => self.current = Some(chunk),
+                None => return Ok(None),
             }
-            self.current = Some(self.parser.next_parsed().map_err(error)?);
             self.position = 0;
         }
         self.line_number = line;
@@ -1892,6 +1884,86 @@ impl<R: Read> BundleReader<R> {
             }
         };
         Ok(Some(line_content))
+    }
+}
+
+impl<R: Read + Send> BundleReader<R> {
+    /// Runs `consume` with a reader over `input` whose chunks are read and parsed on
+    /// `workers` threads while `consume` checks the lines of earlier ones. The threads
+    /// end before this returns. With no workers, or if no thread can be started, the
+    /// reader reads and parses on the calling thread.
+    pub fn with_workers<T>(input: R, workers: usize, consume: impl FnOnce(&mut Self) -> T) -> T {
+        Self::threaded(
+            Input::new(input, CHUNK_BYTES, MAX_LINE_BYTES),
+            workers,
+            consume,
+        )
+    }
+
+    /// [`Self::with_workers`] with small limits, so that tests reach chunk boundaries and
+    /// over-long lines with small bundles.
+    #[cfg(test)]
+    pub(crate) fn with_limits<T>(
+        input: R,
+        workers: usize,
+        chunk_bytes: usize,
+        max_line_bytes: usize,
+        consume: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        Self::threaded(
+            Input::new(input, chunk_bytes, max_line_bytes),
+            workers,
+            consume,
+        )
+    }
+
+    fn threaded<T>(input: Input<R>, workers: usize, consume: impl FnOnce(&mut Self) -> T) -> T {
+        if workers == 0 {
+            return consume(&mut Self::inline(input));
+        }
+        let input = Mutex::new(Some(input));
+        let in_flight = workers * CHUNKS_PER_WORKER;
+        let (spare, empty) = mpsc::sync_channel::<Chunk>(in_flight);
+        let empty = Mutex::new(empty);
+        let (results, parsed) = mpsc::channel();
+        std::thread::scope(|scope| {
+            let mut started = 0;
+            for index in 0..workers {
+                let (input, empty, results) = (&input, &empty, results.clone());
+                let spawned = std::thread::Builder::new()
+                    .name(format!("bundle-read-{index}"))
+                    .spawn_scoped(scope, move || read_and_parse(input, empty, &results));
+                if spawned.is_err() {
+                    break;
+                }
+                started += 1;
+            }
+            drop(results);
+            if started == 0 {
+                // No thread to read: take the input back and read here.
+                let taken = match input.lock() {
+                    Ok(mut input) => input.take(),
+                    Err(poisoned) => poisoned.into_inner().take(),
+                };
+                if let Some(input) = taken {
+                    return consume(&mut Self::inline(input));
+                }
+            }
+            for _ in 0..in_flight {
+                // The channel has room for all of them.
+                let _ = spare.try_send(Chunk::default());
+            }
+            let mut reader = Self::over(Chunks::Threads {
+                spare,
+                results: parsed,
+                received: 0,
+                early: BTreeMap::new(),
+                ended: false,
+            });
+            // Dropping the reader before the scope ends stops the threads: they find no
+            // more empty chunks, or no one to take their results.
+            consume(&mut reader)
+        })
     }
 }
 
@@ -2380,7 +2452,7 @@ mod tests {
     }
 
     /// Each line as the reader gives it, then how reading ended.
-    fn describe<R: Read>(mut reader: BundleReader<R>) -> Vec<String> {
+    fn describe<R: Read>(reader: &mut BundleReader<R>) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             match reader.next_line() {
@@ -2472,16 +2544,20 @@ mod tests {
     #[test]
     fn every_chunk_size_and_worker_count_reads_the_same_lines() {
         let bundle = varied_bundle();
-        let reference = describe(BundleReader::new(&bundle[..]));
+        let reference = describe(&mut BundleReader::new(&bundle[..]));
         assert_eq!(reference.len(), 3 + 20 + 20 + 1 + 1, "{reference:#?}");
         assert!(reference.last().unwrap().starts_with("done after"));
         for workers in [0, 1, 3] {
             for chunk_bytes in [1, 2, 7, 64, 333, 4096, 1 << 20] {
-                let reader =
-                    BundleReader::with_limits(&bundle[..], workers, chunk_bytes, MAX_LINE_BYTES);
+                let lines = BundleReader::with_limits(
+                    &bundle[..],
+                    workers,
+                    chunk_bytes,
+                    MAX_LINE_BYTES,
+                    describe,
+                );
                 assert_eq!(
-                    describe(reader),
-                    reference,
+                    lines, reference,
                     "{workers} workers, chunks of {chunk_bytes}"
                 );
             }
@@ -2499,7 +2575,7 @@ mod tests {
             line_ends[10] + 5,
             bundle.len() - 1,
         ] {
-            let reference = describe(BundleReader::new(&bundle[..cut]));
+            let reference = describe(&mut BundleReader::new(&bundle[..cut]));
             let last = reference.last().unwrap();
             let complete_cut = bundle[cut - 1] == b'\n';
             assert_eq!(
@@ -2512,15 +2588,15 @@ mod tests {
             }
             for workers in [0, 2] {
                 for chunk_bytes in [1, 13, 500] {
-                    let reader = BundleReader::with_limits(
+                    let lines = BundleReader::with_limits(
                         &bundle[..cut],
                         workers,
                         chunk_bytes,
                         MAX_LINE_BYTES,
+                        describe,
                     );
                     assert_eq!(
-                        describe(reader),
-                        reference,
+                        lines, reference,
                         "cut {cut}, {workers} workers, {chunk_bytes}"
                     );
                 }
@@ -2534,14 +2610,68 @@ mod tests {
             .unwrap();
         for workers in [0, 2] {
             for chunk_bytes in [1, 64, 1 << 20] {
-                let lines = describe(BundleReader::with_limits(
+                let lines = BundleReader::with_limits(
                     &bundle[..],
                     workers,
                     chunk_bytes,
                     longest_allowed,
-                ));
+                    describe,
+                );
                 assert_eq!(lines.len(), first_long + 1, "{lines:#?}");
                 assert!(lines.last().unwrap().contains("longer than"), "{lines:#?}");
+            }
+        }
+    }
+
+    /// Gives `bytes`, then fails.
+    struct FailsAfter<'a> {
+        bytes: &'a [u8],
+    }
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.is_empty() {
+                return Err(io::Error::other("the disk went away"));
+            }
+            let count = out.len().min(self.bytes.len());
+            out[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn a_failed_read_is_named_after_the_lines_before_it() {
+        let bundle = varied_bundle();
+        let complete = describe(&mut BundleReader::new(&bundle[..]));
+        let cut = line_ends(&bundle)[9] + 1;
+        for workers in [0, 1, 3] {
+            for chunk_bytes in [1, 64, 1 << 20] {
+                let lines = BundleReader::with_limits(
+                    FailsAfter {
+                        bytes: &bundle[..cut],
+                    },
+                    workers,
+                    chunk_bytes,
+                    MAX_LINE_BYTES,
+                    describe,
+                );
+                // What was read before the failure is given (all of it when the chunks
+                // are small enough to end before it), then the failure, at the next line.
+                let (failure, before) = lines.split_last().unwrap();
+                assert!(before.len() <= 10, "{lines:#?}");
+                assert_eq!(before, &complete[..before.len()], "{workers} {chunk_bytes}");
+                assert_eq!(
+                    failure,
+                    &format!(
+                        "error line {}: reading failed: the disk went away",
+                        before.len() + 1
+                    ),
+                    "{workers} workers, chunks of {chunk_bytes}"
+                );
+                if chunk_bytes == 1 {
+                    assert_eq!(before.len(), 10, "{lines:#?}");
+                }
             }
         }
     }
@@ -2553,7 +2683,7 @@ mod tests {
         // Inside the note of an event line (line 8): the line is JSON apart from that byte.
         let at = line_ends[7] - 40;
         bundle[at] = 0xff;
-        let reference = describe(BundleReader::new(&bundle[..]));
+        let reference = describe(&mut BundleReader::new(&bundle[..]));
         assert_eq!(reference.len(), 8, "{reference:#?}");
         assert!(
             reference[7].contains("line 8") && reference[7].contains("not valid UTF-8"),
@@ -2561,13 +2691,14 @@ mod tests {
         );
         for workers in [0, 2] {
             for chunk_bytes in [1, 500, 1 << 20] {
-                let reader =
-                    BundleReader::with_limits(&bundle[..], workers, chunk_bytes, MAX_LINE_BYTES);
-                assert_eq!(
-                    describe(reader),
-                    reference,
-                    "{workers} workers, {chunk_bytes}"
+                let lines = BundleReader::with_limits(
+                    &bundle[..],
+                    workers,
+                    chunk_bytes,
+                    MAX_LINE_BYTES,
+                    describe,
                 );
+                assert_eq!(lines, reference, "{workers} workers, {chunk_bytes}");
             }
         }
     }

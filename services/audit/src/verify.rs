@@ -513,19 +513,29 @@ const MAX_WORKERS: usize = 8;
 
 /// Verifies a bundle read from `input`, handing each disclosed event to `sink` as it
 /// passes its own checks. See the module documentation for what is checked.
-pub fn verify_bundle<R: Read>(
+pub fn verify_bundle<R: Read + Send>(
     input: R,
     options: &VerifyOptions,
     sink: &mut dyn EventSink,
 ) -> Result<VerifiedBundle, VerifyError> {
-    // Parse lines and hash leaves on every core but this one's share; only the ordered
+    // Read, parse and hash leaves on every core but this one's share; only the ordered
     // checks and the fold into the root run here.
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-    let mut reader = if cores > 1 {
-        BundleReader::with_workers(input, cores.min(MAX_WORKERS))
+    if cores > 1 {
+        BundleReader::with_workers(input, cores.min(MAX_WORKERS), |reader| {
+            verify_lines(reader, options, sink)
+        })
     } else {
-        BundleReader::new(input)
-    };
+        verify_lines(&mut BundleReader::new(input), options, sink)
+    }
+}
+
+/// [`verify_bundle`]'s checks over the lines `reader` gives.
+fn verify_lines<R: Read>(
+    reader: &mut BundleReader<R>,
+    options: &VerifyOptions,
+    sink: &mut dyn EventSink,
+) -> Result<VerifiedBundle, VerifyError> {
     let mut state: Option<State> = None;
     let mut stage = Stage::Header;
     let mut number = 0u64;
@@ -580,7 +590,7 @@ pub fn verify_bundle<R: Read>(
                         end,
                         expected,
                     } => {
-                        return Err(classify_gap(&mut reader, number, start, end, expected));
+                        return Err(classify_gap(reader, number, start, end, expected));
                     }
                 }
             }
@@ -592,7 +602,7 @@ pub fn verify_bundle<R: Read>(
                     end,
                     expected,
                 } => {
-                    return Err(classify_gap(&mut reader, number, start, end, expected));
+                    return Err(classify_gap(reader, number, start, end, expected));
                 }
             },
             (Stage::Ended, _) => return Err(VerifyError::TrailingData { line: number }),

@@ -166,8 +166,8 @@ fn run(arguments: &Arguments) -> Result<ExitCode, String> {
         trusted_keys: arguments.trusted_keys.clone(),
         previous,
     };
-    let input: Box<dyn Read> = if arguments.bundle == "-" {
-        Box::new(io::stdin().lock())
+    let input: Box<dyn Read + Send> = if arguments.bundle == "-" {
+        Box::new(io::stdin())
     } else {
         Box::new(
             File::open(&arguments.bundle)
