@@ -2451,6 +2451,11 @@ mod tests {
         );
     }
 
+    /// [`describe`] for a reader with `workers` threads and chunks of `chunk_bytes`.
+    fn read_in_chunks<R: Read + Send>(input: R, workers: usize, chunk_bytes: usize) -> Vec<String> {
+        BundleReader::with_limits(input, workers, chunk_bytes, MAX_LINE_BYTES, describe)
+    }
+
     /// Each line as the reader gives it, then how reading ended.
     fn describe<R: Read>(reader: &mut BundleReader<R>) -> Vec<String> {
         let mut lines = Vec::new();
@@ -2549,13 +2554,7 @@ mod tests {
         assert!(reference.last().unwrap().starts_with("done after"));
         for workers in [0, 1, 3] {
             for chunk_bytes in [1, 2, 7, 64, 333, 4096, 1 << 20] {
-                let lines = BundleReader::with_limits(
-                    &bundle[..],
-                    workers,
-                    chunk_bytes,
-                    MAX_LINE_BYTES,
-                    describe,
-                );
+                let lines = read_in_chunks(&bundle[..], workers, chunk_bytes);
                 assert_eq!(
                     lines, reference,
                     "{workers} workers, chunks of {chunk_bytes}"
@@ -2588,13 +2587,7 @@ mod tests {
             }
             for workers in [0, 2] {
                 for chunk_bytes in [1, 13, 500] {
-                    let lines = BundleReader::with_limits(
-                        &bundle[..cut],
-                        workers,
-                        chunk_bytes,
-                        MAX_LINE_BYTES,
-                        describe,
-                    );
+                    let lines = read_in_chunks(&bundle[..cut], workers, chunk_bytes);
                     assert_eq!(
                         lines, reference,
                         "cut {cut}, {workers} workers, {chunk_bytes}"
@@ -2691,13 +2684,7 @@ mod tests {
         );
         for workers in [0, 2] {
             for chunk_bytes in [1, 500, 1 << 20] {
-                let lines = BundleReader::with_limits(
-                    &bundle[..],
-                    workers,
-                    chunk_bytes,
-                    MAX_LINE_BYTES,
-                    describe,
-                );
+                let lines = read_in_chunks(&bundle[..], workers, chunk_bytes);
                 assert_eq!(lines, reference, "{workers} workers, {chunk_bytes}");
             }
         }
