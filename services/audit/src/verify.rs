@@ -521,13 +521,8 @@ pub fn verify_bundle<R: Read + Send>(
     // Read, parse and hash leaves on every core but this one's share; only the ordered
     // checks and the fold into the root run here.
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-    if cores > 1 {
-        BundleReader::with_workers(input, cores.min(MAX_WORKERS), |reader| {
-            verify_lines(reader, options, sink)
-        })
-    } else {
-        verify_lines(&mut BundleReader::new(input), options, sink)
-    }
+    let workers = if cores > 1 { cores.min(MAX_WORKERS) } else { 0 };
+    BundleReader::with_workers(input, workers, |reader| verify_lines(reader, options, sink))
 }
 
 /// [`verify_bundle`]'s checks over the lines `reader` gives.

@@ -280,3 +280,50 @@ fn checks_a_consent_receipt_against_the_trusted_key() {
     let output = run(&["--receipt", file_arg]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn reads_a_bundle_from_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let envelopes = support::synthetic_log(12);
+    let tree = Tree::new(&envelopes);
+    let signer = operator();
+    let bundle = Export::everything(&envelopes, &tree, &signer).write();
+    let key = signer.verifier().to_string();
+    let verify = |bytes: Vec<u8>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_confide-verify"))
+            .args(["-", "--trusted-key", &key])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Written from another thread, so that a full pipe cannot stall the test.
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        output
+    };
+
+    let output = verify(bundle.clone());
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).contains("bundle verified"));
+
+    // Cut short on the pipe: named, not waited on.
+    let output = verify(bundle[..bundle.len() / 2].to_vec());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("Truncated"),
+        "{}",
+        text(&output.stderr)
+    );
+}
