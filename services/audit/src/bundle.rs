@@ -1565,7 +1565,7 @@ struct Input<R> {
     chunk_bytes: usize,
     max_line_bytes: usize,
     /// The number of the next chunk read.
-    next: usize,
+    next_number: usize,
 }
 
 impl<R: Read> Input<R> {
@@ -1577,7 +1577,7 @@ impl<R: Read> Input<R> {
             carry: Vec::new(),
             chunk_bytes,
             max_line_bytes,
-            next: 0,
+            next_number: 0,
         }
     }
 
@@ -1638,8 +1638,8 @@ impl<R: Read> Input<R> {
         if self.ended {
             return None;
         }
-        let number = self.next;
-        self.next += 1;
+        let number = self.next_number;
+        self.next_number += 1;
         let outcome = match self.read_into(&mut chunk) {
             Ok(true) => return Some((number, Outcome::Chunk(chunk))),
             Ok(false) => Outcome::End,
@@ -1684,7 +1684,7 @@ impl<R> std::fmt::Debug for Input<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Input")
             .field("done", &self.done)
-            .field("next", &self.next)
+            .field("next_number", &self.next_number)
             .finish()
     }
 }
