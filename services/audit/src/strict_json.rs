@@ -197,7 +197,7 @@ impl Parser<'_, '_> {
 
     /// Parses the value at `at`, recording it if `depth <= record_depth`. Inlined into
     /// the object and array loops (which are not inlined, so the recursion goes through
-    /// them): a member or element that is a string or number costs no call.
+    /// them): a member or element that is a string costs no call.
     #[inline(always)]
     fn value(&mut self, at: usize, depth: u16, key: Key) -> Result<usize, Failed> {
         if depth > MAX_DEPTH {
@@ -439,7 +439,7 @@ fn word(chunk: &[u8]) -> u64 {
 }
 
 /// The position at or after `from` of the first byte below 0x23 (a control character,
-/// the space, `!` or `"`) or `\` in `text`, and that byte, eight bytes at a time: no
+/// the space, `!` or `"`) or `\` in `text`, and that byte, sixteen bytes a step (then eight): no
 /// byte-by-byte loop (and no mispredicted branch per byte) except in the last few bytes
 /// of the text. One test for "below 0x23" finds the quote and the control characters
 /// together; the caller steps over a space or `!`, which are rare in the identifiers and
