@@ -439,9 +439,9 @@ fn word(chunk: &[u8]) -> u64 {
 }
 
 /// The position at or after `from` of the first byte below 0x23 (a control character,
-/// the space, `!` or `"`) or `\` in `text`, and that byte, sixteen bytes a step (then eight): no
-/// byte-by-byte loop (and no mispredicted branch per byte) except in the last few bytes
-/// of the text. One test for "below 0x23" finds the quote and the control characters
+/// the space, `!` or `"`) or `\` in `text`, and that byte, sixteen bytes a step (then
+/// eight): no byte-by-byte loop (and no mispredicted branch per byte) except in the last
+/// few bytes of the text. One test for "below 0x23" finds the quote and the control characters
 /// together; the caller steps over a space or `!`, which are rare in the identifiers and
 /// codes that make up most strings here.
 #[inline(always)]
