@@ -1,3 +1,8 @@
+// Kept only for services/app/tests/it/main.rs and services/api/tests/it/main.rs, which include
+// this file by path. The event store's and the vault's tests use `confide-test-support`
+// (services/test-support) instead, which also removes its databases afterwards; once app and
+// api use it too, delete this file.
+
 //! Test harness: a fresh SQLite file or a fresh PostgreSQL schema per test.
 //!
 //! PostgreSQL comes from `CONFIDE_TEST_DATABASE_URL` (`.ci/test` creates the role and database

@@ -1,17 +1,13 @@
 //! The key store on both backends: sealing round trips, destruction is final, and nothing
 //! opens under the wrong tenant, key, row or master key.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-#[path = "../../eventstore/tests/common/mod.rs"]
-mod common;
-
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use confide_domain::{KeyId, Sealed, TenantId};
 use confide_eventstore::{PgEventStore, SqliteEventStore};
+use confide_test_support::{both_backends, postgres};
 use confide_vault::{Damaged, KeyError, KeyStore, LocalKeyStore, MAX_PLAINTEXT, MasterKey};
 
 /// A migrated database of either kind, with raw access to `data_keys` for the tests that
@@ -20,6 +16,18 @@ use confide_vault::{Damaged, KeyError, KeyStore, LocalKeyStore, MAX_PLAINTEXT, M
 enum Db {
     Postgres(PgEventStore),
     Sqlite(SqliteEventStore),
+}
+
+impl From<SqliteEventStore> for Db {
+    fn from(store: SqliteEventStore) -> Self {
+        Self::Sqlite(store)
+    }
+}
+
+impl From<PgEventStore> for Db {
+    fn from(store: PgEventStore) -> Self {
+        Self::Postgres(store)
+    }
 }
 
 impl Db {
@@ -124,28 +132,8 @@ fn key(name: &str) -> KeyId {
 
 const NAME: &[u8] = "Ada Lovelace <ada@example.org> ✓".as_bytes();
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::Db::Sqlite(super::common::sqlite().await)).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::Db::Postgres(super::common::postgres().await)).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+both_backends!(
+    |store| case(Db::from(store));
     a_sealed_value_opens_again_with_the_same_key,
     sealing_the_same_plaintext_twice_gives_different_values,
     a_destroyed_key_is_gone_and_opens_nothing,
@@ -480,7 +468,7 @@ async fn an_unknown_key_opens_nothing(db: Db) {
 /// another tenant's keys, even when it asks for all rows.
 #[tokio::test]
 async fn postgres_row_level_security_hides_other_tenants_keys() {
-    let store = common::postgres().await;
+    let store = postgres().await;
     let keys = LocalKeyStore::new(store.clone(), MasterKey::generate());
     keys.create_key(&tenant("acme"), &key("client-key-1"))
         .await

@@ -1,14 +1,9 @@
 //! One conformance suite, run against every backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use confide_audit::checkpoint::{Checkpoint, NoteSigner};
 use confide_audit::merkle;
 use confide_eventstore::checkpoint::{CheckpointSigner, sign_checkpoint};
@@ -16,33 +11,11 @@ use confide_eventstore::{
     AppendRequest, ExpectedVersion, GlobalPosition, NewEvent, StoreError, Subscription, Upcasters,
     proof,
 };
+use confide_test_support::{Store, append_n, at, both_backends, event, stream, tenant};
 use serde_json::json;
 
-/// Generates one test per case and backend.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store: super::Store = std::sync::Arc::new(super::sqlite().await);
-                    super::$case(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store: super::Store = std::sync::Arc::new(super::postgres().await);
-                    super::$case(store).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+both_backends!(
+    |store| case(Arc::new(store));
     appends_and_reads_back_exactly_what_was_hashed,
     expected_versions_are_enforced_and_conflicts_write_nothing,
     several_streams_are_written_atomically,
@@ -619,6 +592,12 @@ async fn malformed_events_are_refused_and_nothing_is_written(store: Store) {
     assert_eq!(store.tree_head(&t).await.unwrap(), None);
 }
 
+// The same log read by a store without upcasters and by one with them.
+both_backends!(
+    |store| case(Arc::new(store.clone()), Arc::new(store.with_upcasters(upcasters())));
+    upcasting_is_applied_on_read,
+);
+
 /// Upcasting changes what is read, never what is stored or hashed.
 async fn upcasting_is_applied_on_read(store: Store, upcast: Store) {
     let t = tenant("upcast");
@@ -675,18 +654,4 @@ fn upcasters() -> Upcasters {
             p["audience"] = json!([]);
             p
         })
-}
-
-#[tokio::test]
-async fn sqlite_upcasting_is_applied_on_read() {
-    let store = sqlite().await;
-    let upcast = store.clone().with_upcasters(upcasters());
-    upcasting_is_applied_on_read(Arc::new(store), Arc::new(upcast)).await;
-}
-
-#[tokio::test]
-async fn postgres_upcasting_is_applied_on_read() {
-    let store = postgres().await;
-    let upcast = store.clone().with_upcasters(upcasters());
-    upcasting_is_applied_on_read(Arc::new(store), Arc::new(upcast)).await;
 }

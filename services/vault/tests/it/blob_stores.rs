@@ -6,14 +6,13 @@
 //! `CONFIDE_TEST_S3_SECRET_ACCESS_KEY` (`eval "$(.ci/garage)"` sets them). Without them it
 //! fails under `CI=true`, and elsewhere prints a note and does nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use bytes::Bytes;
+use confide_test_support::both_backends;
 use confide_vault::{
     BlobError, BlobKey, BlobStore, CHUNK_SIZE, LocalBlobStore, MediaError, MediaKey, PART_SIZE,
     S3BlobStore, S3Config, S3Credentials, ciphertext_len, decrypt_range, encrypt_stream,
@@ -41,7 +40,7 @@ enum Backend {
     },
 }
 
-fn local() -> Harness {
+fn local_store() -> Harness {
     let directory = tempfile::tempdir().unwrap();
     let root = directory.path().join("blobs");
     let store = LocalBlobStore::new(&root).unwrap();
@@ -65,7 +64,7 @@ const S3_VARIABLES: [&str; 5] = [
 ];
 
 /// The S3 store of the test server, or `None` (outside CI) when none is configured.
-async fn s3() -> Option<Harness> {
+async fn s3_store() -> Option<Harness> {
     let values: Vec<Option<String>> = S3_VARIABLES
         .iter()
         .map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
@@ -118,30 +117,14 @@ fn unique_prefix() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod local {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::local()).await;
-                }
-            )*
-        }
-        mod s3 {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    if let Some(harness) = super::s3().await {
-                        super::$case(harness).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+both_backends!(
+    local => local_store(),
+    // Outside CI, with no S3 server configured, `s3_store` prints a note and the test ends.
+    s3 => match s3_store().await {
+        Some(harness) => harness,
+        None => return,
+    },
+    |harness| case(harness);
     an_object_is_stored_sized_read_by_range_and_deleted,
     a_body_that_fails_leaves_nothing_and_a_retry_succeeds,
     a_large_body_round_trips_in_several_parts,

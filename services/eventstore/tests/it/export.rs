@@ -1,46 +1,22 @@
 //! Audit bundles written from the store verify offline, and a row edited in the database is
 //! found by `verify_store`: on every backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+use std::sync::Arc;
 
-mod common;
-
-use common::*;
 use confide_audit::checkpoint::NoteSigner;
 use confide_audit::verify::{VerifyError, VerifyOptions, verify_bundle};
 use confide_eventstore::checkpoint::{CheckpointSigner, sign_checkpoint};
 use confide_eventstore::export::{
     ExportError, ExportRequest, ExportSummary, Filter, export_bundle, verify_store,
 };
-use confide_eventstore::{AppendRequest, ExpectedVersion, NewEvent, StoreError};
+use confide_eventstore::{
+    AppendRequest, ExpectedVersion, NewEvent, PgEventStore, SqliteEventStore, StoreError,
+};
+use confide_test_support::{Store, at, both_backends, sqlite, stream, tenant};
 use serde_json::json;
 
-macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::sqlite().await;
-                    let edit = super::Editor::Sqlite(store.pool().clone());
-                    super::$case(std::sync::Arc::new(store), edit).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::postgres().await;
-                    let edit = super::Editor::Postgres(store.pool().clone());
-                    super::$case(std::sync::Arc::new(store), edit).await;
-                }
-            )*
-        }
-    };
-}
-
-on_every_backend!(
+both_backends!(
+    |store| case(Arc::new(store.clone()), Editor::from(&store));
     a_client_bundle_discloses_the_streams_the_client_created_and_verifies,
     a_bundle_proves_the_log_extends_the_auditors_previous_checkpoint,
     a_previous_checkpoint_of_another_log_is_refused,
@@ -52,6 +28,18 @@ on_every_backend!(
 enum Editor {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+}
+
+impl From<&SqliteEventStore> for Editor {
+    fn from(store: &SqliteEventStore) -> Self {
+        Editor::Sqlite(store.pool().clone())
+    }
+}
+
+impl From<&PgEventStore> for Editor {
+    fn from(store: &PgEventStore) -> Self {
+        Editor::Postgres(store.pool().clone())
+    }
 }
 
 impl Editor {

@@ -1,21 +1,17 @@
 //! PostgreSQL only: many concurrent writers with rollbacks and a long transaction, read by a
 //! concurrent global reader; and row-level security as the second wall between tenants.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::*;
 use confide_audit::merkle;
 use confide_eventstore::{
     AppendRequest, EventStore, ExpectedVersion, GlobalPosition, InlineProjection, NewEvent,
     PgEventStore, RecordedEvent, StoreError, Subscription, TenantId, proof,
 };
+use confide_test_support::{append_n, at, event, postgres, postgres_with, stream, tenant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
