@@ -28,6 +28,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
+use confide_app::Caller;
 use confide_domain::{Actor, ClientId, TenantId, UserId};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
@@ -100,23 +101,6 @@ struct TicketClaims<T> {
     scope: String,
     #[serde(flatten)]
     ticket: T,
-}
-
-/// An authenticated caller: one tenant, and who acts in it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub tenant: TenantId,
-    pub actor: Actor,
-}
-
-impl Principal {
-    /// The client a client link is scoped to.
-    pub fn client(&self) -> Option<ClientId> {
-        match &self.actor {
-            Actor::ClientLink { client_id } => Some(*client_id),
-            _ => None,
-        }
-    }
 }
 
 /// Why a token was refused. The message is safe to show the caller.
@@ -603,7 +587,7 @@ impl Authenticator {
     ///
     /// A `kid` that neither the local key, the file's keys nor the cached remote set know
     /// may fetch the remote set again (see [`RemoteKeySet`]) before the token is refused.
-    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
             return Err(AuthError::Algorithm);
@@ -642,7 +626,7 @@ impl Authenticator {
             // from them.
             _ => Actor::user(UserId::parse(&claims.sub).map_err(|_| AuthError::Subject)?),
         };
-        Ok(Principal { tenant, actor })
+        Ok(Caller { tenant, actor })
     }
 
     /// The audience of a kind of ticket: the server itself, never the API's audience, so a

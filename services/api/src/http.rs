@@ -23,7 +23,6 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::ApiState;
-use crate::auth::AuthError;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -278,34 +277,21 @@ pub(crate) async fn graphql(
     }
 
     let mut request = request;
-    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
-        let token = authorization
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AuthError::Malformed);
-        let verified = match token {
-            Ok(token) => state.services.auth.verify(token.trim()).await,
-            Err(error) => Err(error),
-        };
-        match verified {
-            Ok(principal) => {
-                crate::graphql::record_tenant(&principal);
-                request = request.data(principal);
-            }
-            Err(error) => {
-                let mut response = refusal(
-                    StatusCode::UNAUTHORIZED,
-                    media,
-                    &error.to_string(),
-                    "UNAUTHENTICATED",
-                );
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-                return response;
-            }
+    match crate::caller::from_headers(&state.auth, &headers).await {
+        None => {}
+        Some(Ok(caller)) => request = request.data(caller),
+        Some(Err(error)) => {
+            let mut response = refusal(
+                StatusCode::UNAUTHORIZED,
+                media,
+                &error.to_string(),
+                "UNAUTHENTICATED",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            return response;
         }
     }
 

@@ -17,14 +17,13 @@ use confide_domain::aggregates::consent::{
     Consent, ConsentCore, Evidence, Expiry, ExpiryTrigger, PurposeState,
 };
 use confide_domain::aggregates::consent_form::ConsentForm;
-use confide_domain::aggregates::tenant::Tenant;
-use confide_domain::{Aggregate, ConsentId, DomainError, Event};
-use confide_eventstore::checkpoint::{CheckpointSigner, sign_checkpoint};
+use confide_domain::{Aggregate, ConsentId, DomainError, Event, reads};
+use confide_eventstore::checkpoint::sign_checkpoint;
 use confide_eventstore::proof::inclusion_proof;
 use confide_eventstore::{RecordedEvent, StoreError, StreamId, TenantId};
 use serde_json::{Value, json};
 
-use crate::{App, AppError, stream_of, tenant_stream};
+use crate::{App, AppError, Caller, stream};
 
 /// The version string of the Kantara Consent Receipt Specification the receipt follows.
 const KANTARA_CR_VERSION: &str = "KI-CR-v1.1.0";
@@ -43,22 +42,25 @@ pub struct ConsentReceipt {
 }
 
 impl App {
-    /// The receipt of consent `consent` of `tenant`, which the client must have given (a
-    /// consent only requested, refused or noticed has none). The checkpoint is the newest one
-    /// `signer` made if it covers the log as it now is, else a new one. The caller decides
-    /// who may see it.
-    #[tracing::instrument(name = "app.consent_receipt", skip_all, fields(tenant_id = %tenant))]
+    /// The receipt of a consent the client has given (a consent only requested, refused or
+    /// noticed has none): for its client through their link, and in the organisation for an
+    /// org_admin, an auditor or the consent's practitioner. The checkpoint is the newest one
+    /// this server made if it covers the log as it now is, else a new one.
+    #[tracing::instrument(name = "app.consent_receipt", skip_all, fields(tenant_id = %caller.tenant))]
     pub async fn consent_receipt(
         &self,
-        tenant: &TenantId,
+        caller: &Caller,
         consent: ConsentId,
-        signer: &CheckpointSigner,
     ) -> Result<ConsentReceipt, AppError> {
-        let stream = stream_of("consent", consent)?;
+        let tenant = &caller.tenant;
+        let signer = self.signer.as_ref();
+        let stream = stream(consent);
         let loaded = self.load::<Consent>(tenant, &stream).await?;
-        if loaded.state.core().is_none() {
+        let Some(core) = loaded.state.core() else {
             return Err(DomainError::not_found("consent").into());
-        }
+        };
+        let organisation = self.organisation(tenant).await?;
+        reads::consent_receipt(&organisation, &caller.actor, core)?;
         if loaded.state.evidence().is_none() {
             return Err(DomainError::conflict(
                 "a receipt is issued only for a consent the client has given",
@@ -85,11 +87,11 @@ impl App {
         };
 
         let checkpoint =
-            sign_checkpoint(self.store().as_ref(), signer, tenant, self.clock.now()).await?;
+            sign_checkpoint(self.store.as_ref(), signer, tenant, self.clock.now()).await?;
         let mut proven = Vec::with_capacity(given_at + 1);
         for event in &events[..=given_at] {
             let inclusion = inclusion_proof(
-                self.store().as_ref(),
+                self.store.as_ref(),
                 tenant,
                 event.sequence,
                 checkpoint.tree_size,
@@ -102,12 +104,8 @@ impl App {
             });
         }
 
-        let organisation = self.load::<Tenant>(tenant, &tenant_stream()).await?.state;
         let form = self
-            .load::<ConsentForm>(
-                tenant,
-                &stream_of("consent_form", evidence.form.consent_form_id)?,
-            )
+            .load::<ConsentForm>(tenant, &crate::stream(evidence.form.consent_form_id))
             .await?
             .state;
         let service = form
@@ -141,7 +139,7 @@ impl App {
         let mut events = Vec::new();
         loop {
             let from = events.len() as u64 + 1;
-            let page = self.store().read_stream(tenant, stream, from, PAGE).await?;
+            let page = self.store.read_stream(tenant, stream, from, PAGE).await?;
             let last = page.len() < PAGE;
             events.extend(page);
             if last {

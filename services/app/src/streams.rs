@@ -1,18 +1,51 @@
 //! The name of each aggregate's stream: `<kind>-<id>`, and one `tenant` stream per tenant for
-//! its policy and memberships.
+//! its policy and memberships. A stream id is built from a typed id, so it cannot be of the
+//! wrong kind and cannot fail.
 
-use std::fmt::Display;
-
-use confide_eventstore::{StoreError, StreamId};
+use confide_domain::{
+    CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, RecordingId,
+    SubjectRequestId,
+};
+use confide_eventstore::StreamId;
+use uuid::Uuid;
 
 /// The tenant's own stream: policy and memberships.
 pub fn tenant_stream() -> StreamId {
-    StreamId::parse("tenant").expect("\"tenant\" is a valid stream id")
+    StreamId::named("tenant")
 }
 
-/// The stream of the aggregate of `kind` (`consent`, `recording`, …) with `id`.
-pub fn stream_of(kind: &str, id: impl Display) -> Result<StreamId, StoreError> {
-    StreamId::parse(&format!("{kind}-{id}"))
+/// An id that names an aggregate's stream.
+pub trait StreamKey: Copy {
+    /// What precedes the id in the stream's name.
+    const KIND: &'static str;
+    fn uuid(self) -> Uuid;
+}
+
+macro_rules! stream_keys {
+    ($($id:ty => $kind:literal),* $(,)?) => {$(
+        impl StreamKey for $id {
+            const KIND: &'static str = $kind;
+            fn uuid(self) -> Uuid {
+                self.as_uuid()
+            }
+        }
+    )*};
+}
+
+stream_keys! {
+    CaseStudyId => "case_study",
+    ClientId => "client",
+    ConsentFormId => "consent_form",
+    ConsentId => "consent",
+    CourseId => "course",
+    GrantId => "grant",
+    RecordingId => "recording",
+    SubjectRequestId => "subject_request",
+}
+
+/// The stream of the aggregate `id` names.
+pub fn stream<K: StreamKey>(id: K) -> StreamId {
+    StreamId::of(K::KIND, id.uuid())
 }
 
 /// The aggregate kind a stream belongs to: what precedes the first `-` (the whole name for
@@ -22,4 +55,20 @@ pub(crate) fn kind_of(stream: &StreamId) -> &str {
         .as_str()
         .split_once('-')
         .map_or(stream.as_str(), |(kind, _)| kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_named_by_its_kind_and_id() {
+        let id = Uuid::now_v7();
+        let Ok(consent) = ConsentId::from_uuid(id) else {
+            panic!("a v7 UUID is a consent id");
+        };
+        assert_eq!(stream(consent).as_str(), format!("consent-{id}"));
+        assert_eq!(kind_of(&stream(consent)), "consent");
+        assert_eq!(kind_of(&tenant_stream()), "tenant");
+    }
 }

@@ -12,9 +12,6 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use confide_api::auth::LocalKey;
-use confide_audit::checkpoint::NoteSigner;
-use confide_eventstore::checkpoint::CheckpointSigner;
-use confide_vault::MasterKey;
 
 use crate::settings::{Secret, Settings};
 
@@ -51,30 +48,25 @@ fn secret(
     }
 }
 
-pub(crate) fn load_signer(settings: &Settings) -> Result<CheckpointSigner> {
-    let name = &settings.log_origin;
-    let seed = secret(
+/// 32 random bytes in standard base64: a fresh Ed25519 seed or master key.
+fn random_key() -> Result<String> {
+    Ok(STANDARD.encode(rand::random::<[u8; 32]>()))
+}
+
+/// The checkpoint signing key's seed (base64).
+pub(crate) fn load_checkpoint_seed(settings: &Settings) -> Result<String> {
+    secret(
         settings.signing_key.as_ref(),
         &settings.signing_key_file,
-        || {
-            NoteSigner::generate(name)
-                .map(|s| s.seed_base64())
-                .context("generating a signing key")
-        },
-    )?;
-    let signer = NoteSigner::from_seed_base64(name, &seed)
-        .context("the checkpoint signing key is not a base64 Ed25519 seed")?;
-    Ok(CheckpointSigner::new(signer, name.clone()))
+        random_key,
+    )
 }
 
 pub(crate) fn load_token_key(settings: &Settings) -> Result<LocalKey> {
     let seed = secret(
         settings.token_key.as_ref(),
         &settings.token_key_file,
-        || {
-            Ok(STANDARD
-                .encode(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng).to_bytes()))
-        },
+        random_key,
     )?;
     let seed: [u8; 32] = STANDARD
         .decode(seed)
@@ -87,12 +79,11 @@ pub(crate) fn load_token_key(settings: &Settings) -> Result<LocalKey> {
     Ok(LocalKey::from_seed(&seed, public))
 }
 
-pub(crate) fn load_master_key(settings: &Settings) -> Result<MasterKey> {
-    let text = secret(
+/// The master key that wraps every data key (base64 of 32 bytes).
+pub(crate) fn load_master_key(settings: &Settings) -> Result<String> {
+    secret(
         settings.master_key.as_ref(),
         &settings.master_key_file,
-        || Ok(MasterKey::generate().to_base64()),
-    )?;
-    MasterKey::from_base64(&text)
-        .map_err(|_| anyhow::anyhow!("the master key is not base64 of 32 bytes"))
+        random_key,
+    )
 }

@@ -10,10 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use confide_api::ApiState;
-use confide_eventstore::TenantId;
+use confide_domain::TenantId;
 use tokio::net::TcpListener;
 
-use crate::server::AppState;
 use crate::settings::{Database, Settings};
 
 #[derive(Parser)]
@@ -142,10 +141,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             user,
             hours,
         } => {
-            let backend = server::open_store(&settings).await?;
-            let services = server::services(&settings, &backend).await?;
-            let token = services
-                .auth
+            let token = server::authenticator(&settings)?
                 .mint_user_token(
                     &TenantId::parse(&tenant)?,
                     &confide_domain::UserId::parse(&user)?,
@@ -163,8 +159,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             consent_model,
             jurisdiction,
         }) => {
-            let backend = server::open_store(&settings).await?;
-            let services = server::services(&settings, &backend).await?;
+            let app = server::open_app(&settings).await?;
             let tenant = TenantId::parse(&tenant)?;
             let policy = confide_domain::policy::TenantPolicy {
                 consent_model: serde_json::from_value(serde_json::json!(consent_model))
@@ -177,40 +172,28 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
                 jurisdiction: serde_json::from_value(serde_json::json!(jurisdiction))
                     .context("--jurisdiction is gdpr, uk_gdpr, ccpa, hipaa or pdpa")?,
             };
-            services
-                .app
-                .execute::<confide_domain::aggregates::tenant::Tenant>(
-                    &tenant,
-                    &confide_domain::Actor::system(confide_domain::SystemJob::Provisioning),
-                    &confide_app::tenant_stream(),
-                    confide_domain::aggregates::tenant::TenantCommand::CreateTenant {
-                        name,
-                        policy,
-                        first_admin: confide_domain::UserId::parse(&admin)?,
-                    },
-                    &[],
-                )
-                .await?;
+            app.create_tenant(
+                &tenant,
+                name,
+                policy,
+                confide_domain::UserId::parse(&admin)?,
+            )
+            .await?;
             println!("created tenant {tenant} with org_admin {admin}");
             Ok(())
         }
         Command::Migrate => {
-            server::open_store(&settings).await?;
+            server::open_app(&settings).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Audit(command) => audit(command, settings).await,
         Command::Checkpoint { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let backend = server::open_store(&settings).await?;
-            let signer = keys::load_signer(&settings)?;
-            let checkpoint = confide_eventstore::checkpoint::sign_checkpoint(
-                backend.store.as_ref(),
-                &signer,
-                &tenant,
-                chrono::Utc::now(),
-            )
-            .await?;
+            let checkpoint = server::open_app(&settings)
+                .await?
+                .sign_checkpoint(&tenant)
+                .await?;
             print!("{}", checkpoint.note);
             Ok(())
         }
@@ -220,7 +203,11 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
 async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
     match command {
         AuditCommand::Key => {
-            println!("{}", keys::load_signer(&settings)?.note_signer().verifier());
+            let seed = keys::load_checkpoint_seed(&settings)?;
+            println!(
+                "{}",
+                confide_app::checkpoint_key(&settings.log_origin, &seed)?
+            );
             Ok(())
         }
         AuditCommand::Export {
@@ -234,8 +221,7 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
             out,
         } => {
             let tenant = TenantId::parse(&tenant)?;
-            let backend = server::open_store(&settings).await?;
-            let services = server::services(&settings, &backend).await?;
+            let app = server::open_app(&settings).await?;
             let previous = match previous {
                 Some(path) => Some(
                     std::fs::read_to_string(&path)
@@ -250,22 +236,16 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
                 &recordings,
                 &consents,
             )?;
-            let operator = confide_domain::Actor::system(confide_domain::SystemJob::Operator);
-            let export_id = services
-                .app
-                .record_audit_export(
-                    &tenant,
-                    &operator,
-                    scope.clone(),
-                    previous.as_deref(),
-                    &services.signer,
-                )
+            let operator = confide_app::Caller {
+                tenant: tenant.clone(),
+                actor: confide_domain::Actor::system(confide_domain::SystemJob::Operator),
+            };
+            let export_id = app
+                .record_audit_export(&operator, scope.clone(), previous.as_deref())
                 .await?;
             let summary = if out.as_os_str() == "-" {
                 let mut stdout = tokio::io::stdout();
-                services
-                    .app
-                    .write_audit_bundle(&tenant, &services.signer, &scope, previous, &mut stdout)
+                app.write_audit_bundle(&operator, &scope, previous, &mut stdout)
                     .await?
             } else {
                 // Written beside the target and moved into place only when complete, so a
@@ -276,9 +256,8 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
                         .await
                         .with_context(|| format!("creating {}", partial.display()))?,
                 );
-                let written = services
-                    .app
-                    .write_audit_bundle(&tenant, &services.signer, &scope, previous, &mut file)
+                let written = app
+                    .write_audit_bundle(&operator, &scope, previous, &mut file)
                     .await;
                 let summary = match written {
                     Ok(summary) => summary,
@@ -299,32 +278,21 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
                 summary.bundle.tree_size,
                 summary.checkpoint.tree_size,
                 hex::encode(summary.checkpoint.root),
-                services.signer.note_signer().verifier(),
+                app.checkpoint_key(),
             );
             Ok(())
         }
         AuditCommand::VerifyStore { tenant } => {
-            let backend = server::open_store(&settings).await?;
-            let signer = keys::load_signer(&settings)?;
+            let app = server::open_app(&settings).await?;
             let tenants = match tenant {
                 Some(tenant) => vec![TenantId::parse(&tenant)?],
-                None => backend
-                    .store
-                    .tenant_sizes()
-                    .await?
-                    .into_iter()
-                    .map(|(tenant, _)| tenant)
-                    .collect(),
+                None => app.tenants().await?,
             };
-            let keys = [signer.note_signer().verifier()];
             for tenant in tenants {
-                let checked = confide_eventstore::export::verify_store(
-                    backend.store.as_ref(),
-                    &tenant,
-                    &keys,
-                )
-                .await
-                .with_context(|| format!("tenant {tenant}'s log does not verify"))?;
+                let checked = app
+                    .verify_store(&tenant)
+                    .await
+                    .with_context(|| format!("tenant {tenant}'s log does not verify"))?;
                 println!(
                     "{tenant}: {} events, {} tree nodes, {} checkpoints verified; root {}",
                     checked.events,
@@ -339,9 +307,8 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
 }
 
 async fn serve(settings: Settings) -> Result<()> {
-    let backend = server::open_store(&settings).await?;
-    let services = Arc::new(server::services(&settings, &backend).await?);
-    let signer = keys::load_signer(&settings)?;
+    let app = Arc::new(server::open_app(&settings).await?);
+    let auth = Arc::new(server::authenticator(&settings)?);
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -361,7 +328,7 @@ async fn serve(settings: Settings) -> Result<()> {
         settings::MediaStore::Local(dir) => println!("  media: encrypted in {}", dir.display()),
         settings::MediaStore::S3(s3) => println!("  media: encrypted in S3 bucket {}", s3.bucket),
     }
-    println!("  checkpoint key: {}", signer.note_signer().verifier());
+    println!("  checkpoint key: {}", app.checkpoint_key());
     println!("  GraphQL: http://{address}/graphql");
     if settings.development {
         println!("  GraphiQL: open http://{address}/graphql in a browser");
@@ -369,9 +336,6 @@ async fn serve(settings: Settings) -> Result<()> {
     }
     // Last: scripts and tests read up to this line.
     println!("  health: http://{address}/health");
-    let state = AppState {
-        store: backend.store.clone(),
-        api: Arc::new(ApiState::new(services, settings.development)),
-    };
+    let state = Arc::new(ApiState::new(app, auth, settings.development));
     server::launch(state, listener, shutdown).await
 }

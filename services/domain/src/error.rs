@@ -1,8 +1,8 @@
 //! The one error type of the domain.
 //!
-//! Each variant is something a caller can act on: the API maps them to `NOT_FOUND`,
-//! `CONFLICT`, `FORBIDDEN`, `CONSENT_REQUIRED` and `BAD_USER_INPUT`. The domain does no I/O,
-//! so there is no "unexpected" variant: every error here is a rule that refused.
+//! Each variant is something a caller can act on; an edge maps them to its own vocabulary
+//! (the API's wire codes are the API's). The domain does no I/O, so there is no
+//! "unexpected" variant: every error here is a rule that refused.
 
 use thiserror::Error;
 
@@ -78,14 +78,14 @@ impl DomainError {
         Self::NotFound { entity }
     }
 
-    /// A stable machine-readable code, matching the API's `extensions.code`.
+    /// A stable machine-readable name of the kind of refusal, in the domain's own words.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound { .. } => "NOT_FOUND",
-            Self::Conflict { .. } => "CONFLICT",
-            Self::Forbidden { .. } => "FORBIDDEN",
-            Self::ConsentRequired { .. } => "CONSENT_REQUIRED",
-            Self::Invalid { .. } => "BAD_USER_INPUT",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::Forbidden { .. } => "forbidden",
+            Self::ConsentRequired { .. } => "consent_required",
+            Self::Invalid { .. } => "invalid",
         }
     }
 }

@@ -18,6 +18,7 @@
 //!   `decide`/`apply` ([`Aggregate`]): tenant, client, consent form, consent, recording,
 //!   grant, course, case study, subject request.
 //! - [`access`]: the access decision, one pure function ([`decide_access`]).
+//! - [`reads`]: who may read what (the log, a client's records, requests, receipts).
 //! - [`cascade`]: the events a withdrawal or a course's end implies in other streams.
 //! - [`retention`]: when each recording must be destroyed.
 //! - [`events`]: the [`Event`] union, type strings, schema versions, reading stored events.
@@ -33,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod policy;
+pub mod reads;
 pub mod retention;
 pub mod vocabulary;
 

@@ -110,7 +110,7 @@ where
         }
     }
 
-    /// Asserts a refusal with this API code whose message contains `fragment`.
+    /// Asserts a refusal of this kind (`DomainError::code`) whose message contains `fragment`.
     #[track_caller]
     pub(crate) fn then_error(self, code: &str, fragment: &str) {
         match self.result {

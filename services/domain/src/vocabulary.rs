@@ -488,6 +488,17 @@ impl KeyId {
         Ok(Self(value.to_owned()))
     }
 
+    /// The key `<purpose>-<id>` of one entity (`client-…`, `media-…`, `case-study-…`):
+    /// always valid, because a UUID is printable ASCII and `purpose` is a short name of the
+    /// program's own.
+    pub fn of(purpose: &'static str, id: uuid::Uuid) -> Self {
+        debug_assert!(
+            Self::parse(purpose).is_ok() && purpose.len() < 64,
+            "{purpose:?}"
+        );
+        Self(format!("{purpose}-{id}"))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

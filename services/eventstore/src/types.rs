@@ -32,6 +32,22 @@ impl StreamId {
         }
     }
 
+    /// The stream `<kind>-<id>` of an aggregate: always valid, because a UUID is printable
+    /// ASCII and `kind` is a short name of the program's own.
+    pub fn of(kind: &'static str, id: Uuid) -> Self {
+        debug_assert!(
+            !kind.is_empty() && kind.len() < 100 && kind.chars().all(|c| c.is_ascii_graphic()),
+            "{kind:?} is not a stream kind"
+        );
+        Self(format!("{kind}-{id}"))
+    }
+
+    /// A stream with a fixed name of the program's own (the tenant's `tenant` stream).
+    pub fn named(name: &'static str) -> Self {
+        debug_assert!(Self::parse(name).is_ok(), "{name:?} is not a stream id");
+        Self(name.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

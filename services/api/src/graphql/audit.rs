@@ -1,17 +1,14 @@
 //! The log itself, for auditors: its events in order and signed checkpoints of its head.
 
-use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use confide_domain::Role;
 use confide_domain::aggregates::tenant::AuditScope;
-use confide_eventstore::checkpoint::sign_checkpoint;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{bad_input, caller, coded, error, roles, services};
-
-/// The most events one `auditEvents` page returns.
-const MAX_PAGE: u32 = 1_000;
+use crate::caller::{app, auth, caller};
+use crate::error::Result;
+use crate::tickets;
 
 #[derive(Default)]
 pub(super) struct AuditQuery;
@@ -77,19 +74,6 @@ struct AuditExport {
     expires_at: DateTime<Utc>,
 }
 
-/// Refuses anyone but an auditor or org_admin of the caller's tenant.
-async fn auditor(ctx: &Context<'_>) -> Result<()> {
-    let held = roles(ctx).await?;
-    if held.contains(&Role::Auditor) || held.contains(&Role::OrgAdmin) {
-        Ok(())
-    } else {
-        Err(coded(
-            "the log is read by an auditor or an org_admin".to_owned(),
-            "FORBIDDEN",
-        ))
-    }
-}
-
 #[Object]
 impl AuditQuery {
     /// The tenant's events in sequence order from `fromSequence` (0 is the first, the leaf index in the tenant's tree), at most
@@ -100,20 +84,9 @@ impl AuditQuery {
         #[graphql(default)] from_sequence: u64,
         #[graphql(default = 100)] limit: u32,
     ) -> Result<Vec<AuditEvent>> {
-        auditor(ctx).await?;
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(bad_input(confide_domain::DomainError::invalid(
-                "limit",
-                format!("a page holds 1 to {MAX_PAGE} events"),
-            )));
-        }
-        let principal = caller(ctx)?;
-        let events = services(ctx)
-            .app
-            .store()
-            .read_tenant(&principal.tenant, from_sequence, limit as usize)
-            .await
-            .map_err(|e| error(e.into()))?;
+        let events = app(ctx)
+            .audit_events(caller(ctx)?, from_sequence, limit as usize)
+            .await?;
         Ok(events
             .into_iter()
             .map(|e| AuditEvent {
@@ -142,37 +115,25 @@ impl AuditMutation {
         ctx: &Context<'_>,
         #[graphql(default)] input: AuditExportInput,
     ) -> Result<AuditExport> {
-        auditor(ctx).await?;
-        let principal = caller(ctx)?;
-        let services = services(ctx);
+        let caller = caller(ctx)?;
         let scope = AuditScope::new(
             input.from,
             input.until,
             &input.client_ids,
             &input.recording_ids,
             &input.consent_ids,
-        )
-        .map_err(bad_input)?;
-        let export_id = services
-            .app
-            .record_audit_export(
-                &principal.tenant,
-                &principal.actor,
-                scope.clone(),
-                input.previous_checkpoint.as_deref(),
-                &services.signer,
-            )
-            .await
-            .map_err(error)?;
-        let (download_url, expires_at) = crate::export::issue_ticket(
-            services,
-            principal,
+        )?;
+        let export_id = app(ctx)
+            .record_audit_export(caller, scope.clone(), input.previous_checkpoint.as_deref())
+            .await?;
+        let (download_url, expires_at) = tickets::issue_export(
+            auth(ctx),
+            caller,
             export_id,
             scope,
             input.previous_checkpoint,
             Utc::now(),
-        )
-        .map_err(|e| coded(e.to_string(), "INTERNAL"))?;
+        )?;
         Ok(AuditExport {
             export_id,
             download_url,
@@ -183,17 +144,7 @@ impl AuditMutation {
     /// Signs the tenant's current tree head with the server's checkpoint key and keeps it;
     /// when the newest checkpoint already covers the head, that one is returned.
     async fn checkpoint(&self, ctx: &Context<'_>) -> Result<Checkpoint> {
-        auditor(ctx).await?;
-        let principal = caller(ctx)?;
-        let services = services(ctx);
-        let checkpoint = sign_checkpoint(
-            services.app.store().as_ref(),
-            &services.signer,
-            &principal.tenant,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| error(e.into()))?;
+        let checkpoint = app(ctx).checkpoint(caller(ctx)?).await?;
         Ok(Checkpoint {
             tree_size: checkpoint.tree_size,
             root: hex::encode(checkpoint.root),

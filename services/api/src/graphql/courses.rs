@@ -3,18 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::NaiveDate;
-use confide_app::Loaded;
-use confide_domain::aggregates::case_study::{CaseStudy, CaseStudyCommand};
-use confide_domain::aggregates::client::Client;
-use confide_domain::aggregates::course::{Course, CourseCommand};
-use confide_domain::{CaseStudyId, ClientId, CourseId, DomainError, KeyId, Sealed, Sha256};
-use confide_vault::KeyError;
+use confide_app::CaseStudyView as AppCaseStudy;
+use confide_domain::aggregates::course::Course;
+use confide_domain::{CaseStudyId, ClientId, CourseId, DomainError};
 use uuid::Uuid;
 
-use super::mutation::{ClientDetails, internal, user};
-use super::{bad_input, caller, error, member, organisation_member, services, stream};
+use super::{id, user};
+use crate::caller::{app, caller};
+use crate::error::{ApiError, Result};
 
 #[derive(Default)]
 pub(super) struct CourseMutation;
@@ -69,117 +67,32 @@ struct CaseStudyView {
     body_sha256: Option<String>,
 }
 
-/// A command on a course's stream; returns the course as it now stands.
-async fn course_command(
-    ctx: &Context<'_>,
-    id: CourseId,
-    command: CourseCommand,
-    new_ids: &[Uuid],
-) -> Result<CourseView> {
-    let (principal, _) = member(ctx)?;
-    let app = &services(ctx).app;
-    let course_stream = stream("course", id)?;
-    app.execute::<Course>(
-        &principal.tenant,
-        &principal.actor,
-        &course_stream,
-        command,
-        new_ids,
-    )
-    .await
-    .map_err(error)?;
-    load_course(ctx, id).await
+fn course(course: &Course) -> Result<CourseView> {
+    CourseView::of(course).ok_or_else(|| ApiError::from(DomainError::not_found("course")))
 }
 
-async fn load_course(ctx: &Context<'_>, id: CourseId) -> Result<CourseView> {
-    let (principal, _) = member(ctx)?;
-    let course: Loaded<Course> = services(ctx)
-        .app
-        .load(&principal.tenant, &stream("course", id)?)
-        .await
-        .map_err(error)?;
-    CourseView::of(&course.state).ok_or_else(|| bad_input(DomainError::not_found("course")))
+fn case_study(view: &AppCaseStudy) -> Result<CaseStudyView> {
+    let study = &view.case_study;
+    let id = study
+        .id()
+        .ok_or_else(|| ApiError::from(DomainError::not_found("case study")))?;
+    Ok(CaseStudyView {
+        id: id.as_uuid(),
+        status: study.status().map(Into::into),
+        author: study.author().map(ToString::to_string),
+        clients: study.clients().iter().map(|c| c.as_uuid()).collect(),
+        funder: study.funder().map(ToString::to_string),
+        body: view.body.clone(),
+        body_sha256: study.body_sha256().map(|s| s.to_string()),
+    })
 }
 
 fn course_id(id: Uuid) -> Result<CourseId> {
-    CourseId::from_uuid(id).map_err(bad_input)
-}
-
-/// The key that seals a case study's text: its own, so the text outlives a client's erasure
-/// only once published without their name.
-fn case_study_key(id: CaseStudyId) -> Result<KeyId> {
-    KeyId::parse(&format!("case-study-{id}")).map_err(bad_input)
-}
-
-async fn view(ctx: &Context<'_>, case_study: &CaseStudy) -> Result<Option<CaseStudyView>> {
-    let principal = caller(ctx)?;
-    let Some(id) = case_study.id() else {
-        return Ok(None);
-    };
-    let body = match case_study.body() {
-        Some(sealed) => match services(ctx)
-            .keys
-            .open(&principal.tenant, sealed.key_id(), sealed.ciphertext())
-            .await
-        {
-            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(KeyError::Destroyed { .. } | KeyError::Unknown { .. }) => None,
-            Err(other) => return Err(internal(other)),
-        },
-        None => None,
-    };
-    Ok(Some(CaseStudyView {
-        id: id.as_uuid(),
-        status: case_study.status().map(Into::into),
-        author: case_study.author().map(ToString::to_string),
-        clients: case_study.clients().iter().map(|c| c.as_uuid()).collect(),
-        funder: case_study.funder().map(ToString::to_string),
-        body,
-        body_sha256: case_study.body_sha256().map(|s| s.to_string()),
-    }))
-}
-
-async fn write(
-    ctx: &Context<'_>,
-    id: CaseStudyId,
-    command: CaseStudyCommand,
-    new_ids: &[Uuid],
-) -> Result<CaseStudyView> {
-    let (principal, _) = member(ctx)?;
-    let app = &services(ctx).app;
-    app.write_case_study(&principal.tenant, &principal.actor, id, command, new_ids)
-        .await
-        .map_err(error)?;
-    let case_study: Loaded<CaseStudy> = app
-        .load(&principal.tenant, &stream("case_study", id)?)
-        .await
-        .map_err(error)?;
-    view(ctx, &case_study.state)
-        .await?
-        .ok_or_else(|| bad_input(DomainError::not_found("case study")))
-}
-
-/// Seals `body` under the case study's key.
-async fn seal(ctx: &Context<'_>, id: CaseStudyId, body: &str) -> Result<(Sealed, Sha256)> {
-    let (principal, _) = member(ctx)?;
-    let keys = &services(ctx).keys;
-    let key = case_study_key(id)?;
-    match keys.create_key(&principal.tenant, &key).await {
-        Ok(()) | Err(KeyError::Exists { .. }) => {}
-        Err(other) => return Err(internal(other)),
-    }
-    let sealed = keys
-        .seal(&principal.tenant, &key, body.as_bytes())
-        .await
-        .map_err(internal)?;
-    Ok((
-        Sealed::new(key, sealed).map_err(bad_input)?,
-        Sha256::of(body.as_bytes()),
-    ))
+    self::id(id, CourseId::from_uuid)
 }
 
 fn case_study_id(id: Uuid) -> Result<CaseStudyId> {
-    CaseStudyId::from_uuid(id).map_err(bad_input)
+    self::id(id, CaseStudyId::from_uuid)
 }
 
 #[Object]
@@ -193,20 +106,11 @@ impl CourseMutation {
         ends_on: NaiveDate,
         #[graphql(default)] tutors: Vec<String>,
     ) -> Result<CourseView> {
-        let id = course_id(Uuid::now_v7())?;
         let tutors = tutors.iter().map(|t| user(t)).collect::<Result<_>>()?;
-        course_command(
-            ctx,
-            id,
-            CourseCommand::CreateCourse {
-                title,
-                starts_on,
-                ends_on,
-                tutors,
-            },
-            &[id.as_uuid()],
-        )
-        .await
+        let created = app(ctx)
+            .create_course(caller(ctx)?, title, starts_on, ends_on, tutors)
+            .await?;
+        course(&created)
     }
 
     async fn add_course_tutor(
@@ -215,10 +119,10 @@ impl CourseMutation {
         course_id: Uuid,
         user_id: String,
     ) -> Result<CourseView> {
-        let command = CourseCommand::AddCourseTutor {
-            user_id: user(&user_id)?,
-        };
-        course_command(ctx, self::course_id(course_id)?, command, &[]).await
+        let changed = app(ctx)
+            .add_course_tutor(caller(ctx)?, self::course_id(course_id)?, user(&user_id)?)
+            .await?;
+        course(&changed)
     }
 
     /// Enrols a student, whose recordings the course's tutors may then assess as their
@@ -229,10 +133,10 @@ impl CourseMutation {
         course_id: Uuid,
         user_id: String,
     ) -> Result<CourseView> {
-        let command = CourseCommand::EnrolInCourse {
-            user_id: user(&user_id)?,
-        };
-        course_command(ctx, self::course_id(course_id)?, command, &[]).await
+        let changed = app(ctx)
+            .enrol_in_course(caller(ctx)?, self::course_id(course_id)?, user(&user_id)?)
+            .await?;
+        course(&changed)
     }
 
     /// Ends a course: every consent that ends with it expires in the same write, and its
@@ -243,14 +147,10 @@ impl CourseMutation {
         course_id: Uuid,
         ended_on: NaiveDate,
     ) -> Result<CourseView> {
-        let (principal, _) = member(ctx)?;
-        let id = self::course_id(course_id)?;
-        services(ctx)
-            .app
-            .end_course(&principal.tenant, &principal.actor, id, ended_on)
-            .await
-            .map_err(error)?;
-        load_course(ctx, id).await
+        let ended = app(ctx)
+            .end_course(caller(ctx)?, self::course_id(course_id)?, ended_on)
+            .await?;
+        course(&ended)
     }
 
     /// Drafts a case study from clients' sessions; each client's consent must cover case
@@ -261,19 +161,14 @@ impl CourseMutation {
         client_ids: Vec<Uuid>,
         body: String,
     ) -> Result<CaseStudyView> {
-        let id = case_study_id(Uuid::now_v7())?;
         let clients = client_ids
             .into_iter()
-            .map(|c| ClientId::from_uuid(c).map_err(bad_input))
+            .map(|c| id(c, ClientId::from_uuid))
             .collect::<Result<BTreeSet<_>>>()?;
-        let (body, body_sha256) = seal(ctx, id, &body).await?;
-        let command = CaseStudyCommand::DraftCaseStudy {
-            clients,
-            body,
-            body_sha256,
-            consents: Vec::new(),
-        };
-        write(ctx, id, command, &[id.as_uuid()]).await
+        let drafted = app(ctx)
+            .create_case_study(caller(ctx)?, clients, &body)
+            .await?;
+        case_study(&drafted)
     }
 
     /// The author replaces a draft's text.
@@ -283,15 +178,10 @@ impl CourseMutation {
         id: Uuid,
         body: String,
     ) -> Result<CaseStudyView> {
-        let id = case_study_id(id)?;
-        let (body, body_sha256) = seal(ctx, id, &body).await?;
-        write(
-            ctx,
-            id,
-            CaseStudyCommand::ReviseCaseStudy { body, body_sha256 },
-            &[],
-        )
-        .await
+        let revised = app(ctx)
+            .revise_case_study(caller(ctx)?, case_study_id(id)?, &body)
+            .await?;
+        case_study(&revised)
     }
 
     /// Publishes a draft to one funder, permanently: refused while the text names any of its
@@ -302,91 +192,32 @@ impl CourseMutation {
         id: Uuid,
         funder: String,
     ) -> Result<CaseStudyView> {
-        let (principal, _) = member(ctx)?;
-        let services = services(ctx);
-        let tenant = &principal.tenant;
-        let id = case_study_id(id)?;
-        let case_study: Loaded<CaseStudy> = services
-            .app
-            .load(tenant, &stream("case_study", id)?)
-            .await
-            .map_err(error)?;
-        let sealed = case_study
-            .state
-            .body()
-            .ok_or_else(|| bad_input(DomainError::not_found("case study")))?;
-        let plaintext = services
-            .keys
-            .open(tenant, sealed.key_id(), sealed.ciphertext())
-            .await
-            .map_err(internal)?;
-        let plaintext = String::from_utf8(plaintext).map_err(internal)?;
-        let mut client_names = Vec::new();
-        for client in case_study.state.clients() {
-            let client: Loaded<Client> = services
-                .app
-                .load(tenant, &stream("client", client)?)
-                .await
-                .map_err(error)?;
-            if let Some(details) = client.state.details() {
-                match services
-                    .keys
-                    .open(tenant, details.key_id(), details.ciphertext())
-                    .await
-                {
-                    Ok(bytes) => client_names.push(ClientDetails::from_bytes(&bytes)?.name),
-                    // An erased client's name is gone; the domain refuses without it.
-                    Err(KeyError::Destroyed { .. }) => {}
-                    Err(other) => return Err(internal(other)),
-                }
-            }
-        }
-        let command = CaseStudyCommand::PublishCaseStudy {
-            funder: user(&funder)?,
-            plaintext,
-            client_names,
-            consents: Vec::new(),
-        };
-        write(ctx, id, command, &[]).await
+        let published = app(ctx)
+            .publish_case_study(caller(ctx)?, case_study_id(id)?, user(&funder)?)
+            .await?;
+        case_study(&published)
     }
 
     /// Throws a draft away (its author or an org_admin).
     async fn discard_case_study(&self, ctx: &Context<'_>, id: Uuid) -> Result<CaseStudyView> {
-        write(
-            ctx,
-            case_study_id(id)?,
-            CaseStudyCommand::DiscardCaseStudy,
-            &[],
-        )
-        .await
+        let discarded = app(ctx)
+            .discard_case_study(caller(ctx)?, case_study_id(id)?)
+            .await?;
+        case_study(&discarded)
     }
 }
 
 #[Object]
 impl CourseQuery {
     async fn course(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<CourseView>> {
-        let (principal, _) = organisation_member(ctx).await?;
-        let course: Loaded<Course> = services(ctx)
-            .app
-            .load(&principal.tenant, &stream("course", course_id(id)?)?)
-            .await
-            .map_err(error)?;
-        Ok(CourseView::of(&course.state))
+        let found = app(ctx).course(caller(ctx)?, course_id(id)?).await?;
+        Ok(found.as_ref().and_then(CourseView::of))
     }
 
     /// The case studies the caller may read: an org_admin all, a practitioner their own, a
     /// funder those published to them.
     async fn case_studies(&self, ctx: &Context<'_>) -> Result<Vec<CaseStudyView>> {
-        let (principal, _) = member(ctx)?;
-        let studies = services(ctx)
-            .app
-            .case_studies(&principal.tenant, &principal.actor)
-            .await
-            .map_err(error)?;
-        let mut views = Vec::with_capacity(studies.len());
-        for study in &studies {
-            views.extend(view(ctx, study).await?);
-        }
-        Ok(views)
+        let studies = app(ctx).case_studies(caller(ctx)?).await?;
+        studies.iter().map(case_study).collect()
     }
 }

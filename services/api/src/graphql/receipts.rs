@@ -1,14 +1,14 @@
 //! Consent receipts: what a client agreed to (Kantara Consent Receipt v1.1) with the proof
 //! that it was logged, which the client checks offline against the operator's checkpoint key.
 
-use async_graphql::{Context, Json, Object, Result, SimpleObject};
-use confide_app::Loaded;
-use confide_domain::aggregates::consent::Consent;
-use confide_domain::{Actor, ConsentId, DomainError, Role};
+use async_graphql::{Context, Json, Object, SimpleObject};
+use confide_domain::ConsentId;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{bad_input, caller, coded, error, organisation_member, own_client, services, stream};
+use super::id;
+use crate::caller::{app, caller};
+use crate::error::Result;
 
 #[derive(Default)]
 pub(super) struct ReceiptQuery;
@@ -61,41 +61,9 @@ impl ReceiptQuery {
         ctx: &Context<'_>,
         consent_id: Uuid,
     ) -> Result<ConsentReceiptView> {
-        let principal = caller(ctx)?;
-        let services = services(ctx);
-        let consent_id = ConsentId::from_uuid(consent_id).map_err(bad_input)?;
-        let consent: Loaded<Consent> = services
-            .app
-            .load(&principal.tenant, &stream("consent", consent_id)?)
-            .await
-            .map_err(error)?;
-        let core = consent
-            .state
-            .core()
-            .ok_or_else(|| bad_input(DomainError::not_found("consent")))?;
-        if principal.client().is_some() {
-            own_client(principal, core.client_id)?;
-        } else {
-            let (principal, organisation) = organisation_member(ctx).await?;
-            let Actor::User { user_id } = &principal.actor else {
-                return Err(coded("only a member may ask".to_owned(), "FORBIDDEN"));
-            };
-            let roles = organisation.roles_of(user_id);
-            let holds = |role| roles.is_some_and(|held| held.contains(&role));
-            if !(holds(Role::OrgAdmin) || holds(Role::Auditor) || *user_id == core.practitioner) {
-                return Err(coded(
-                    "a consent's receipt is read by its client, its practitioner, an auditor \
-                     or an org_admin"
-                        .to_owned(),
-                    "FORBIDDEN",
-                ));
-            }
-        }
-        let receipt = services
-            .app
-            .consent_receipt(&principal.tenant, consent_id, &services.signer)
-            .await
-            .map_err(error)?;
+        let receipt = app(ctx)
+            .consent_receipt(caller(ctx)?, id(consent_id, ConsentId::from_uuid)?)
+            .await?;
         let proof = receipt.proof;
         Ok(ConsentReceiptView {
             receipt: Json(receipt.receipt),

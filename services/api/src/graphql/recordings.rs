@@ -1,23 +1,18 @@
 //! Recordings and access to them: creating a recording under its consent, bookmarks and
 //! transcripts, grants, playback and destruction.
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use confide_app::{Loaded, Vault};
-use confide_domain::aggregates::consent::Consent;
-use confide_domain::aggregates::grant::{Grant, GrantCommand, Grantee, RevocationReason};
-use confide_domain::aggregates::recording::{
-    DestructionReason, Recording, RecordingCommand, RecordingCore, RecordingEvent, TranscriptSpan,
-};
-use confide_domain::{
-    ConsentId, DomainError, GrantId, Offset, RecordingId, Sealed, Sha256, TranscriptId,
-};
-use confide_eventstore::StreamId;
+use confide_domain::aggregates::grant::Grantee;
+use confide_domain::aggregates::recording::{Recording, TranscriptSpan};
+use confide_domain::{ConsentId, DomainError, GrantId, Offset, RecordingId, Sha256};
 use uuid::Uuid;
 
-use super::mutation::{internal, user};
 use super::types::{Access, Medium, Purpose, RecordingView};
-use super::{bad_input, caller, coded, error, member, services, stream};
+use super::{id, user};
+use crate::caller::{app, auth, caller};
+use crate::error::{ApiError, Result};
+use crate::tickets;
 
 #[derive(Default)]
 pub(super) struct RecordingMutation;
@@ -76,60 +71,37 @@ impl RecordingMutation {
         session_on: NaiveDate,
         medium: Medium,
     ) -> Result<RecordingView> {
-        let (principal, _) = member(ctx)?;
-        let app = &services(ctx).app;
-        let tenant = &principal.tenant;
-        let consent_id = ConsentId::from_uuid(consent_id).map_err(bad_input)?;
-        let consent: Loaded<Consent> = app
-            .load(tenant, &stream("consent", consent_id)?)
-            .await
-            .map_err(error)?;
-        let course_id = consent.state.core().and_then(|c| c.course_id);
-        let recording_id = RecordingId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
-        let recording_stream = stream("recording", recording_id)?;
-        app.execute::<Recording>(
-            tenant,
-            &principal.actor,
-            &recording_stream,
-            RecordingCommand::CreateRecording {
-                consent: Box::new(consent.state),
+        let recording = app(ctx)
+            .create_recording(
+                caller(ctx)?,
+                id(consent_id, ConsentId::from_uuid)?,
                 session_on,
-                medium: medium.into(),
-                course_id,
-            },
-            &[recording_id.as_uuid()],
-        )
-        .await
-        .map_err(error)?;
-        current(ctx, &recording_stream).await
+                medium.into(),
+            )
+            .await?;
+        view(&recording)
     }
 
     /// Grants a named person access to a recording for a purpose until a date, within what
     /// the consent covers.
     async fn grant_access(&self, ctx: &Context<'_>, input: GrantAccessInput) -> Result<Uuid> {
-        let (principal, _) = member(ctx)?;
-        let grant_id = GrantId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
         let person = user(&input.user_id)?;
         let grantee = if input.external_assessor {
             Grantee::ExternalAssessor { user_id: person }
         } else {
             Grantee::Member { user_id: person }
         };
-        services(ctx)
-            .app
+        let grant = app(ctx)
             .grant_access(
-                &principal.tenant,
-                &principal.actor,
-                grant_id,
-                RecordingId::from_uuid(input.recording_id).map_err(bad_input)?,
-                ConsentId::from_uuid(input.consent_id).map_err(bad_input)?,
+                caller(ctx)?,
+                id(input.recording_id, RecordingId::from_uuid)?,
+                id(input.consent_id, ConsentId::from_uuid)?,
                 grantee,
                 input.purpose.into(),
                 input.expires_at,
             )
-            .await
-            .map_err(error)?;
-        Ok(grant_id.as_uuid())
+            .await?;
+        Ok(grant.as_uuid())
     }
 
     /// Asks to play a recording. The decision is recorded either way: a playback with its
@@ -143,41 +115,28 @@ impl RecordingMutation {
     ) -> Result<Playback> {
         // A client link may ask too: a client plays their own copy under a `client_copy`
         // grant, and a link asking for anything else is refused and the refusal recorded.
-        let principal = caller(ctx)?;
-        let services = services(ctx);
-        let recording_id = RecordingId::from_uuid(recording_id).map_err(bad_input)?;
+        let caller = caller(ctx)?;
+        let recording_id = id(recording_id, RecordingId::from_uuid)?;
         let (purpose, medium) = (purpose.into(), medium.into());
-        let (event, recording) = services
-            .app
-            .start_playback(
-                &principal.tenant,
-                &principal.actor,
+        let playback = app(ctx)
+            .start_playback(caller, recording_id, purpose, medium)
+            .await?;
+        let allowed = playback.decision.is_allowed();
+        let ticket = if allowed && playback.recording.media().is_some() {
+            Some(tickets::issue_media(
+                auth(ctx),
+                caller,
                 recording_id,
                 purpose,
                 medium,
-            )
-            .await
-            .map_err(error)?;
-        let (decision, at) = match event {
-            RecordingEvent::PlaybackStarted { basis, at, .. } => {
-                (confide_domain::AccessDecision::Allow { basis }, at)
-            }
-            RecordingEvent::PlaybackRefused { reasons, at, .. } => {
-                (confide_domain::AccessDecision::Deny { reasons }, at)
-            }
-            _ => return Err(coded("no playback decision".to_owned(), "INTERNAL")),
-        };
-        let ticket = if decision.is_allowed() && recording.media().is_some() {
-            Some(
-                crate::media::issue_ticket(services, principal, recording_id, purpose, medium, at)
-                    .map_err(|e| coded(e.to_string(), "INTERNAL"))?,
-            )
+                playback.at,
+            )?)
         } else {
             None
         };
         Ok(Playback {
-            allowed: decision.is_allowed(),
-            access: Access::from(&decision),
+            allowed,
+            access: Access::from(&playback.decision),
             ticket_url: ticket.as_ref().map(|(url, _)| url.clone()),
             ticket_expires_at: ticket.map(|(_, expires)| expires),
         })
@@ -185,22 +144,9 @@ impl RecordingMutation {
 
     /// Takes back a grant before it expires (its grantor or an org_admin).
     async fn revoke_access(&self, ctx: &Context<'_>, grant_id: Uuid) -> Result<Uuid> {
-        let (principal, _) = member(ctx)?;
-        let id = GrantId::from_uuid(grant_id).map_err(bad_input)?;
-        services(ctx)
-            .app
-            .execute::<Grant>(
-                &principal.tenant,
-                &principal.actor,
-                &stream("grant", id)?,
-                GrantCommand::RevokeAccess {
-                    reason: RevocationReason::RevokedByGrantor,
-                },
-                &[],
-            )
-            .await
-            .map_err(error)?;
-        Ok(id.as_uuid())
+        let grant = id(grant_id, GrantId::from_uuid)?;
+        app(ctx).revoke_access(caller(ctx)?, grant).await?;
+        Ok(grant.as_uuid())
     }
 
     /// The practitioner marks a moment of a stored recording. The label is sealed under the
@@ -213,48 +159,20 @@ impl RecordingMutation {
         offset_ms: u64,
         label: String,
     ) -> Result<Bookmark> {
-        let (principal, _) = member(ctx)?;
-        let services = services(ctx);
-        let tenant = &principal.tenant;
-        let (recording_stream, recording, _) = existing(ctx, recording_id).await?;
-        let key = recording
-            .state
-            .media()
-            .map(|m| m.data_key_id.clone())
-            .ok_or_else(|| {
-                bad_input(DomainError::conflict(
-                    "a bookmark marks stored media; upload it first",
-                ))
-            })?;
-        let sealed = services
-            .keys
-            .seal(tenant, &key, label.as_bytes())
-            .await
-            .map_err(internal)?;
-        let offset = Offset::from_millis(offset_ms).map_err(bad_input)?;
-        let events = services
-            .app
-            .execute::<Recording>(
-                tenant,
-                &principal.actor,
-                &recording_stream,
-                RecordingCommand::AddBookmark {
-                    offset,
-                    label: Sealed::new(key, sealed).map_err(bad_input)?,
-                },
-                &[],
+        let at = app(ctx)
+            .add_bookmark(
+                caller(ctx)?,
+                id(recording_id, RecordingId::from_uuid)?,
+                Offset::from_millis(offset_ms)?,
+                &label,
             )
-            .await
-            .map_err(error)?;
-        match events.first() {
-            Some(RecordingEvent::BookmarkAdded { at, .. }) => Ok(Bookmark {
-                recording_id,
-                offset_ms,
-                label,
-                at: *at,
-            }),
-            _ => Err(coded("no bookmark was recorded".to_owned(), "INTERNAL")),
-        }
+            .await?;
+        Ok(Bookmark {
+            recording_id,
+            offset_ms,
+            label,
+            at,
+        })
     }
 
     /// Records that a transcript of a stored recording (the whole session, or an excerpt
@@ -265,43 +183,28 @@ impl RecordingMutation {
         ctx: &Context<'_>,
         input: AttachTranscriptInput,
     ) -> Result<Uuid> {
-        let (principal, _) = member(ctx)?;
-        let app = &services(ctx).app;
-        let tenant = &principal.tenant;
-        let (recording_stream, _, core) = existing(ctx, input.recording_id).await?;
-        let consent: Loaded<Consent> = app
-            .load(tenant, &stream("consent", core.consent_id)?)
-            .await
-            .map_err(error)?;
         let span = match (input.from_ms, input.to_ms) {
             (None, None) => TranscriptSpan::Whole,
             (Some(from), Some(to)) => TranscriptSpan::Excerpt {
-                from: Offset::from_millis(from).map_err(bad_input)?,
-                to: Offset::from_millis(to).map_err(bad_input)?,
+                from: Offset::from_millis(from)?,
+                to: Offset::from_millis(to)?,
             },
             _ => {
-                return Err(bad_input(DomainError::invalid(
-                    "span",
-                    "an excerpt needs both fromMs and toMs",
-                )));
+                return Err(
+                    DomainError::invalid("span", "an excerpt needs both fromMs and toMs").into(),
+                );
             }
         };
-        let transcript_id = TranscriptId::from_uuid(Uuid::now_v7()).map_err(bad_input)?;
-        app.execute::<Recording>(
-            tenant,
-            &principal.actor,
-            &recording_stream,
-            RecordingCommand::AttachTranscript {
+        let transcript = app(ctx)
+            .attach_transcript(
+                caller(ctx)?,
+                id(input.recording_id, RecordingId::from_uuid)?,
+                input.purpose.into(),
+                Sha256::parse(&input.sha256)?,
                 span,
-                purpose: input.purpose.into(),
-                sha256: Sha256::parse(&input.sha256).map_err(bad_input)?,
-                consent: Box::new(consent.state),
-            },
-            &[transcript_id.as_uuid()],
-        )
-        .await
-        .map_err(error)?;
-        Ok(transcript_id.as_uuid())
+            )
+            .await?;
+        Ok(transcript.as_uuid())
     }
 
     /// Destroys a recording now (its practitioner or an org_admin): the request is recorded,
@@ -313,57 +216,15 @@ impl RecordingMutation {
         ctx: &Context<'_>,
         recording_id: Uuid,
     ) -> Result<RecordingView> {
-        let (principal, _) = member(ctx)?;
-        let services = services(ctx);
-        let (recording_stream, _, core) = existing(ctx, recording_id).await?;
-        services
-            .app
-            .destroy_recording(
-                Vault {
-                    keys: services.keys.as_ref(),
-                    blobs: services.blobs.as_ref(),
-                },
-                &principal.tenant,
-                &principal.actor,
-                core.id,
-                DestructionReason::Manual,
-            )
-            .await
-            .map_err(error)?;
-        current(ctx, &recording_stream).await
+        let recording = app(ctx)
+            .destroy_recording(caller(ctx)?, id(recording_id, RecordingId::from_uuid)?)
+            .await?;
+        view(&recording)
     }
 }
 
-/// A recording of the caller's tenant that exists: its stream, its state and the facts fixed
-/// at its creation.
-async fn existing(
-    ctx: &Context<'_>,
-    id: Uuid,
-) -> Result<(StreamId, Loaded<Recording>, RecordingCore)> {
-    let principal = caller(ctx)?;
-    let id = RecordingId::from_uuid(id).map_err(bad_input)?;
-    let recording_stream = stream("recording", id)?;
-    let recording: Loaded<Recording> = services(ctx)
-        .app
-        .load(&principal.tenant, &recording_stream)
-        .await
-        .map_err(error)?;
-    let core = recording
-        .state
-        .core()
-        .cloned()
-        .ok_or_else(|| bad_input(DomainError::not_found("recording")))?;
-    Ok((recording_stream, recording, core))
-}
-
 /// The recording as it now stands, without the caller's access.
-async fn current(ctx: &Context<'_>, recording_stream: &StreamId) -> Result<RecordingView> {
-    let principal = caller(ctx)?;
-    let recording: Loaded<Recording> = services(ctx)
-        .app
-        .load(&principal.tenant, recording_stream)
-        .await
-        .map_err(error)?;
-    RecordingView::of(&recording.state, None)
-        .ok_or_else(|| bad_input(DomainError::not_found("recording")))
+fn view(recording: &Recording) -> Result<RecordingView> {
+    RecordingView::of(recording, None)
+        .ok_or_else(|| ApiError::from(DomainError::not_found("recording")))
 }

@@ -1,19 +1,15 @@
 //! Clients' rights requests (access, copy, erasure, portability) and their deadlines.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use confide_app::Loaded;
-use confide_domain::aggregates::client::Client;
-use confide_domain::aggregates::subject_request::{
-    SubjectRequest, SubjectRequestCommand, SubjectRequestKind as DomainKind,
-    SubjectRequestOutcome as DomainOutcome,
-};
-use confide_domain::{Actor, ClientId, DomainError, Role, SubjectRequestId};
+use confide_domain::aggregates::subject_request::SubjectRequest;
+use confide_domain::{ClientId, DomainError, SubjectRequestId};
 use uuid::Uuid;
 
-use super::mutation::{client_key, internal};
+use super::id;
 use super::types::{SubjectRequestKind, SubjectRequestOutcome};
-use super::{bad_input, caller, coded, error, own_client, roles, services, stream};
+use crate::caller::{app, caller};
+use crate::error::{ApiError, Result};
 
 #[derive(Default)]
 pub(super) struct SubjectRequestMutation;
@@ -45,19 +41,13 @@ impl SubjectRequestView {
     }
 }
 
-fn request_id(id: Uuid) -> Result<SubjectRequestId> {
-    SubjectRequestId::from_uuid(id).map_err(bad_input)
+fn view(request: &SubjectRequest) -> Result<SubjectRequestView> {
+    SubjectRequestView::of(request, Utc::now())
+        .ok_or_else(|| ApiError::from(DomainError::not_found("subject request")))
 }
 
-async fn load_view(ctx: &Context<'_>, id: SubjectRequestId) -> Result<SubjectRequestView> {
-    let principal = caller(ctx)?;
-    let request: Loaded<SubjectRequest> = services(ctx)
-        .app
-        .load(&principal.tenant, &stream("subject_request", id)?)
-        .await
-        .map_err(error)?;
-    SubjectRequestView::of(&request.state, Utc::now())
-        .ok_or_else(|| bad_input(DomainError::not_found("subject request")))
+fn request_id(id: Uuid) -> Result<SubjectRequestId> {
+    self::id(id, SubjectRequestId::from_uuid)
 }
 
 #[Object]
@@ -73,29 +63,15 @@ impl SubjectRequestMutation {
             DateTime<Utc>,
         >,
     ) -> Result<SubjectRequestView> {
-        let principal = caller(ctx)?;
-        let app = &services(ctx).app;
-        let client_id = ClientId::from_uuid(client_id).map_err(bad_input)?;
-        own_client(principal, client_id)?;
-        let client: Loaded<Client> = app
-            .load(&principal.tenant, &stream("client", client_id)?)
-            .await
-            .map_err(error)?;
-        let id = request_id(Uuid::now_v7())?;
-        app.execute::<SubjectRequest>(
-            &principal.tenant,
-            &principal.actor,
-            &stream("subject_request", id)?,
-            SubjectRequestCommand::OpenSubjectRequest {
-                client: Box::new(client.state),
-                kind: kind.into(),
-                received_at: received_at.unwrap_or_else(Utc::now),
-            },
-            &[id.as_uuid()],
-        )
-        .await
-        .map_err(error)?;
-        load_view(ctx, id).await
+        let opened = app(ctx)
+            .open_subject_request(
+                caller(ctx)?,
+                id(client_id, ClientId::from_uuid)?,
+                kind.into(),
+                received_at,
+            )
+            .await?;
+        view(&opened)
     }
 
     /// Extends the deadline once, where the jurisdiction allows it, with the reason the client
@@ -106,20 +82,10 @@ impl SubjectRequestMutation {
         id: Uuid,
         reason: String,
     ) -> Result<SubjectRequestView> {
-        let principal = caller(ctx)?;
-        let id = request_id(id)?;
-        services(ctx)
-            .app
-            .execute::<SubjectRequest>(
-                &principal.tenant,
-                &principal.actor,
-                &stream("subject_request", id)?,
-                SubjectRequestCommand::ExtendSubjectRequestDeadline { reason },
-                &[],
-            )
-            .await
-            .map_err(error)?;
-        load_view(ctx, id).await
+        let extended = app(ctx)
+            .extend_subject_request_deadline(caller(ctx)?, request_id(id)?, reason)
+            .await?;
+        view(&extended)
     }
 
     /// Decides a request and does what the decision promises in the same write: a granted
@@ -133,38 +99,10 @@ impl SubjectRequestMutation {
         outcome: SubjectRequestOutcome,
         reason: Option<String>,
     ) -> Result<SubjectRequestView> {
-        let principal = caller(ctx)?;
-        let services = services(ctx);
-        let app = &services.app;
-        let tenant = &principal.tenant;
-        let id = request_id(id)?;
-        let outcome: DomainOutcome = outcome.into();
-        let request: Loaded<SubjectRequest> = app
-            .load(tenant, &stream("subject_request", id)?)
-            .await
-            .map_err(error)?;
-        let erasure =
-            request.state.kind() == Some(DomainKind::Erasure) && outcome == DomainOutcome::Granted;
-        if let (true, Some(client_id)) = (erasure, request.state.client_id()) {
-            // Decided once before the key is destroyed: a caller who may not decide must not
-            // be able to shred the client's details.
-            let command = SubjectRequestCommand::DecideSubjectRequest {
-                outcome,
-                reason: reason.clone(),
-            };
-            app.check(tenant, &principal.actor, &request.state, command)
-                .await
-                .map_err(error)?;
-            services
-                .keys
-                .destroy(tenant, &client_key(client_id)?)
-                .await
-                .map_err(internal)?;
-        }
-        app.decide_subject_request(tenant, &principal.actor, id, outcome, reason)
-            .await
-            .map_err(error)?;
-        load_view(ctx, id).await
+        let decided = app(ctx)
+            .decide_subject_request(caller(ctx)?, request_id(id)?, outcome.into(), reason)
+            .await?;
+        view(&decided)
     }
 }
 
@@ -177,35 +115,11 @@ impl SubjectRequestQuery {
         ctx: &Context<'_>,
         client_id: Option<Uuid>,
     ) -> Result<Vec<SubjectRequestView>> {
-        let principal = caller(ctx)?;
-        let client = client_id
-            .map(ClientId::from_uuid)
-            .transpose()
-            .map_err(bad_input)?;
-        let client = match &principal.actor {
-            Actor::ClientLink { client_id } => {
-                if let Some(asked) = client {
-                    own_client(principal, asked)?;
-                }
-                Some(*client_id)
-            }
-            _ => {
-                let held = roles(ctx).await?;
-                if !held.contains(&Role::OrgAdmin) && !held.contains(&Role::Practitioner) {
-                    return Err(coded(
-                        "subject requests are read by an org_admin or a practitioner".to_owned(),
-                        "FORBIDDEN",
-                    ));
-                }
-                client
-            }
-        };
+        let client = client_id.map(|c| id(c, ClientId::from_uuid)).transpose()?;
         let now = Utc::now();
-        Ok(services(ctx)
-            .app
-            .subject_requests(&principal.tenant, client)
-            .await
-            .map_err(error)?
+        Ok(app(ctx)
+            .subject_requests(caller(ctx)?, client)
+            .await?
             .iter()
             .filter_map(|r| SubjectRequestView::of(r, now))
             .collect())

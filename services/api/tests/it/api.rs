@@ -2,10 +2,7 @@
 //! PostgreSQL: the GraphQL-over-HTTP rules, token refusals, and a consent story with tenant
 //! and client-link isolation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-mod server;
-
+use crate::server::{Server, code, common, http, key, post, serve};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
@@ -13,7 +10,6 @@ use confide_api::auth::{Authenticator, Claims};
 use confide_app::WithReadModels;
 use confide_domain::TenantId;
 use serde_json::{Value, json};
-use server::{Server, code, common, http, key, post, serve};
 
 #[tokio::test]
 async fn requests_follow_graphql_over_http() {
@@ -348,10 +344,11 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
         1,
         "{listed}"
     );
-    let stream = confide_app::stream_of("recording", recording_id.as_str().unwrap()).unwrap();
+    let stream =
+        confide_app::StreamId::parse(&format!("recording-{}", recording_id.as_str().unwrap()))
+            .unwrap();
     let events: Vec<String> = server
-        .app
-        .store()
+        .store
         .read_stream(&TenantId::parse("clinic").unwrap(), &stream, 1, 10)
         .await
         .unwrap()
@@ -947,10 +944,11 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
             "{name} by another client's link: {response}"
         );
     }
-    let stream = confide_app::stream_of("recording", recording.as_str().unwrap()).unwrap();
+    let stream =
+        confide_app::StreamId::parse(&format!("recording-{}", recording.as_str().unwrap()))
+            .unwrap();
     let last = server
-        .app
-        .store()
+        .store
         .read_stream(&TenantId::parse("clinic").unwrap(), &stream, 1, 100)
         .await
         .unwrap()

@@ -3,8 +3,6 @@
 //! token names the new key, unknown `kid`s cannot make Confide hammer the provider, and a
 //! provider that is down leaves the cached keys in place.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -201,7 +199,7 @@ fn remote(auth: &Authenticator) -> &RemoteKeySet {
     auth.remote_keys().unwrap()
 }
 
-fn is_user(verified: Result<confide_api::auth::Principal, AuthError>, user: &str) -> bool {
+fn is_user(verified: Result<confide_app::Caller, AuthError>, user: &str) -> bool {
     verified.is_ok_and(|principal| {
         principal.tenant == TenantId::parse("clinic").unwrap()
             && principal.actor == Actor::user(UserId::parse(user).unwrap())

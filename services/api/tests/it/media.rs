@@ -4,16 +4,13 @@
 //! gives, is refused once the consent is withdrawn, and is unrecoverable once destroyed —
 //! with a destruction interrupted half way finished by the next run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-mod server;
-
 use std::sync::Arc;
 
+use crate::server::{Server, code, common, http, http_bytes, serve, serve_with};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
-use confide_app::{Vault, WithReadModels, stream_of};
+use confide_app::WithReadModels;
 use confide_domain::aggregates::recording::RecordingEvent;
 use confide_domain::{Event, KeyId, RecordingId, TenantId};
 use confide_vault::{
@@ -21,7 +18,6 @@ use confide_vault::{
 };
 use futures_util::stream::BoxStream;
 use serde_json::{Value, json};
-use server::{Server, code, common, http, http_bytes, serve, serve_with};
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -160,11 +156,10 @@ fn recording_id(recording: &str) -> RecordingId {
 
 async fn recording_events(server: &Server, recording: &str) -> Vec<RecordingEvent> {
     server
-        .app
-        .store()
+        .store
         .read_stream(
             &TenantId::parse(TENANT).unwrap(),
-            &stream_of("recording", recording).unwrap(),
+            &confide_app::StreamId::parse(&format!("recording-{recording}")).unwrap(),
             0,
             10_000,
         )
@@ -323,7 +318,7 @@ async fn media_story(server: Server, local: bool) {
     let ticket = ticket_url.trim_start_matches("/v1/media/");
     let (status_code, _, body) = http(
         a,
-        &server::post(
+        &crate::server::post(
             "application/json",
             None,
             Some(ticket),
@@ -495,7 +490,7 @@ impl BlobStore for CrashOnFirstDelete {
 
 #[tokio::test]
 async fn a_destruction_cut_short_is_finished_by_the_next_run() {
-    let dir = server::temp_dir("media");
+    let dir = crate::server::temp_dir("media");
     let inner: Arc<dyn BlobStore> = Arc::new(confide_vault::LocalBlobStore::new(&dir).unwrap());
     let crashing = Arc::new(CrashOnFirstDelete {
         inner: inner.clone(),
@@ -531,13 +526,9 @@ async fn a_destruction_cut_short_is_finished_by_the_next_run() {
     ));
 
     // The next run (at start-up, or the periodic one) finishes it.
-    let vault = Vault {
-        keys: server.keys.as_ref(),
-        blobs: inner.as_ref(),
-    };
     let destroyed = server
-        .app
-        .carry_out_destructions(vault, &tenant)
+        .app_with_blobs(inner.clone())
+        .carry_out_destructions(&tenant)
         .await
         .unwrap();
     assert_eq!(destroyed, vec![recording_id(&recording)]);
@@ -554,8 +545,8 @@ async fn a_destruction_cut_short_is_finished_by_the_next_run() {
     // Running it again finds nothing left to do.
     assert!(
         server
-            .app
-            .carry_out_destructions(vault, &tenant)
+            .app_with_blobs(inner.clone())
+            .carry_out_destructions(&tenant)
             .await
             .unwrap()
             .is_empty()

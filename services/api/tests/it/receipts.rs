@@ -2,17 +2,13 @@
 //! consent through their link, fetches the receipt, and checks its proof offline against the
 //! server's checkpoint key; nobody else's link may read it, and a tampered proof fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-mod server;
-
+use crate::server::{Server, code, common, serve};
 use confide_app::WithReadModels;
 use confide_audit::checkpoint::NoteSigner;
 use confide_audit::receipt::{
     ReceiptError, ReceiptProof, check_receipt_claims, verify_receipt_proof,
 };
 use serde_json::json;
-use server::{Server, code, common, serve};
 use sha2::{Digest, Sha256};
 
 const FORM_TEXT: &str = "I agree that my sessions may be recorded in audio. Ada, my course tutor, \

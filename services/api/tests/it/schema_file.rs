@@ -1,7 +1,5 @@
 //! The committed schema is the code's schema. Regenerate it with
-//! `CONFIDE_WRITE_SCHEMA=1 cargo test -p confide-api --test schema_file`.
-
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+//! `CONFIDE_WRITE_SCHEMA=1 cargo test -p confide-api --test it schema_file`.
 
 #[test]
 fn the_committed_schema_is_the_codes_schema() {
@@ -17,6 +15,6 @@ fn the_committed_schema_is_the_codes_schema() {
     assert!(
         committed == sdl,
         "schema/graphql/schema.graphql differs from the code; regenerate it with \
-         CONFIDE_WRITE_SCHEMA=1 cargo test -p confide-api --test schema_file"
+         CONFIDE_WRITE_SCHEMA=1 cargo test -p confide-api --test it schema_file"
     );
 }

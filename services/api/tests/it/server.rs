@@ -2,19 +2,16 @@
 //! the library, a key store in the event store's database, recordings' ciphertext in a
 //! directory of its own (or the blob store a test gives).
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // Test code.
-
-#[path = "../../../eventstore/tests/common/mod.rs"]
-pub mod common;
+pub use crate::common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
+use confide_api::ApiState;
 use confide_api::auth::{Authenticator, LocalKey};
-use confide_api::{ApiState, Services};
-use confide_app::{App, ReadModels, SystemClock, tenant_stream};
+use confide_app::{App, AppParts, ReadModels, SystemClock, tenant_stream};
 use confide_audit::checkpoint::{NoteSigner, NoteVerifier};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
@@ -33,6 +30,10 @@ pub fn key() -> LocalKey {
 pub struct Server {
     pub address: SocketAddr,
     pub app: Arc<App>,
+    /// The store under the application, for tests that check what was written.
+    pub store: Arc<dyn EventStore>,
+    read: Arc<dyn ReadModels>,
+    signer: Arc<CheckpointSigner>,
     pub auth: Arc<Authenticator>,
     pub keys: Arc<dyn KeyStore>,
     pub blobs: Arc<dyn BlobStore>,
@@ -68,29 +69,32 @@ where
     S: EventStore + ReadModels + Clone + 'static,
     LocalKeyStore<S>: KeyStore,
 {
-    let app = Arc::new(App::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-    ));
     let auth = Arc::new(Authenticator::new("confide", "confide", key(), None).unwrap());
-    let keys: Arc<dyn KeyStore> = Arc::new(LocalKeyStore::new(store, MasterKey::generate()));
+    let keys: Arc<dyn KeyStore> =
+        Arc::new(LocalKeyStore::new(store.clone(), MasterKey::generate()));
     let signer = NoteSigner::generate("confide.test").unwrap();
     let checkpoint_key = signer.verifier();
-    let services = Arc::new(Services {
-        app: app.clone(),
-        auth: auth.clone(),
+    let signer = Arc::new(CheckpointSigner::new(signer, "confide.test"));
+    let event_store: Arc<dyn EventStore> = Arc::new(store.clone());
+    let read: Arc<dyn ReadModels> = Arc::new(store);
+    let app = Arc::new(App::new(AppParts {
+        store: event_store.clone(),
+        read: read.clone(),
         keys: keys.clone(),
         blobs: blobs.clone(),
-        signer: Arc::new(CheckpointSigner::new(signer, "confide.test")),
-    });
-    let router = confide_api::router(Arc::new(ApiState::new(services, false)));
+        signer: signer.clone(),
+        clock: Arc::new(SystemClock),
+    }));
+    let router = confide_api::router(Arc::new(ApiState::new(app.clone(), auth.clone(), false)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     Server {
         address,
         app,
+        store: event_store,
+        read,
+        signer,
         auth,
         keys,
         blobs,
@@ -135,6 +139,18 @@ pub fn post(content_type: &str, accept: Option<&str>, token: Option<&str>, body:
 }
 
 impl Server {
+    /// Another application over the same database and keys, keeping media in `blobs`.
+    pub fn app_with_blobs(&self, blobs: Arc<dyn BlobStore>) -> App {
+        App::new(AppParts {
+            store: self.store.clone(),
+            read: self.read.clone(),
+            keys: self.keys.clone(),
+            blobs,
+            signer: self.signer.clone(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
     pub fn token(&self, tenant: &str, user: &str) -> String {
         self.auth
             .mint_user_token(
@@ -240,8 +256,7 @@ impl Server {
     }
 
     pub async fn log_size(&self, tenant: &str) -> u64 {
-        self.app
-            .store()
+        self.store
             .tree_head(&TenantId::parse(tenant).unwrap())
             .await
             .unwrap()

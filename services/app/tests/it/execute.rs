@@ -1,20 +1,15 @@
 //! Load → decide → append through the real stores: commands become events in the log,
 //! refusals write nothing, and concurrent commands are decided again rather than lost.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-#[path = "../../eventstore/tests/common/mod.rs"]
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use confide_app::{App, AppError, Clock, ReadModels, WithReadModels, stream_of, tenant_stream};
+use confide_app::{App, AppError, Clock, ReadModels, WithReadModels, stream, tenant_stream};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
-use confide_domain::{Actor, DomainError, Jurisdiction, KeyId, Role, Sealed, UserId};
+use confide_domain::{Actor, ClientId, DomainError, Jurisdiction, KeyId, Role, Sealed, UserId};
 use confide_eventstore::{EventStore, TenantId};
 use uuid::Uuid;
 
@@ -70,12 +65,14 @@ fn add_member(name: &str, role: Role) -> TenantCommand {
 }
 
 /// An app over a fresh store with the stream links kept inline.
-fn app_over<S>(store: S) -> App
+fn app_over<S>(store: S) -> (App, Arc<dyn EventStore>)
 where
-    S: EventStore + ReadModels + 'static,
+    S: EventStore + ReadModels + Clone + 'static,
+    confide_vault::LocalKeyStore<S>: confide_vault::KeyStore,
 {
-    let store = Arc::new(store);
-    App::new(store.clone(), store, Arc::new(FixedClock))
+    let parts = crate::parts(store, Arc::new(FixedClock));
+    let store = parts.store.clone();
+    (App::new(parts), store)
 }
 
 macro_rules! on_both_backends {
@@ -84,8 +81,9 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store = super::WithReadModels::with_read_models(super::common::sqlite().await);
-                    super::$case(super::app_over(store)).await;
+                    let store = super::WithReadModels::with_read_models(crate::common::sqlite().await);
+                    let (app, store) = super::app_over(store);
+                    super::$case(app, store).await;
                 }
             )*
         }
@@ -93,8 +91,9 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let store = super::WithReadModels::with_read_models(super::common::postgres().await);
-                    super::$case(super::app_over(store)).await;
+                    let store = super::WithReadModels::with_read_models(crate::common::postgres().await);
+                    let (app, store) = super::app_over(store);
+                    super::$case(app, store).await;
                 }
             )*
         }
@@ -107,8 +106,7 @@ on_both_backends!(
     concurrent_commands_are_decided_again_not_lost,
 );
 
-async fn commands_become_events_and_load_back_as_state(app: App) {
-    let store = app.store().clone();
+async fn commands_become_events_and_load_back_as_state(app: App, store: Arc<dyn EventStore>) {
     let tenant = TenantId::parse("brookes-counselling").unwrap();
     create_tenant(&app, &tenant).await;
     let created = app.load::<Tenant>(&tenant, &tenant_stream()).await.unwrap();
@@ -145,7 +143,7 @@ async fn commands_become_events_and_load_back_as_state(app: App) {
 
     // A client is registered in its own stream, with the id the caller supplied.
     let client_id = Uuid::now_v7();
-    let client_stream = stream_of("client", client_id).unwrap();
+    let client_stream = stream(ClientId::from_uuid(client_id).unwrap());
     let details = Sealed::new(KeyId::parse("client-key-1").unwrap(), "c2VhbGVk").unwrap();
     app.execute::<Client>(
         &tenant,
@@ -160,8 +158,7 @@ async fn commands_become_events_and_load_back_as_state(app: App) {
     assert_eq!(client.version, 1);
 }
 
-async fn a_refused_command_writes_nothing(app: App) {
-    let store = app.store().clone();
+async fn a_refused_command_writes_nothing(app: App, store: Arc<dyn EventStore>) {
     let tenant = TenantId::parse("coaching-co").unwrap();
     create_tenant(&app, &tenant).await;
     let head = store.tree_head(&tenant).await.unwrap();
@@ -186,8 +183,7 @@ async fn a_refused_command_writes_nothing(app: App) {
 
 /// Members are added while clients are registered: every client append is conditioned on the
 /// tenant stream, so each tenant change forces the client commands to decide again.
-async fn concurrent_commands_are_decided_again_not_lost(app: App) {
-    let store = app.store().clone();
+async fn concurrent_commands_are_decided_again_not_lost(app: App, store: Arc<dyn EventStore>) {
     let app = Arc::new(app);
     let tenant = TenantId::parse("busy-clinic").unwrap();
     create_tenant(&app, &tenant).await;
@@ -218,7 +214,7 @@ async fn concurrent_commands_are_decided_again_not_lost(app: App) {
             app.execute::<Client>(
                 &tenant,
                 &as_user("admin"),
-                &stream_of("client", client_id).unwrap(),
+                &stream(ClientId::from_uuid(client_id).unwrap()),
                 ClientCommand::RegisterClient { details },
                 &[client_id],
             )

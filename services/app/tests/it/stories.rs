@@ -1,17 +1,12 @@
 //! The seeds' stories, through the application and a real store on both backends.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
-
-#[path = "../../eventstore/tests/common/mod.rs"]
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use confide_app::{
-    AggregateStates, App, AppError, Clock, Lists, Memberships, ReadModels, RecordingList,
-    StreamLinks, WithReadModels, stream_of, tenant_stream,
+    AggregateStates, App, AppError, Caller, Clock, Lists, Memberships, ReadModels, RecordingList,
+    StreamLinks, WithReadModels, stream, tenant_stream,
 };
 use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
@@ -34,11 +29,12 @@ use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::vocabulary::Derivative;
 use confide_domain::{
-    Actor, CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, GrantId,
-    Jurisdiction, KeyId, Language, Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256,
-    SubjectRequestId, SystemJob, UserId,
+    Actor, CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Jurisdiction,
+    KeyId, Language, Medium, Offset, Purpose, RecordingId, Role, Sealed, Sha256, SubjectRequestId,
+    SystemJob, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
+use confide_vault::{KeyStore, LocalKeyStore};
 use uuid::Uuid;
 
 /// A clock the story moves forward day by day.
@@ -59,20 +55,40 @@ impl Clock for StoryClock {
 
 struct Story {
     app: App,
+    /// The store under the application, to write behind its back.
+    store: Arc<dyn EventStore>,
     clock: Arc<StoryClock>,
     tenant: TenantId,
 }
 
-fn story_over<S: EventStore + ReadModels + 'static>(store: S) -> Story {
+impl Story {
+    /// `actor` calling in the story's tenant.
+    fn caller(&self, actor: Actor) -> Caller {
+        Caller {
+            tenant: self.tenant.clone(),
+            actor,
+        }
+    }
+}
+
+fn story_over<S>(store: S) -> Story
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
     story_in(store, "community-counselling")
 }
 
-fn story_in<S: EventStore + ReadModels + 'static>(store: S, tenant: &str) -> Story {
-    let store = Arc::new(store);
+fn story_in<S>(store: S, tenant: &str) -> Story
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
     let clock = Arc::new(StoryClock(Mutex::new(Utc::now())));
     clock.day(0);
     Story {
-        app: App::new(store.clone(), store, clock.clone()),
+        store: Arc::new(store.clone()),
+        app: App::new(crate::parts(store, clock.clone())),
         clock,
         tenant: TenantId::parse(tenant).unwrap(),
     }
@@ -138,7 +154,7 @@ impl Story {
             .execute::<ConsentForm>(
                 &self.tenant,
                 &as_user("admin"),
-                &stream_of("consent_form", form_id).unwrap(),
+                &stream(form_id),
                 ConsentFormCommand::PublishConsentForm {
                     title: "Recording consent".into(),
                     language: Language::parse("en-GB").unwrap(),
@@ -157,7 +173,7 @@ impl Story {
             .execute::<Client>(
                 &self.tenant,
                 &as_user(practitioner),
-                &stream_of("client", client_id).unwrap(),
+                &stream(client_id),
                 ClientCommand::RegisterClient {
                     details: sealed("c2VhbGVkIGRldGFpbHM="),
                 },
@@ -184,13 +200,13 @@ impl Story {
     ) -> (ClientId, ConsentId) {
         let (app, tenant) = (&self.app, &self.tenant);
         let form_id = self.publish_form().await;
-        let form_stream = stream_of("consent_form", form_id).unwrap();
+        let form_stream = stream(form_id);
         let client_id = self.register_client(practitioner).await;
-        let client_stream = stream_of("client", client_id).unwrap();
+        let client_stream = stream(client_id);
         let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
         let form: ConsentForm = app.load(tenant, &form_stream).await.unwrap().state;
         let consent_id = ConsentId::from_uuid(Uuid::now_v7()).unwrap();
-        let consent_stream = stream_of("consent", consent_id).unwrap();
+        let consent_stream = stream(consent_id);
         app.execute::<Consent>(
             tenant,
             &as_user(practitioner),
@@ -248,11 +264,11 @@ impl Story {
         consent_id: ConsentId,
     ) -> Result<RecordingId, AppError> {
         let (app, tenant) = (&self.app, &self.tenant);
-        let consent_stream = stream_of("consent", consent_id).unwrap();
+        let consent_stream = stream(consent_id);
         let consent: Consent = app.load(tenant, &consent_stream).await?.state;
         let course_id = consent.core().and_then(|core| core.course_id);
         let recording_id = RecordingId::from_uuid(Uuid::now_v7()).unwrap();
-        let recording_stream = stream_of("recording", recording_id).unwrap();
+        let recording_stream = stream(recording_id);
         app.execute::<Recording>(
             tenant,
             &as_user(practitioner),
@@ -297,13 +313,7 @@ impl Story {
         new_ids: &[Uuid],
     ) -> Result<Vec<ConsentEvent>, AppError> {
         self.app
-            .execute::<Consent>(
-                &self.tenant,
-                actor,
-                &stream_of("consent", consent_id).unwrap(),
-                command,
-                new_ids,
-            )
+            .execute::<Consent>(&self.tenant, actor, &stream(consent_id), command, new_ids)
             .await
     }
 
@@ -316,14 +326,14 @@ impl Story {
         let app = &self.app;
         let request_id = SubjectRequestId::from_uuid(Uuid::now_v7()).unwrap();
         let client: Client = app
-            .load(&self.tenant, &stream_of("client", client_id).unwrap())
+            .load(&self.tenant, &stream(client_id))
             .await
             .unwrap()
             .state;
         app.execute::<SubjectRequest>(
             &self.tenant,
             &Actor::client(client_id),
-            &stream_of("subject_request", request_id).unwrap(),
+            &stream(request_id),
             SubjectRequestCommand::OpenSubjectRequest {
                 client: Box::new(client),
                 kind,
@@ -340,8 +350,7 @@ impl Story {
     async fn grant_request(&self, request_id: SubjectRequestId) {
         self.app
             .decide_subject_request(
-                &self.tenant,
-                &as_user("admin"),
+                &self.caller(as_user("admin")),
                 request_id,
                 SubjectRequestOutcome::Granted,
                 None,
@@ -353,21 +362,19 @@ impl Story {
     async fn play(&self, who: &str, recording: RecordingId, purpose: Purpose) -> RecordingEvent {
         self.app
             .start_playback(
-                &self.tenant,
-                &as_user(who),
+                &self.caller(as_user(who)),
                 recording,
                 purpose,
                 Medium::Audio,
             )
             .await
             .unwrap()
-            .0
+            .event
     }
 
     async fn recording_events(&self, recording: RecordingId) -> Vec<String> {
-        let stream = stream_of("recording", recording).unwrap();
-        self.app
-            .store()
+        let stream = stream(recording);
+        self.store
             .read_stream(&self.tenant, &stream, 1, 100)
             .await
             .unwrap()
@@ -392,7 +399,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let store = super::WithReadModels::with_read_models(super::common::sqlite().await);
+                    let store = super::WithReadModels::with_read_models(crate::common::sqlite().await);
                     super::$case(super::story_over(store)).await;
                 }
             )*
@@ -401,7 +408,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let store = super::WithReadModels::with_read_models(super::common::postgres().await);
+                    let store = super::WithReadModels::with_read_models(crate::common::postgres().await);
                     super::$case(super::story_over(store)).await;
                 }
             )*
@@ -467,8 +474,7 @@ async fn a_student_counsellors_client_consents_then_withdraws_with_deletion(stor
     let withdrawal = story
         .app
         .withdraw_consent(
-            &story.tenant,
-            &Actor::client(client_id),
+            &story.caller(Actor::client(client_id)),
             consent_id,
             WithdrawalScope::Whole,
             true,
@@ -527,15 +533,12 @@ async fn a_credential_submission_grant_expires_after_thirty_days(story: Story) {
     story.clock.day(2);
     let granted_at = story.clock.now();
     let grant = |who: &str| {
-        let grant_id = GrantId::from_uuid(Uuid::now_v7()).unwrap();
         let grantee = Grantee::ExternalAssessor { user_id: user(who) };
         let app = &story.app;
-        let tenant = &story.tenant;
+        let sam = story.caller(as_user("sam"));
         async move {
             app.grant_access(
-                tenant,
-                &as_user("sam"),
-                grant_id,
+                &sam,
                 recording,
                 consent_id,
                 grantee,
@@ -614,12 +617,12 @@ async fn a_coaching_company_records_by_default_and_the_client_opts_out(story: St
     let form_id = story.publish_form().await;
     let client_id = story.register_client("sam").await;
     let client: Client = app
-        .load(&story.tenant, &stream_of("client", client_id).unwrap())
+        .load(&story.tenant, &stream(client_id))
         .await
         .unwrap()
         .state;
     let form: ConsentForm = app
-        .load(&story.tenant, &stream_of("consent_form", form_id).unwrap())
+        .load(&story.tenant, &stream(form_id))
         .await
         .unwrap()
         .state;
@@ -881,7 +884,7 @@ fn ordered(query: &str) -> String {
 
 rebuild_matches_live!(
     sqlite_rebuilt_inline_projections_match_the_live_tables,
-    common::sqlite(),
+    crate::common::sqlite(),
     |store: confide_eventstore::SqliteEventStore| async move {
         let mut tables = Vec::new();
         for (_, query) in INLINE_TABLES {
@@ -898,7 +901,7 @@ rebuild_matches_live!(
 
 rebuild_matches_live!(
     postgres_rebuilt_inline_projections_match_the_live_tables,
-    common::postgres(),
+    crate::common::postgres(),
     |store: confide_eventstore::PgEventStore| async move {
         // The test reads every tenant's rows, past row-level security.
         let mut tx = store.pool().begin().await.unwrap();
@@ -942,7 +945,13 @@ async fn queries_show_access_history_due_destructions_and_overdue_requests(story
         let actor = as_user(who);
         async move {
             let views = app
-                .recordings(tenant, &actor, Purpose::CourseAssessment)
+                .recordings(
+                    &Caller {
+                        tenant: tenant.clone(),
+                        actor,
+                    },
+                    Purpose::CourseAssessment,
+                )
                 .await
                 .unwrap();
             assert_eq!(views.len(), 1);
@@ -1007,6 +1016,7 @@ async fn the_recording_list_follows_the_log_and_rebuilds_the_same<S>(store: S)
 where
     S: confide_eventstore::ProjectionHost + ReadModels + Lists + Clone + 'static,
     RecordingList: confide_eventstore::AsyncProjection<S::Db>,
+    LocalKeyStore<S>: KeyStore,
 {
     let tenant = TenantId::parse("community-counselling").unwrap();
     a_credential_submission_grant_expires_after_thirty_days(story_over(store.clone())).await;
@@ -1025,13 +1035,13 @@ where
 
 #[tokio::test]
 async fn sqlite_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = common::sqlite().await.with_read_models();
+    let store = crate::common::sqlite().await.with_read_models();
     the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
 }
 
 #[tokio::test]
 async fn postgres_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = common::postgres().await.with_read_models();
+    let store = crate::common::postgres().await.with_read_models();
     the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
 }
 
@@ -1043,7 +1053,7 @@ async fn a_courses_end_expires_its_consents_and_its_recordings_fall_due(story: S
         .await;
     let (app, tenant) = (&story.app, &story.tenant);
     let course_id = CourseId::from_uuid(Uuid::now_v7()).unwrap();
-    let course_stream = stream_of("course", course_id).unwrap();
+    let course_stream = stream(course_id);
     app.execute::<Course>(
         tenant,
         &as_user("admin"),
@@ -1093,18 +1103,13 @@ async fn a_courses_end_expires_its_consents_and_its_recordings_fall_due(story: S
 
     story.clock.day(10);
     app.end_course(
-        tenant,
-        &as_user("admin"),
+        &story.caller(as_user("admin")),
         course_id,
         story.clock.now().date_naive(),
     )
     .await
     .unwrap();
-    let consent: Consent = app
-        .load(tenant, &stream_of("consent", consent_id).unwrap())
-        .await
-        .unwrap()
-        .state;
+    let consent: Consent = app.load(tenant, &stream(consent_id)).await.unwrap().state;
     assert_eq!(consent.status(), Some(ConsentStatus::Expired));
     let after = story
         .play("ada", recording, Purpose::CourseAssessment)
@@ -1135,7 +1140,7 @@ async fn a_granted_erasure_erases_the_client_and_schedules_their_recordings(stor
     let request_id = story
         .open_request(client_id, SubjectRequestKind::Erasure)
         .await;
-    let client_stream = stream_of("client", client_id).unwrap();
+    let client_stream = stream(client_id);
 
     story.clock.day(5);
     story.grant_request(request_id).await;
@@ -1178,19 +1183,13 @@ async fn a_granted_copy_request_lets_the_client_play_their_own_recordings(story:
     story.clock.day(1);
     let first = story.record("sam", consent_id).await;
     let second = story.record("sam", consent_id).await;
-    let (app, tenant) = (&story.app, &story.tenant);
-    let the_client = &Actor::client(client_id);
+    let app = &story.app;
+    let the_client = &story.caller(Actor::client(client_id));
     let own_copy = |recording| async move {
-        app.start_playback(
-            tenant,
-            the_client,
-            recording,
-            Purpose::ClientCopy,
-            Medium::Audio,
-        )
-        .await
-        .unwrap()
-        .0
+        app.start_playback(the_client, recording, Purpose::ClientCopy, Medium::Audio)
+            .await
+            .unwrap()
+            .event
     };
     // No copy before the request is granted.
     assert!(matches!(
@@ -1228,25 +1227,23 @@ async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) 
     story.clock.day(1);
     let recording = story.record("sam", consent_id).await;
     let (app, tenant) = (&story.app, &story.tenant);
-    let grant_id = GrantId::from_uuid(Uuid::now_v7()).unwrap();
-    app.grant_access(
-        tenant,
-        &as_user("sam"),
-        grant_id,
-        recording,
-        consent_id,
-        Grantee::ExternalAssessor {
-            user_id: user("icf-assessor"),
-        },
-        Purpose::Credentialing,
-        story.clock.now() + TimeDelta::days(30),
-    )
-    .await
-    .unwrap();
+    let grant_id = app
+        .grant_access(
+            &story.caller(as_user("sam")),
+            recording,
+            consent_id,
+            Grantee::ExternalAssessor {
+                user_id: user("icf-assessor"),
+            },
+            Purpose::Credentialing,
+            story.clock.now() + TimeDelta::days(30),
+        )
+        .await
+        .unwrap();
 
     // The withdrawal alone, with no cascade.
     story.clock.day(2);
-    let consent_stream = stream_of("consent", consent_id).unwrap();
+    let consent_stream = stream(consent_id);
     let consent: confide_app::Loaded<Consent> = app.load(tenant, &consent_stream).await.unwrap();
     let organisation: Tenant = app.load(tenant, &tenant_stream()).await.unwrap().state;
     let ctx = confide_domain::Ctx::new(
@@ -1276,7 +1273,8 @@ async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) 
             )
         })
         .collect();
-    app.store()
+    story
+        .store
         .append(
             tenant,
             confide_eventstore::AppendRequest::to_stream(
@@ -1301,11 +1299,7 @@ async fn a_grant_the_withdrawal_did_not_see_is_revoked_afterwards(story: Story) 
             .unwrap()
             .is_empty()
     );
-    let grant: Grant = app
-        .load(tenant, &stream_of("grant", grant_id).unwrap())
-        .await
-        .unwrap()
-        .state;
+    let grant: Grant = app.load(tenant, &stream(grant_id)).await.unwrap().state;
     assert!(grant.revoked_at().is_some());
 }
 
@@ -1314,6 +1308,7 @@ async fn memberships_follow_the_tenant_stream_and_rebuild_the_same<S>(store: S)
 where
     S: confide_eventstore::ProjectionHost + ReadModels + Lists + Clone + 'static,
     Memberships: confide_eventstore::AsyncProjection<S::Db>,
+    LocalKeyStore<S>: KeyStore,
 {
     let story = story_over(store.clone());
     story
@@ -1347,13 +1342,13 @@ where
 
 #[tokio::test]
 async fn sqlite_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = common::sqlite().await.with_read_models();
+    let store = crate::common::sqlite().await.with_read_models();
     memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
 }
 
 #[tokio::test]
 async fn postgres_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = common::postgres().await.with_read_models();
+    let store = crate::common::postgres().await.with_read_models();
     memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
 }
 
@@ -1387,8 +1382,10 @@ async fn a_case_study_needs_each_clients_consent_and_once_published_outlives_it(
     let case_study_id = CaseStudyId::from_uuid(Uuid::now_v7()).unwrap();
     let write = |who: &'static str, command: CaseStudyCommand| async move {
         app.write_case_study(
-            tenant,
-            &as_user(who),
+            &Caller {
+                tenant: tenant.clone(),
+                actor: as_user(who),
+            },
             case_study_id,
             command,
             &[case_study_id.as_uuid()],
@@ -1409,7 +1406,13 @@ async fn a_case_study_needs_each_clients_consent_and_once_published_outlives_it(
     write("sam", draft(&[consenting])).await.unwrap();
 
     let readers = |who: &'static str| async move {
-        app.case_studies(tenant, &as_user(who)).await.unwrap().len()
+        app.case_studies(&Caller {
+            tenant: tenant.clone(),
+            actor: as_user(who),
+        })
+        .await
+        .unwrap()
+        .len()
     };
     assert_eq!(
         (
@@ -1450,13 +1453,19 @@ async fn a_case_study_needs_each_clients_consent_and_once_published_outlives_it(
         )
         .await
         .unwrap();
-    let kept = app.case_studies(tenant, &as_user("fay")).await.unwrap();
+    let kept = app
+        .case_studies(&story.caller(as_user("fay")))
+        .await
+        .unwrap();
     assert_eq!(
         kept.len(),
         1,
         "a published case study is a permanent record"
     );
-    assert_eq!(kept[0].status(), Some(CaseStudyStatus::Published));
+    assert_eq!(
+        kept[0].case_study.status(),
+        Some(CaseStudyStatus::Published)
+    );
     let revise = write(
         "sam",
         CaseStudyCommand::ReviseCaseStudy {

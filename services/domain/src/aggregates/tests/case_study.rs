@@ -50,10 +50,10 @@ fn draft_case_study_needs_case_study_consent_from_every_client() {
         .then(vec![drafted()]);
     given::<CaseStudyEvent>([])
         .when(draft(vec![given_consent(assessment_terms(), None)]), &ctx)
-        .then_error("CONSENT_REQUIRED", "case_study consent");
+        .then_error("consent_required", "case_study consent");
     given::<CaseStudyEvent>([])
         .when(draft(vec![]), &ctx)
-        .then_error("CONSENT_REQUIRED", "case_study consent");
+        .then_error("consent_required", "case_study consent");
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn revise_case_study_by_its_author() {
             },
             &as_user(&tenant, "pat", t(21, 9)),
         )
-        .then_error("FORBIDDEN", "author");
+        .then_error("forbidden", "author");
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn publishing_refuses_a_text_with_a_clients_name() {
             publish(named, &["Jane Doe"]),
             &as_user(&tenant, "sam", t(22, 9)),
         )
-        .then_error("BAD_USER_INPUT", "contains client names");
+        .then_error("invalid", "contains client names");
 }
 
 #[test]
@@ -123,17 +123,17 @@ fn publishing_checks_the_text_drafted_the_funder_and_the_names_given() {
     let sam = as_user(&tenant, "sam", t(22, 9));
     given([drafted()])
         .when(publish("Some other text.", &["Jane Doe"]), &sam)
-        .then_error("BAD_USER_INPUT", "not the text drafted");
+        .then_error("invalid", "not the text drafted");
     given([drafted()])
         .when(publish(TEXT, &[]), &sam)
-        .then_error("BAD_USER_INPUT", "every client's name");
+        .then_error("invalid", "every client's name");
     let mut to_tutor = publish(TEXT, &["Jane Doe"]);
     if let CaseStudyCommand::PublishCaseStudy { funder, .. } = &mut to_tutor {
         *funder = user("ada");
     }
     given([drafted()])
         .when(to_tutor, &sam)
-        .then_error("BAD_USER_INPUT", "funder role");
+        .then_error("invalid", "funder role");
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn a_published_case_study_is_permanent() {
             CaseStudyCommand::DiscardCaseStudy,
             &as_user(&tenant, "admin", t(23, 9)),
         )
-        .then_error("CONFLICT", "permanent");
+        .then_error("conflict", "permanent");
     given(published)
         .when(
             CaseStudyCommand::ReviseCaseStudy {
@@ -162,7 +162,7 @@ fn a_published_case_study_is_permanent() {
             },
             &as_user(&tenant, "sam", t(23, 9)),
         )
-        .then_error("CONFLICT", "permanent");
+        .then_error("conflict", "permanent");
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn register_client_needs_a_practitioner_or_admin_and_an_id() {
             },
             &as_user(&tenant, "aude", t(0, 9)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "practitioner or org_admin");
+        .then_error("forbidden", "practitioner or org_admin");
     given::<ClientEvent>([])
         .when(
             ClientCommand::RegisterClient {
@@ -46,7 +46,7 @@ fn register_client_needs_a_practitioner_or_admin_and_an_id() {
             },
             &as_user(&tenant, "sam", t(0, 9)),
         )
-        .then_error("BAD_USER_INPUT", "new_ids");
+        .then_error("invalid", "new_ids");
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn update_client_details_stays_under_the_clients_key() {
             ClientCommand::UpdateClientDetails { details: foreign },
             &ctx,
         )
-        .then_error("BAD_USER_INPUT", "client's own key");
+        .then_error("invalid", "client's own key");
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn erase_client_destroys_the_key_and_ends_the_record() {
             },
             &as_user(&tenant, "sam", t(6, 9)),
         )
-        .then_error("CONFLICT", "erased");
+        .then_error("conflict", "erased");
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn erase_client_is_not_for_practitioners_or_other_tenants() {
             },
             &as_user(&tenant, "sam", t(5, 9)),
         )
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
     let ctx = crate::context::Ctx::new(other_tenant_id(), &tenant, by("admin"), t(5, 9));
     given(client_events())
         .when(
@@ -130,5 +130,5 @@ fn erase_client_is_not_for_practitioners_or_other_tenants() {
             },
             &ctx,
         )
-        .then_error("NOT_FOUND", "client");
+        .then_error("not_found", "client");
 }

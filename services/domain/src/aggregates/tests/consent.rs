@@ -53,7 +53,7 @@ fn request_consent_refuses_video_where_policy_is_audio_only() {
             )]),
             &ctx,
         )
-        .then_error("FORBIDDEN", "does not allow video");
+        .then_error("forbidden", "does not allow video");
 }
 
 #[test]
@@ -65,13 +65,13 @@ fn request_consent_wants_named_people_not_roles_or_nobody() {
     by_role.audience = Audience::roles([Role::Tutor]);
     given::<ConsentEvent>([])
         .when(request(vec![by_role]), &ctx)
-        .then_error("BAD_USER_INPUT", "names people");
+        .then_error("invalid", "names people");
     given::<ConsentEvent>([])
         .when(
             request(vec![terms(Purpose::Supervision, &[], &[Medium::Audio])]),
             &ctx,
         )
-        .then_error("BAD_USER_INPUT", "names nobody");
+        .then_error("invalid", "names nobody");
     given::<ConsentEvent>([])
         .when(
             request(vec![
@@ -80,7 +80,7 @@ fn request_consent_wants_named_people_not_roles_or_nobody() {
             ]),
             &ctx,
         )
-        .then_error("BAD_USER_INPUT", "named twice");
+        .then_error("invalid", "named twice");
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn request_consent_refuses_client_copies_where_policy_gives_none() {
             request(vec![terms(Purpose::ClientCopy, &[], &[Medium::Audio])]),
             &ctx,
         )
-        .then_error("FORBIDDEN", "no copies");
+        .then_error("forbidden", "no copies");
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn request_consent_needs_a_live_client_a_real_form_and_the_practitioner() {
     }
     given::<ConsentEvent>([])
         .when(command, &ctx)
-        .then_error("NOT_FOUND", "client");
+        .then_error("not_found", "client");
 
     let mut command = request(assessment_terms());
     if let ConsentCommand::RequestConsent { form, .. } = &mut command {
@@ -124,14 +124,14 @@ fn request_consent_needs_a_live_client_a_real_form_and_the_practitioner() {
     }
     given::<ConsentEvent>([])
         .when(command, &ctx)
-        .then_error("NOT_FOUND", "consent form");
+        .then_error("not_found", "consent form");
 
     given::<ConsentEvent>([])
         .when(
             request(assessment_terms()),
             &as_user(&tenant, "pat", t(0, 9)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "own sessions");
+        .then_error("forbidden", "own sessions");
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn request_consent_checks_expiry_against_now_and_course() {
     }
     given::<ConsentEvent>([])
         .when(command, &ctx)
-        .then_error("BAD_USER_INPUT", "expire");
+        .then_error("invalid", "expire");
     let mut command = request(assessment_terms());
     if let ConsentCommand::RequestConsent { expiry, .. } = &mut command {
         *expiry = Some(Expiry::OnEvent {
@@ -156,7 +156,7 @@ fn request_consent_checks_expiry_against_now_and_course() {
     }
     given::<ConsentEvent>([])
         .when(command, &ctx)
-        .then_error("BAD_USER_INPUT", "that course");
+        .then_error("invalid", "that course");
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn give_consent_refuses_evidence_for_other_text_or_method() {
         },
         &as_client(&tenant, t(0, 10)),
     )
-    .then_error("BAD_USER_INPUT", "different form");
+    .then_error("invalid", "different form");
     // A practitioner cannot record a client-link signature on the client's behalf.
     h.when(
         ConsentCommand::GiveConsent {
@@ -192,7 +192,7 @@ fn give_consent_refuses_evidence_for_other_text_or_method() {
         },
         &as_user(&tenant, "sam", t(0, 10)),
     )
-    .then_error("BAD_USER_INPUT", "client link");
+    .then_error("invalid", "client link");
     // Paper consent, scanned by the practitioner, is fine.
     let mut paper = evidence(form_ref(1));
     paper.collected_by = CollectionMethod::PaperFormScanned;
@@ -214,7 +214,7 @@ fn give_consent_refuses_evidence_for_other_text_or_method() {
         },
         &other,
     )
-    .then_error("FORBIDDEN", "its own client");
+    .then_error("forbidden", "its own client");
     // The signature cannot come from the future.
     let mut early = evidence(form_ref(1));
     early.signed_at = t(0, 11);
@@ -222,7 +222,7 @@ fn give_consent_refuses_evidence_for_other_text_or_method() {
         ConsentCommand::GiveConsent { evidence: early },
         &as_client(&tenant, t(0, 10)),
     )
-    .then_error("BAD_USER_INPUT", "signed");
+    .then_error("invalid", "signed");
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn give_consent_only_once() {
             },
             &as_client(&tenant, t(0, 11)),
         )
-        .then_error("CONFLICT", "only when requested");
+        .then_error("conflict", "only when requested");
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn refuse_consent_is_final() {
     assert_eq!(state.status(), Some(ConsentStatus::Refused));
     given(given_consent_events(assessment_terms(), None))
         .when(ConsentCommand::RefuseConsent, &as_client(&tenant, t(0, 11)))
-        .then_error("CONFLICT", "withdrawn");
+        .then_error("conflict", "withdrawn");
 }
 
 #[test]
@@ -344,7 +344,7 @@ fn withdraw_refuses_partial_deletion_unknown_parts_and_strangers() {
         },
         &as_client(&tenant, t(3, 9)),
     )
-    .then_error("BAD_USER_INPUT", "whole consent");
+    .then_error("invalid", "whole consent");
     h.when(
         ConsentCommand::WithdrawConsent {
             scope: WithdrawalScope::Purpose {
@@ -354,7 +354,7 @@ fn withdraw_refuses_partial_deletion_unknown_parts_and_strangers() {
         },
         &as_client(&tenant, t(3, 9)),
     )
-    .then_error("NOT_FOUND", "purpose");
+    .then_error("not_found", "purpose");
     h.when(
         ConsentCommand::WithdrawConsent {
             scope: WithdrawalScope::AudienceMember {
@@ -365,7 +365,7 @@ fn withdraw_refuses_partial_deletion_unknown_parts_and_strangers() {
         },
         &as_client(&tenant, t(3, 9)),
     )
-    .then_error("NOT_FOUND", "audience member");
+    .then_error("not_found", "audience member");
     h.when(
         ConsentCommand::WithdrawConsent {
             scope: WithdrawalScope::Whole,
@@ -373,7 +373,7 @@ fn withdraw_refuses_partial_deletion_unknown_parts_and_strangers() {
         },
         &as_user(&tenant, "ada", t(3, 9)),
     )
-    .then_error("FORBIDDEN", "only the client");
+    .then_error("forbidden", "only the client");
     h.when(
         ConsentCommand::WithdrawConsent {
             scope: WithdrawalScope::Whole,
@@ -381,7 +381,7 @@ fn withdraw_refuses_partial_deletion_unknown_parts_and_strangers() {
         },
         &as_system(&tenant, t(3, 9)),
     )
-    .then_error("FORBIDDEN", "never decides for a client");
+    .then_error("forbidden", "never decides for a client");
 }
 
 #[test]
@@ -395,7 +395,7 @@ fn expire_consent_when_its_date_has_come() {
         },
         &as_system(&tenant, t(29, 23)),
     )
-    .then_error("CONFLICT", "has not come");
+    .then_error("conflict", "has not come");
     let state = h
         .when(
             ConsentCommand::ExpireConsent {
@@ -427,7 +427,7 @@ fn expire_consent_by_its_event_only() {
         },
         &as_system(&tenant, t(5, 0)),
     )
-    .then_error("CONFLICT", "not the one it names");
+    .then_error("conflict", "not the one it names");
     h.when(
         ConsentCommand::ExpireConsent {
             cause: ExpiryCause::Triggered {
@@ -445,7 +445,7 @@ fn expire_consent_by_its_event_only() {
         },
         &as_user(&tenant, "ada", t(5, 0)),
     )
-    .then_error("FORBIDDEN", "records an expiry");
+    .then_error("forbidden", "records an expiry");
 }
 
 fn renewal_events(new_id: ConsentId) -> Vec<ConsentEvent> {
@@ -508,7 +508,7 @@ fn renewal_on_a_changed_form_supersedes_the_old_consent() {
             },
             &as_user(&tenant, "sam", t(0, 9)).with_new_ids(&ids),
         )
-        .then_error("CONFLICT", "form has not changed");
+        .then_error("conflict", "form has not changed");
 
     let renewal = Consent::from_events(&renewal_events(new_id));
     let state = given(given_consent_events(assessment_terms(), None))
@@ -538,7 +538,7 @@ fn supersede_needs_a_given_renewal_of_this_consent() {
             },
             &as_system(&tenant, t(0, 11)),
         )
-        .then_error("CONFLICT", "renewal is given");
+        .then_error("conflict", "renewal is given");
     let unrelated = given_consent(assessment_terms(), None);
     given(given_consent_events(assessment_terms(), None))
         .when(
@@ -547,7 +547,7 @@ fn supersede_needs_a_given_renewal_of_this_consent() {
             },
             &as_system(&tenant, t(0, 11)),
         )
-        .then_error("BAD_USER_INPUT", "does not name this consent");
+        .then_error("invalid", "does not name this consent");
 }
 
 #[test]
@@ -572,7 +572,7 @@ fn give_notice_creates_a_notice_record_under_notified_opt_out() {
     let written = crate::testing::tenant(written_policy());
     given::<ConsentEvent>([])
         .when(command(), &as_system(&written, t(1, 9)).with_new_ids(&ids))
-        .then_error("CONSENT_REQUIRED", "written consent");
+        .then_error("consent_required", "written consent");
 }
 
 #[test]
@@ -596,7 +596,7 @@ fn give_session_notice_for_each_later_session() {
         },
         &as_system(&tenant, t(8, 9)),
     )
-    .then_error("CONFLICT", "already recorded");
+    .then_error("conflict", "already recorded");
 }
 
 #[test]
@@ -643,7 +643,7 @@ fn opt_out_of_one_session_then_for_good() {
             },
             &as_system(&tenant, t(15, 9)),
         )
-        .then_error("CONFLICT", "opted out for good");
+        .then_error("conflict", "opted out for good");
 }
 
 #[test]
@@ -656,7 +656,7 @@ fn opting_out_applies_only_to_notices() {
             },
             &as_client(&tenant, t(2, 9)),
         )
-        .then_error("CONFLICT", "written consent is withdrawn");
+        .then_error("conflict", "written consent is withdrawn");
 }
 
 #[test]
@@ -737,5 +737,5 @@ fn a_consent_from_another_tenant_is_not_found() {
             },
             &ctx,
         )
-        .then_error("NOT_FOUND", "consent");
+        .then_error("not_found", "consent");
 }

@@ -45,11 +45,11 @@ fn publishing_is_for_admins_and_refuses_unchanged_or_empty_text() {
     let tenant = tenant(written_policy());
     given(form_events())
         .when(publish(FORM_TEXT_V1), &as_user(&tenant, "admin", t(0, 9)))
-        .then_error("CONFLICT", "already the latest");
+        .then_error("conflict", "already the latest");
     given(form_events())
         .when(publish(FORM_TEXT_V2), &as_user(&tenant, "sam", t(0, 9)))
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
     given(form_events())
         .when(publish("   "), &as_user(&tenant, "admin", t(0, 9)))
-        .then_error("BAD_USER_INPUT", "text");
+        .then_error("invalid", "text");
 }

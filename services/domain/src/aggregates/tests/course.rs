@@ -51,16 +51,16 @@ fn create_course_checks_dates_tutors_and_role() {
     };
     given::<CourseEvent>([])
         .when(command(date(10), date(5), "ada"), &admin)
-        .then_error("BAD_USER_INPUT", "ends on or after");
+        .then_error("invalid", "ends on or after");
     given::<CourseEvent>([])
         .when(command(date(0), date(5), "sam"), &admin)
-        .then_error("BAD_USER_INPUT", "tutor role");
+        .then_error("invalid", "tutor role");
     given::<CourseEvent>([])
         .when(
             command(date(0), date(5), "ada"),
             &as_user(&tenant, "ada", t(0, 9)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn add_course_tutor_and_enrol_students() {
             },
             &admin,
         )
-        .then_error("CONFLICT", "already a tutor");
+        .then_error("conflict", "already a tutor");
     given([created()])
         .when(
             CourseCommand::EnrolInCourse {
@@ -108,7 +108,7 @@ fn add_course_tutor_and_enrol_students() {
             },
             &admin,
         )
-        .then_error("BAD_USER_INPUT", "practitioner role");
+        .then_error("invalid", "practitioner role");
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn end_course_once_it_has_finished() {
             },
             &as_user(&tenant, "admin", t(100, 17)),
         )
-        .then_error("BAD_USER_INPUT", "not in advance");
+        .then_error("invalid", "not in advance");
     given([
         created(),
         CourseEvent::CourseEnded {
@@ -149,5 +149,5 @@ fn end_course_once_it_has_finished() {
         },
         &as_user(&tenant, "admin", t(101, 9)),
     )
-    .then_error("CONFLICT", "has ended");
+    .then_error("conflict", "has ended");
 }

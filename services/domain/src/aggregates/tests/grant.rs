@@ -77,7 +77,7 @@ fn a_grant_never_widens_consent() {
             ),
             &ctx,
         )
-        .then_error("CONSENT_REQUIRED", "ViewerNotInAudience");
+        .then_error("consent_required", "ViewerNotInAudience");
     // Nor can a member the consent does not name.
     given::<GrantEvent>([])
         .when(
@@ -89,7 +89,7 @@ fn a_grant_never_widens_consent() {
             ),
             &ctx,
         )
-        .then_error("CONSENT_REQUIRED", "ViewerNotInAudience");
+        .then_error("consent_required", "ViewerNotInAudience");
     // An auditor never plays, grant or not.
     given::<GrantEvent>([])
         .when(
@@ -101,7 +101,7 @@ fn a_grant_never_widens_consent() {
             ),
             &ctx,
         )
-        .then_error("FORBIDDEN", "auditor");
+        .then_error("forbidden", "auditor");
 }
 
 #[test]
@@ -121,13 +121,13 @@ fn a_grant_cannot_outlast_its_consent_or_be_open_ended() {
     };
     given::<GrantEvent>([])
         .when(command, &ctx)
-        .then_error("BAD_USER_INPUT", "outlast");
+        .then_error("invalid", "outlast");
     given::<GrantEvent>([])
         .when(grant(assessor(), t(2, 9) + TimeDelta::days(400)), &ctx)
-        .then_error("BAD_USER_INPUT", "at most");
+        .then_error("invalid", "at most");
     given::<GrantEvent>([])
         .when(grant(assessor(), t(2, 8)), &ctx)
-        .then_error("BAD_USER_INPUT", "future");
+        .then_error("invalid", "future");
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn only_the_practitioner_or_an_admin_grants() {
             grant(assessor(), t(20, 0)),
             &as_user(&tenant, "ada", t(2, 9)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "practitioner or an org_admin");
+        .then_error("forbidden", "practitioner or an org_admin");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn no_grant_on_a_recording_scheduled_for_destruction() {
             command,
             &as_user(&tenant, "sam", t(2, 9)).with_new_ids(&ids),
         )
-        .then_error("CONFLICT", "destruction");
+        .then_error("conflict", "destruction");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn revoke_access_by_the_grantor_or_the_cascade_once() {
             },
             &as_user(&tenant, "pat", t(3, 9)),
         )
-        .then_error("FORBIDDEN", "grantor");
+        .then_error("forbidden", "grantor");
     given([
         granted_event(),
         GrantEvent::AccessRevoked {
@@ -219,5 +219,5 @@ fn revoke_access_by_the_grantor_or_the_cascade_once() {
         },
         &as_user(&tenant, "sam", t(3, 9)),
     )
-    .then_error("CONFLICT", "already revoked");
+    .then_error("conflict", "already revoked");
 }

@@ -40,12 +40,12 @@ fn create_recording_refuses_without_consent_in_force() {
     let ctx = as_user(&tenant, "sam", t(1, 9)).with_new_ids(&ids);
     given::<RecordingEvent>([])
         .when(create(Consent::default(), Medium::Audio), &ctx)
-        .then_error("CONSENT_REQUIRED", "covers it");
+        .then_error("consent_required", "covers it");
     let requested =
         Consent::from_events(&[consent_requested(consent_id(), assessment_terms(), None)]);
     given::<RecordingEvent>([])
         .when(create(requested, Medium::Audio), &ctx)
-        .then_error("CONSENT_REQUIRED", "NotInForce");
+        .then_error("consent_required", "NotInForce");
     let mut refused = vec![consent_requested(consent_id(), assessment_terms(), None)];
     refused.push(ConsentEvent::ConsentRefused {
         by: Actor::client(client_id()),
@@ -53,11 +53,11 @@ fn create_recording_refuses_without_consent_in_force() {
     });
     given::<RecordingEvent>([])
         .when(create(Consent::from_events(&refused), Medium::Audio), &ctx)
-        .then_error("CONSENT_REQUIRED", "Refused");
+        .then_error("consent_required", "Refused");
     let expired = given_consent(assessment_terms(), Some(Expiry::OnDate { at: t(1, 0) }));
     given::<RecordingEvent>([])
         .when(create(expired, Medium::Audio), &ctx)
-        .then_error("CONSENT_REQUIRED", "PastExpiry");
+        .then_error("consent_required", "PastExpiry");
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn create_recording_refuses_video_unless_policy_and_consent_allow_it() {
             create(given_consent(assessment_terms(), None), Medium::Video),
             &ctx,
         )
-        .then_error("FORBIDDEN", "does not allow video");
+        .then_error("forbidden", "does not allow video");
     let mut policy = written_policy();
     policy.allowed_media = crate::policy::MediaPolicy::AudioAndVideo;
     let video_tenant = crate::testing::tenant(policy);
@@ -80,7 +80,7 @@ fn create_recording_refuses_video_unless_policy_and_consent_allow_it() {
             create(given_consent(assessment_terms(), None), Medium::Video),
             &ctx,
         )
-        .then_error("CONSENT_REQUIRED", "no purpose in video");
+        .then_error("consent_required", "no purpose in video");
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn create_recording_is_for_the_consents_practitioner() {
             create(given_consent(assessment_terms(), None), Medium::Audio),
             &as_user(&tenant, "pat", t(1, 9)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "practitioner named in the consent");
+        .then_error("forbidden", "practitioner named in the consent");
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn under_notified_opt_out_a_recording_needs_the_notice_and_no_opt_out() {
             },
             &ctx,
         )
-        .then_error("CONSENT_REQUIRED", "SessionNotNoticed");
+        .then_error("consent_required", "SessionNotNoticed");
     let opted = Consent::from_events(&[
         notice_given(),
         ConsentEvent::ConsentOptedOutOfSession {
@@ -126,7 +126,7 @@ fn under_notified_opt_out_a_recording_needs_the_notice_and_no_opt_out() {
     ]);
     given::<RecordingEvent>([])
         .when(create(opted, Medium::Audio), &ctx)
-        .then_error("CONSENT_REQUIRED", "SessionOptedOut");
+        .then_error("consent_required", "SessionOptedOut");
 }
 
 #[test]
@@ -157,12 +157,12 @@ fn request_stop_records_the_offset_and_only_moves_earlier() {
             RecordingCommand::RequestStop { offset: ms(30) },
             &as_client(&tenant, t(1, 9)),
         )
-        .then_error("CONFLICT", "already asked to stop");
+        .then_error("conflict", "already asked to stop");
     h.when(
         RecordingCommand::RequestStop { offset: ms(20) },
         &as_user(&tenant, "ada", t(1, 9)),
     )
-    .then_error("FORBIDDEN", "asked by the client");
+    .then_error("forbidden", "asked by the client");
 }
 
 fn store(duration: Offset) -> RecordingCommand {
@@ -185,7 +185,7 @@ fn store_media_moves_to_stored() {
     assert_eq!(state.status(), Some(RecordingStatus::Stored));
     given(stored_recording_events(Medium::Audio))
         .when(store(ms(50)), &as_user(&tenant, "sam", t(1, 11)))
-        .then_error("CONFLICT", "already stored");
+        .then_error("conflict", "already stored");
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn media_is_stored_only_while_the_recordings_consent_covers_it() {
         store_under(withdrawn, ms(50)),
         &as_user(&tenant, "sam", t(1, 11)),
     )
-    .then_error("CONSENT_REQUIRED", "no consent covers");
+    .then_error("consent_required", "no consent covers");
     let mut other = given_consent_events(assessment_terms(), None);
     if let ConsentEvent::ConsentRequested { consent_id, .. } = &mut other[0] {
         *consent_id = ConsentId::from_uuid(uuid(99)).unwrap();
@@ -212,7 +212,7 @@ fn media_is_stored_only_while_the_recordings_consent_covers_it() {
         store_under(Consent::from_events(&other), ms(50)),
         &as_user(&tenant, "sam", t(1, 11)),
     )
-    .then_error("BAD_USER_INPUT", "not the recording's");
+    .then_error("invalid", "not the recording's");
     let mut label = stored_media(ms(50));
     label.codec = "pcm\ns16le".to_owned();
     h.when(
@@ -222,7 +222,7 @@ fn media_is_stored_only_while_the_recordings_consent_covers_it() {
         },
         &as_user(&tenant, "sam", t(1, 11)),
     )
-    .then_error("BAD_USER_INPUT", "codec");
+    .then_error("invalid", "codec");
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn nothing_after_the_clients_stop_may_be_stored() {
         },
     ]);
     h.when(store(ms(21)), &as_user(&tenant, "sam", t(1, 11)))
-        .then_error("FORBIDDEN", "nothing after it may be stored");
+        .then_error("forbidden", "nothing after it may be stored");
     h.when(store(ms(20)), &as_user(&tenant, "sam", t(1, 11)))
         .events();
 }
@@ -268,7 +268,7 @@ fn add_bookmark_within_the_recording() {
         },
         &as_user(&tenant, "sam", t(2, 9)),
     )
-    .then_error("BAD_USER_INPUT", "past the end");
+    .then_error("invalid", "past the end");
     given([recording_created(Medium::Audio)])
         .when(
             RecordingCommand::AddBookmark {
@@ -277,7 +277,7 @@ fn add_bookmark_within_the_recording() {
             },
             &as_user(&tenant, "sam", t(2, 9)),
         )
-        .then_error("CONFLICT", "not been stored");
+        .then_error("conflict", "not been stored");
 }
 
 fn facts() -> Box<AccessFacts> {
@@ -308,9 +308,9 @@ fn a_tutor_comments_only_on_what_they_may_play() {
     assert_eq!(state.comments().len(), 1);
     // Cai is a tutor too, but the client did not name him.
     h.when(comment(), &as_user(&tenant, "cai", t(2, 9)))
-        .then_error("FORBIDDEN", "ViewerNotInAudience");
+        .then_error("forbidden", "ViewerNotInAudience");
     h.when(comment(), &as_user(&tenant, "sam", t(2, 9)))
-        .then_error("FORBIDDEN", "tutor role");
+        .then_error("forbidden", "tutor role");
 }
 
 #[test]
@@ -351,7 +351,7 @@ fn attach_transcript_needs_the_consented_derivative() {
         },
         &as_user(&tenant, "sam", t(2, 9)).with_new_ids(&ids),
     )
-    .then_error("CONSENT_REQUIRED", "MediumNotConsented");
+    .then_error("consent_required", "MediumNotConsented");
     h.when(
         RecordingCommand::AttachTranscript {
             span: TranscriptSpan::Excerpt {
@@ -364,7 +364,7 @@ fn attach_transcript_needs_the_consented_derivative() {
         },
         &as_user(&tenant, "sam", t(2, 9)).with_new_ids(&ids),
     )
-    .then_error("BAD_USER_INPUT", "runs forwards");
+    .then_error("invalid", "runs forwards");
 }
 
 #[test]
@@ -456,7 +456,7 @@ fn schedule_destruction_is_idempotent_and_never_postponed() {
             },
             &as_system(&tenant, t(3, 10)),
         )
-        .then_error("CONFLICT", "already scheduled");
+        .then_error("conflict", "already scheduled");
     h.when(
         RecordingCommand::ScheduleDestruction {
             due: t(3, 9),
@@ -464,7 +464,7 @@ fn schedule_destruction_is_idempotent_and_never_postponed() {
         },
         &as_user(&tenant, "ada", t(3, 9)),
     )
-    .then_error("FORBIDDEN", "scheduled by");
+    .then_error("forbidden", "scheduled by");
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn destroy_recording_records_the_key_destroyed_and_takes_derivatives_with_it() {
         },
         &as_user(&tenant, "admin", t(5, 0)),
     )
-    .then_error("BAD_USER_INPUT", "data key");
+    .then_error("invalid", "data key");
     let destroyed = given(stored_recording_events(Medium::Audio).into_iter().chain([
         RecordingEvent::RecordingDestroyed {
             reason,
@@ -533,7 +533,7 @@ fn destroy_recording_records_the_key_destroyed_and_takes_derivatives_with_it() {
             },
             &as_user(&tenant, "admin", t(6, 0)),
         )
-        .then_error("CONFLICT", "destroyed");
+        .then_error("conflict", "destroyed");
     let events = destroyed
         .when(
             RecordingCommand::StartPlayback {

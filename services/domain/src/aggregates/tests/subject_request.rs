@@ -66,13 +66,13 @@ fn open_subject_request_refuses_future_receipt_and_strangers() {
             open(t(26, 0)),
             &as_client(&tenant, t(25, 10)).with_new_ids(&ids),
         )
-        .then_error("BAD_USER_INPUT", "future");
+        .then_error("invalid", "future");
     given::<SubjectRequestEvent>([])
         .when(
             open(t(25, 9)),
             &as_user(&tenant, "aude", t(25, 10)).with_new_ids(&ids),
         )
-        .then_error("FORBIDDEN", "subject request");
+        .then_error("forbidden", "subject request");
 }
 
 #[test]
@@ -103,13 +103,13 @@ fn extend_the_deadline_once_before_it_passes_where_the_law_allows() {
         },
     ])
     .when(extend(), &admin)
-    .then_error("CONFLICT", "already been extended");
+    .then_error("conflict", "already been extended");
     given([opened(Jurisdiction::UkGdpr, due)])
         .when(extend(), &as_user(&tenant, "admin", t(60, 9)))
-        .then_error("CONFLICT", "has passed");
+        .then_error("conflict", "has passed");
     given([opened(Jurisdiction::Pdpa, due)])
         .when(extend(), &admin)
-        .then_error("CONFLICT", "no extension");
+        .then_error("conflict", "no extension");
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn decide_subject_request_records_lateness_and_reasons() {
             },
             &as_user(&tenant, "admin", t(30, 9)),
         )
-        .then_error("BAD_USER_INPUT", "says why");
+        .then_error("invalid", "says why");
     given([opened(Jurisdiction::UkGdpr, due)])
         .when(
             SubjectRequestCommand::DecideSubjectRequest {
@@ -154,5 +154,5 @@ fn decide_subject_request_records_lateness_and_reasons() {
             },
             &as_user(&tenant, "sam", t(30, 9)),
         )
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
 }

@@ -66,7 +66,7 @@ fn create_tenant_refuses_someone_making_another_person_admin() {
             },
             &ctx,
         )
-        .then_error("FORBIDDEN", "first administrator");
+        .then_error("forbidden", "first administrator");
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn create_tenant_refuses_an_existing_tenant_and_a_bad_policy() {
             },
             &ctx,
         )
-        .then_error("CONFLICT", "already exists");
+        .then_error("conflict", "already exists");
     let empty = Tenant::default();
     let ctx = Ctx::new(tenant_id(), &empty, by("admin"), t(0, 9));
     let mut bad = written_policy();
@@ -96,7 +96,7 @@ fn create_tenant_refuses_an_existing_tenant_and_a_bad_policy() {
             },
             &ctx,
         )
-        .then_error("BAD_USER_INPUT", "retention");
+        .then_error("invalid", "retention");
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn set_tenant_policy_is_for_admins_and_refuses_no_change() {
             },
             &as_user(&tenant, "sam", t(1, 9)),
         )
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
     given(tenant_events(written_policy()))
         .when(
             TenantCommand::SetTenantPolicy {
@@ -140,7 +140,7 @@ fn set_tenant_policy_is_for_admins_and_refuses_no_change() {
             },
             &as_user(&tenant, "admin", t(1, 9)),
         )
-        .then_error("CONFLICT", "already in force");
+        .then_error("conflict", "already in force");
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn another_tenants_context_finds_nothing() {
             },
             &ctx,
         )
-        .then_error("NOT_FOUND", "tenant");
+        .then_error("not_found", "tenant");
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn add_member_refuses_existing_members_no_roles_and_non_admins() {
         },
         &admin,
     )
-    .then_error("CONFLICT", "already a member");
+    .then_error("conflict", "already a member");
     h.when(
         TenantCommand::AddMember {
             user_id: user("x"),
@@ -200,7 +200,7 @@ fn add_member_refuses_existing_members_no_roles_and_non_admins() {
         },
         &admin,
     )
-    .then_error("BAD_USER_INPUT", "at least one role");
+    .then_error("invalid", "at least one role");
     h.when(
         TenantCommand::AddMember {
             user_id: user("x"),
@@ -208,7 +208,7 @@ fn add_member_refuses_existing_members_no_roles_and_non_admins() {
         },
         &as_user(&tenant, "ada", t(1, 9)),
     )
-    .then_error("FORBIDDEN", "org_admin");
+    .then_error("forbidden", "org_admin");
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn the_last_admin_cannot_give_up_the_role() {
             },
             &ctx,
         )
-        .then_error("CONFLICT", "last org_admin");
+        .then_error("conflict", "last org_admin");
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn remove_member_lets_members_leave_but_keeps_an_admin() {
             },
             &as_user(&tenant, "ada", t(1, 9)),
         )
-        .then_error("FORBIDDEN", "org_admin");
+        .then_error("forbidden", "org_admin");
     given(tenant_events(written_policy()))
         .when(
             TenantCommand::RemoveMember {
@@ -278,7 +278,7 @@ fn remove_member_lets_members_leave_but_keeps_an_admin() {
             },
             &as_user(&tenant, "admin", t(1, 9)),
         )
-        .then_error("CONFLICT", "last org_admin");
+        .then_error("conflict", "last org_admin");
     given(tenant_events(written_policy()))
         .when(
             TenantCommand::RemoveMember {
@@ -286,7 +286,7 @@ fn remove_member_lets_members_leave_but_keeps_an_admin() {
             },
             &as_user(&tenant, "admin", t(1, 9)),
         )
-        .then_error("NOT_FOUND", "member");
+        .then_error("not_found", "member");
 }
 
 #[test]

@@ -1,0 +1,186 @@
+//! The API's one error edge: every failure a caller sees becomes an [`ApiError`] here, with
+//! a wire code from `docs/design.md` section 5 and an HTTP status from one table. GraphQL
+//! answers carry the code in `extensions.code`; the media and export routes answer a JSON
+//! body `{"error": {"code", "message"}}` with the status. Internal details never reach the
+//! caller: every 5xx is logged once, here, with a reference the caller is given.
+
+use async_graphql::ErrorExtensions;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use confide_app::{AppError, UploadRefusal};
+use confide_domain::DomainError;
+use serde_json::json;
+
+use crate::auth::AuthError;
+
+/// What a resolver or route handler returns.
+pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// The wire codes, each with its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Code {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    /// Existed, and has been destroyed for good: `NOT_FOUND` on the wire, 410 over HTTP.
+    Gone,
+    Conflict,
+    BadUserInput,
+    ConsentRequired,
+    UnsupportedMedia,
+    /// An outage of the database or a store: retry later.
+    Unavailable,
+    Internal,
+}
+
+impl Code {
+    /// The code table.
+    const fn wire(self) -> (&'static str, StatusCode) {
+        match self {
+            Self::Unauthenticated => ("UNAUTHENTICATED", StatusCode::UNAUTHORIZED),
+            Self::Forbidden => ("FORBIDDEN", StatusCode::FORBIDDEN),
+            Self::NotFound => ("NOT_FOUND", StatusCode::NOT_FOUND),
+            Self::Gone => ("NOT_FOUND", StatusCode::GONE),
+            Self::Conflict => ("CONFLICT", StatusCode::CONFLICT),
+            Self::BadUserInput => ("BAD_USER_INPUT", StatusCode::BAD_REQUEST),
+            Self::ConsentRequired => ("CONSENT_REQUIRED", StatusCode::FORBIDDEN),
+            Self::UnsupportedMedia => ("UNSUPPORTED_MEDIA", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            Self::Unavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+            Self::Internal => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// A failure as the caller is told it: a code and a sentence a person understands.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiError {
+    code: Code,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A server-side failure: logged once with a reference, which is all the caller sees.
+    fn server(code: Code, error: &dyn std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::now_v7();
+        match code {
+            Code::Unavailable => {
+                tracing::warn!(%reference, %error, "request failed: a dependency is unavailable");
+                Self::new(
+                    code,
+                    format!("the service is unavailable; retry shortly (reference {reference})"),
+                )
+            }
+            _ => {
+                tracing::error!(%reference, %error, "request failed");
+                Self::new(code, format!("internal error (reference {reference})"))
+            }
+        }
+    }
+
+    /// A failure of the server's own making, such as a token it could not sign.
+    pub(crate) fn internal(error: &dyn std::fmt::Display) -> Self {
+        Self::server(Code::Internal, error)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        let code = match &error {
+            DomainError::NotFound { .. } => Code::NotFound,
+            DomainError::Conflict { .. } => Code::Conflict,
+            DomainError::Forbidden { .. } => Code::Forbidden,
+            DomainError::ConsentRequired { .. } => Code::ConsentRequired,
+            DomainError::Invalid { .. } => Code::BadUserInput,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        if error.is_unavailable() {
+            return Self::server(Code::Unavailable, &error);
+        }
+        match error {
+            AppError::Domain(error) => error.into(),
+            AppError::Contention { .. } => Self::new(
+                Code::Conflict,
+                "the data changed while the request was decided; retry",
+            ),
+            AppError::Upload(refusal) => {
+                let code = match refusal {
+                    UploadRefusal::Incomplete(_) | UploadRefusal::Empty => Code::BadUserInput,
+                    UploadRefusal::Unsupported(_) => Code::UnsupportedMedia,
+                };
+                Self::new(code, refusal.to_string())
+            }
+            AppError::Gone { what } => Self::new(Code::Gone, format!("{what} has been destroyed")),
+            other => Self::server(Code::Internal, &other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        Self::new(Code::Unauthenticated, error.to_string())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let (code, _) = error.code.wire();
+        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code.wire();
+        let mut response = (
+            status,
+            Json(json!({ "error": { "code": code, "message": self.message } })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_unavailable_and_says_nothing_of_the_cause() {
+        let outage = AppError::Vault {
+            step: "deleting the ciphertext",
+            reason: "connection refused by s3://secret-bucket".to_owned(),
+            retryable: true,
+        };
+        let error = ApiError::from(outage);
+        assert_eq!(error.code, Code::Unavailable);
+        assert_eq!(error.code.wire().1, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.message.contains("secret"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_sentence() {
+        let error = ApiError::from(AppError::Domain(DomainError::forbidden(
+            "the log is read by an auditor or an org_admin",
+        )));
+        assert_eq!(error.code, Code::Forbidden);
+        assert!(error.message.contains("auditor"));
+    }
+}

@@ -1,0 +1,421 @@
+//! Recordings and access to them: creating a recording under its consent, grants, playback
+//! decisions (recorded either way), bookmarks and transcripts, and what the caller may see.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use confide_domain::aggregates::consent::Consent;
+use confide_domain::aggregates::grant::{
+    Grant, GrantCommand, GrantEvent, Grantee, RevocationReason,
+};
+use confide_domain::aggregates::recording::{
+    AccessFacts, Recording, RecordingCommand, RecordingEvent, TranscriptSpan,
+};
+use confide_domain::{
+    AccessDecision, Actor, ClientId, ConsentId, Ctx, DomainError, GrantId, Medium, Offset, Purpose,
+    RecordingId, Sealed, Sha256, TenantId, TranscriptId, reads,
+};
+use uuid::Uuid;
+
+use crate::work::Work;
+use crate::{App, AppError, Caller, Subject, stream};
+
+/// A recording with the caller's access to it.
+#[derive(Clone, Debug)]
+pub struct RecordingView {
+    pub recording: Recording,
+    pub access: AccessDecision,
+}
+
+/// A playback decision as recorded: `PlaybackStarted` with its basis, or `PlaybackRefused`
+/// with its reasons, and the recording as the decision saw it.
+#[derive(Clone, Debug)]
+pub struct Playback {
+    pub event: RecordingEvent,
+    pub decision: AccessDecision,
+    /// When the decision was recorded.
+    pub at: DateTime<Utc>,
+    pub recording: Recording,
+}
+
+impl App {
+    /// Creates a recording of a session under the consent (or notice) that covers it.
+    pub async fn create_recording(
+        &self,
+        caller: &Caller,
+        consent_id: ConsentId,
+        session_on: NaiveDate,
+        medium: Medium,
+    ) -> Result<Recording, AppError> {
+        reads::member(&caller.actor)?;
+        let recording_id = RecordingId::from_uuid(Uuid::now_v7())?;
+        self.transact(&caller.tenant, &caller.actor, move |work| {
+            Box::pin(async move {
+                let consent: Consent = work.load(&stream(consent_id)).await?;
+                let course_id = consent.core().and_then(|c| c.course_id);
+                let target = stream(recording_id);
+                let recording: Recording = work.load(&target).await?;
+                work.decide(
+                    &target,
+                    &recording,
+                    RecordingCommand::CreateRecording {
+                        consent: Box::new(consent),
+                        session_on,
+                        medium,
+                        course_id,
+                    },
+                    &[recording_id.as_uuid()],
+                )
+            })
+        })
+        .await?;
+        self.existing_recording(&caller.tenant, recording_id).await
+    }
+
+    /// Grants `grantee` access to a recording for `purpose` until `expires_at`, under the
+    /// consent that must cover them; conditioned on the recording and the consent being as
+    /// the decision saw them.
+    pub async fn grant_access(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        consent_id: ConsentId,
+        grantee: Grantee,
+        purpose: Purpose,
+        expires_at: DateTime<Utc>,
+    ) -> Result<GrantId, AppError> {
+        reads::member(&caller.actor)?;
+        let grant_id = GrantId::from_uuid(Uuid::now_v7())?;
+        self.transact(&caller.tenant, &caller.actor, move |work| {
+            let grantee = grantee.clone();
+            Box::pin(async move {
+                let target = stream(grant_id);
+                let grant: Grant = work.load(&target).await?;
+                let recording: Recording = work.load(&stream(recording_id)).await?;
+                let consent: Consent = work.load(&stream(consent_id)).await?;
+                work.decide(
+                    &target,
+                    &grant,
+                    GrantCommand::GrantAccess {
+                        recording: Box::new(recording),
+                        consent: Box::new(consent),
+                        grantee,
+                        purpose,
+                        expires_at,
+                    },
+                    &[grant_id.as_uuid()],
+                )
+            })
+        })
+        .await?;
+        Ok(grant_id)
+    }
+
+    /// Takes back a grant before it expires (its grantor or an org_admin).
+    pub async fn revoke_access(
+        &self,
+        caller: &Caller,
+        grant_id: GrantId,
+    ) -> Result<Vec<GrantEvent>, AppError> {
+        reads::member(&caller.actor)?;
+        self.execute::<Grant>(
+            &caller.tenant,
+            &caller.actor,
+            &stream(grant_id),
+            GrantCommand::RevokeAccess {
+                reason: RevocationReason::RevokedByGrantor,
+            },
+            &[],
+        )
+        .await
+    }
+
+    /// Decides whether the caller may play a recording for `purpose` in `medium`, from the
+    /// consents about its client and the grants on it, and records the decision: a
+    /// `PlaybackStarted` with its basis, or a `PlaybackRefused` with its reasons. The append
+    /// is conditioned on every consent and grant the decision read, so a withdrawal committed
+    /// before it makes it decide again.
+    pub async fn start_playback(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        purpose: Purpose,
+        medium: Medium,
+    ) -> Result<Playback, AppError> {
+        let target = stream(recording_id);
+        let prefetch = [stream(recording_id)];
+        self.transact_on(&caller.tenant, &caller.actor, &prefetch, move |work| {
+            let target = target.clone();
+            Box::pin(async move {
+                let recording: Recording = work.load(&target).await?;
+                let facts = access_facts(work, &recording).await?;
+                let decided = work.decide(
+                    &target,
+                    &recording,
+                    RecordingCommand::StartPlayback {
+                        purpose,
+                        medium,
+                        facts: Box::new(facts),
+                    },
+                    &[],
+                )?;
+                let recorded = || DomainError::conflict("a playback decision recorded nothing");
+                let event = decided.into_iter().next().ok_or_else(recorded)?;
+                let (decision, at) = match &event {
+                    RecordingEvent::PlaybackStarted { basis, at, .. } => (
+                        AccessDecision::Allow {
+                            basis: basis.clone(),
+                        },
+                        *at,
+                    ),
+                    RecordingEvent::PlaybackRefused { reasons, at, .. } => (
+                        AccessDecision::Deny {
+                            reasons: reasons.clone(),
+                        },
+                        *at,
+                    ),
+                    _ => return Err(recorded().into()),
+                };
+                Ok(Playback {
+                    event,
+                    decision,
+                    at,
+                    recording,
+                })
+            })
+        })
+        .await
+    }
+
+    /// The practitioner marks a moment of a stored recording. The label is sealed under the
+    /// recording's own data key, so destroying the recording (or erasing the client, which
+    /// destroys their recordings) leaves it unreadable with the media. Returns when it was
+    /// recorded.
+    pub async fn add_bookmark(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        offset: Offset,
+        label: &str,
+    ) -> Result<DateTime<Utc>, AppError> {
+        reads::member(&caller.actor)?;
+        let recording = self
+            .existing_recording(&caller.tenant, recording_id)
+            .await?;
+        let key = recording
+            .media()
+            .map(|m| m.data_key_id.clone())
+            .ok_or_else(|| {
+                DomainError::conflict("a bookmark marks stored media; upload it first")
+            })?;
+        let sealed = self
+            .keys
+            .seal(&caller.tenant, &key, label.as_bytes())
+            .await?;
+        let label = Sealed::new(key, sealed)?;
+        let events = self
+            .execute::<Recording>(
+                &caller.tenant,
+                &caller.actor,
+                &stream(recording_id),
+                RecordingCommand::AddBookmark { offset, label },
+                &[],
+            )
+            .await?;
+        match events.first() {
+            Some(RecordingEvent::BookmarkAdded { at, .. }) => Ok(*at),
+            _ => Err(DomainError::conflict("no bookmark was recorded").into()),
+        }
+    }
+
+    /// Records that a transcript of a stored recording (the whole session, or an excerpt)
+    /// was made for a purpose, identified by the SHA-256 of its WebVTT text; allowed only
+    /// where the consent covers transcripts for that purpose.
+    pub async fn attach_transcript(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        purpose: Purpose,
+        sha256: Sha256,
+        span: TranscriptSpan,
+    ) -> Result<TranscriptId, AppError> {
+        reads::member(&caller.actor)?;
+        let transcript_id = TranscriptId::from_uuid(Uuid::now_v7())?;
+        self.transact(&caller.tenant, &caller.actor, move |work| {
+            Box::pin(async move {
+                let target = stream(recording_id);
+                let recording: Recording = work.load(&target).await?;
+                let core = recording
+                    .core()
+                    .ok_or_else(|| DomainError::not_found("recording"))?;
+                let consent: Consent = work.load(&stream(core.consent_id)).await?;
+                work.decide(
+                    &target,
+                    &recording,
+                    RecordingCommand::AttachTranscript {
+                        span,
+                        purpose,
+                        sha256,
+                        consent: Box::new(consent),
+                    },
+                    &[transcript_id.as_uuid()],
+                )
+            })
+        })
+        .await?;
+        Ok(transcript_id)
+    }
+
+    /// A recording of the tenant that exists, as it now stands.
+    pub(crate) async fn existing_recording(
+        &self,
+        tenant: &TenantId,
+        recording_id: RecordingId,
+    ) -> Result<Recording, AppError> {
+        let recording = self
+            .load::<Recording>(tenant, &stream(recording_id))
+            .await?
+            .state;
+        recording
+            .core()
+            .ok_or_else(|| DomainError::not_found("recording"))?;
+        Ok(recording)
+    }
+
+    /// The organisation's recordings, each with the caller's access for `purpose` (in
+    /// audio) now; someone who is not a member (an external assessor) sees only those they
+    /// may play. Nothing is recorded; playing is [`App::start_playback`].
+    pub async fn recordings(
+        &self,
+        caller: &Caller,
+        purpose: Purpose,
+    ) -> Result<Vec<RecordingView>, AppError> {
+        reads::member(&caller.actor)?;
+        let organisation = self.organisation(&caller.tenant).await?;
+        let outsider = reads::outsider(&organisation, &caller.actor);
+        let ctx = Ctx::new(
+            caller.tenant.clone(),
+            &organisation,
+            caller.actor.clone(),
+            self.clock.now(),
+        );
+        // Three reads whatever the number of recordings: the recordings, every consent and
+        // every grant of the tenant, matched up here.
+        let tenant = &caller.tenant;
+        let recordings = self
+            .linked::<Recording>(tenant, &Subject::Recordings, "recording")
+            .await?;
+        let mut consents: BTreeMap<ClientId, Vec<Consent>> = BTreeMap::new();
+        for consent in self.of_kind::<Consent>(tenant, "consent").await? {
+            if let Some(client) = consent.core().map(|c| c.client_id) {
+                consents.entry(client).or_default().push(consent);
+            }
+        }
+        let mut grants: BTreeMap<RecordingId, Vec<Grant>> = BTreeMap::new();
+        for grant in self.of_kind::<Grant>(tenant, "grant").await? {
+            if let Some(recording) = grant.core().map(|g| g.recording_id) {
+                grants.entry(recording).or_default().push(grant);
+            }
+        }
+        let mut views = Vec::with_capacity(recordings.len());
+        for (_, recording) in recordings {
+            let Some(core) = recording.core() else {
+                continue;
+            };
+            let facts = AccessFacts {
+                consents: consents.remove(&core.client_id).unwrap_or_default(),
+                grants: grants.remove(&core.id).unwrap_or_default(),
+            };
+            let (_, access) = recording.access(purpose, Medium::Audio, &facts, &ctx)?;
+            // A client's consents serve each of their recordings.
+            consents.insert(core.client_id, facts.consents);
+            if outsider && !access.is_allowed() {
+                continue;
+            }
+            views.push(RecordingView { recording, access });
+        }
+        Ok(views)
+    }
+
+    /// One recording with whether the caller may play it for `purpose` (in audio) now,
+    /// decided as `start_playback` decides and recorded by nothing; `None` for a recording
+    /// that does not exist, or one an outsider may not play.
+    pub async fn recording(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        purpose: Purpose,
+    ) -> Result<Option<RecordingView>, AppError> {
+        reads::member(&caller.actor)?;
+        let organisation = self.organisation(&caller.tenant).await?;
+        let outsider = reads::outsider(&organisation, &caller.actor);
+        match self
+            .access_now(caller, recording_id, purpose, Medium::Audio)
+            .await
+        {
+            Ok(view) if outsider && !view.access.is_allowed() => Ok(None),
+            Ok(view) => Ok(Some(view)),
+            Err(AppError::Domain(DomainError::NotFound { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Whether the caller may play the recording for `purpose` in `medium` now, decided as
+    /// `start_playback` decides and recorded by nothing.
+    pub(crate) async fn access_now(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        purpose: Purpose,
+        medium: Medium,
+    ) -> Result<RecordingView, AppError> {
+        let mut work = self.reader(&caller.tenant, &caller.actor).await?;
+        let recording: Recording = work.load(&stream(recording_id)).await?;
+        let facts = access_facts(&mut work, &recording).await?;
+        let (_, access) = recording.access(purpose, medium, &facts, &work.ctx())?;
+        Ok(RecordingView { recording, access })
+    }
+
+    /// Every stream of `kind` in the tenant, loaded.
+    async fn of_kind<A: confide_domain::Aggregate>(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+    ) -> Result<Vec<A>, AppError> {
+        self.read
+            .states_of_kind(tenant, kind)
+            .await?
+            .into_iter()
+            .map(|(_, (_, json))| Ok(crate::states::parse_state(Some(&json))?))
+            .collect()
+    }
+
+    /// A unit of work that will only read: a consistent way to decide without appending.
+    pub(crate) async fn reader(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+    ) -> Result<Work<'_>, AppError> {
+        Work::begin(self, tenant, actor, &[]).await
+    }
+}
+
+/// The consents about a recording's client and the grants on it, in one read.
+pub(crate) async fn access_facts(
+    work: &mut Work<'_>,
+    recording: &Recording,
+) -> Result<AccessFacts, AppError> {
+    let core = recording
+        .core()
+        .ok_or_else(|| DomainError::not_found("recording"))?;
+    let (consents, grants) = work
+        .linked_of::<Consent, Grant>(
+            (Subject::Client(core.client_id.to_string()), "consent"),
+            (Subject::Recording(core.id.to_string()), "grant"),
+        )
+        .await?;
+    Ok(AccessFacts {
+        consents: consents.into_iter().map(|(_, c)| c).collect(),
+        grants: grants.into_iter().map(|(_, g)| g).collect(),
+    })
+}

@@ -1,0 +1,170 @@
+//! Opening the application as configured: the database (SQLite, the embedded default, or
+//! PostgreSQL) with its migrations applied and its read models registered, the key store in
+//! the same database, the blob store (a local directory or an S3 bucket), and the checkpoint
+//! signer. The binary reads the configuration; this is the one place it becomes an [`App`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use confide_audit::checkpoint::NoteSigner;
+use confide_eventstore::checkpoint::CheckpointSigner;
+use confide_eventstore::{PgEventStore, SqliteEventStore};
+use confide_vault::{
+    BlobStore, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore, S3Config, S3Credentials,
+};
+
+use crate::{App, AppParts, SystemClock, WithReadModels};
+
+/// Where the log, the read models and the keys are kept.
+pub enum Database {
+    /// The embedded default: one SQLite file.
+    Sqlite(PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+/// Where recordings' ciphertext is kept.
+pub enum Media {
+    /// The embedded default: a directory.
+    Local(PathBuf),
+    S3(S3Bucket),
+}
+
+/// An S3 bucket and how to reach it. Without credentials the AWS SDK's usual chain finds
+/// them (environment, profile, instance role).
+pub struct S3Bucket {
+    pub bucket: String,
+    /// A store other than AWS (Garage, MinIO, …).
+    pub endpoint: Option<String>,
+    /// The region requests are signed for; `us-east-1` when absent.
+    pub region: Option<String>,
+    pub force_path_style: bool,
+    /// The access key id and its secret.
+    pub credentials: Option<(String, String)>,
+}
+
+/// Everything [`App::open`] needs.
+pub struct Wiring {
+    pub database: Database,
+    pub media: Media,
+    /// The master key that wraps every data key: base64 of 32 bytes.
+    pub master_key: String,
+    /// The checkpoint signing key: a base64 Ed25519 seed.
+    pub checkpoint_seed: String,
+    /// The checkpoint key's name and the prefix of every checkpoint's origin line.
+    pub log_origin: String,
+}
+
+/// Why the application could not be opened: what failed, and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct OpenError {
+    what: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> OpenError {
+    let what = what.into();
+    move |source| OpenError {
+        what,
+        source: Box::new(source),
+    }
+}
+
+/// A key that is not what it should be; the message never repeats the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadKey(&'static str);
+
+/// The checkpoint key an auditor trusts (a signed-note verifier key), from the signing
+/// key's seed, without opening anything.
+pub fn checkpoint_key(log_origin: &str, checkpoint_seed: &str) -> Result<String, OpenError> {
+    NoteSigner::from_seed_base64(log_origin, checkpoint_seed.trim())
+        .map(|signer| signer.verifier().to_string())
+        .map_err(|_| failed("the checkpoint signing key")(BadKey("not a base64 Ed25519 seed")))
+}
+
+impl App {
+    /// Opens the database (creating a SQLite file's directory), applies pending migrations,
+    /// and assembles the application over it.
+    pub async fn open(wiring: Wiring) -> Result<Self, OpenError> {
+        let master = MasterKey::from_base64(wiring.master_key.trim())
+            .map_err(|_| failed("the master key")(BadKey("not base64 of 32 bytes")))?;
+        let note_signer =
+            NoteSigner::from_seed_base64(&wiring.log_origin, wiring.checkpoint_seed.trim())
+                .map_err(|_| {
+                    failed("the checkpoint signing key")(BadKey("not a base64 Ed25519 seed"))
+                })?;
+        let signer = Arc::new(CheckpointSigner::new(
+            note_signer,
+            wiring.log_origin.clone(),
+        ));
+        let blobs = blob_store(wiring.media).await?;
+        let clock = Arc::new(SystemClock);
+        Ok(match wiring.database {
+            Database::Sqlite(path) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(failed(format!("creating {}", parent.display())))?;
+                }
+                let store = SqliteEventStore::open(&path)
+                    .await
+                    .map_err(failed(format!("opening {}", path.display())))?
+                    .with_read_models();
+                store
+                    .migrate()
+                    .await
+                    .map_err(failed("migrating the SQLite database"))?;
+                App::new(AppParts {
+                    store: Arc::new(store.clone()),
+                    read: Arc::new(store.clone()),
+                    keys: Arc::new(LocalKeyStore::new(store, master)),
+                    blobs,
+                    signer,
+                    clock,
+                })
+            }
+            Database::Postgres(url) => {
+                let store = PgEventStore::connect(&url, 16)
+                    .await
+                    .map_err(failed("connecting to PostgreSQL"))?
+                    .with_read_models();
+                store
+                    .migrate()
+                    .await
+                    .map_err(failed("migrating the PostgreSQL database"))?;
+                App::new(AppParts {
+                    store: Arc::new(store.clone()),
+                    read: Arc::new(store.clone()),
+                    keys: Arc::new(LocalKeyStore::new(store, master)),
+                    blobs,
+                    signer,
+                    clock,
+                })
+            }
+        })
+    }
+}
+
+async fn blob_store(media: Media) -> Result<Arc<dyn BlobStore>, OpenError> {
+    Ok(match media {
+        Media::Local(dir) => Arc::new(
+            LocalBlobStore::new(&dir).map_err(failed(format!("opening {}", dir.display())))?,
+        ),
+        Media::S3(s3) => Arc::new(
+            S3BlobStore::new(S3Config {
+                bucket: s3.bucket,
+                endpoint_url: s3.endpoint,
+                region: s3.region.unwrap_or_else(|| "us-east-1".to_owned()),
+                force_path_style: s3.force_path_style,
+                credentials: s3
+                    .credentials
+                    .map(|(id, secret)| S3Credentials::new(id, secret)),
+            })
+            .await,
+        ),
+    })
+}

@@ -1,0 +1,129 @@
+//! Who may read what: the read side's permissions, beside the access decision (which is
+//! about playing media). Each function takes the organisation as it now stands and the
+//! actor, and refuses with the sentence the caller is shown.
+
+use std::collections::BTreeSet;
+
+use crate::aggregates::consent::ConsentCore;
+use crate::aggregates::tenant::Tenant;
+use crate::{Actor, ClientId, DomainError, Role};
+
+/// The roles `actor` holds in `organisation` (from membership events, never a token); none
+/// for a client link or a system job.
+pub fn roles_of(organisation: &Tenant, actor: &Actor) -> BTreeSet<Role> {
+    match actor {
+        Actor::User { user_id } => organisation.roles_of(user_id).cloned().unwrap_or_default(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// A member of the organisation: a user, not a client link.
+pub fn member(actor: &Actor) -> Result<(), DomainError> {
+    match actor {
+        Actor::User { .. } => Ok(()),
+        _ => Err(DomainError::forbidden("a client link cannot do this")),
+    }
+}
+
+/// A member holding at least one role: who the organisation's own records (its members,
+/// consents, courses) are shown to. A valid token of the tenant is not enough; an external
+/// assessor, for one, reaches only what a grant gives them.
+pub fn organisation_member(organisation: &Tenant, actor: &Actor) -> Result<(), DomainError> {
+    member(actor)?;
+    if roles_of(organisation, actor).is_empty() {
+        return Err(DomainError::forbidden(
+            "only the organisation's members see this",
+        ));
+    }
+    Ok(())
+}
+
+/// A user of the tenant with no role in it (an external assessor): sees only the recordings
+/// they may play.
+pub fn outsider(organisation: &Tenant, actor: &Actor) -> bool {
+    roles_of(organisation, actor).is_empty()
+}
+
+/// A client link reaches only its own client.
+pub fn own_client(actor: &Actor, client: ClientId) -> Result<(), DomainError> {
+    match actor {
+        Actor::ClientLink { client_id } if *client_id != client => Err(DomainError::forbidden(
+            "a client link reaches only its own client",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A client's records (their consents): their own client link, or a member of the
+/// organisation.
+pub fn client_records(
+    organisation: &Tenant,
+    actor: &Actor,
+    client: ClientId,
+) -> Result<(), DomainError> {
+    match actor {
+        Actor::ClientLink { .. } => own_client(actor, client),
+        _ => organisation_member(organisation, actor),
+    }
+}
+
+/// The log itself and its checkpoints: an auditor or an org_admin.
+pub fn log(organisation: &Tenant, actor: &Actor) -> Result<(), DomainError> {
+    let held = roles_of(organisation, actor);
+    if held.contains(&Role::Auditor) || held.contains(&Role::OrgAdmin) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "the log is read by an auditor or an org_admin",
+        ))
+    }
+}
+
+/// Subject requests: a client link its own client's; an org_admin or practitioner the
+/// organisation's, or one client's. Returns whose requests the actor sees (`None`: all).
+pub fn subject_requests(
+    organisation: &Tenant,
+    actor: &Actor,
+    asked: Option<ClientId>,
+) -> Result<Option<ClientId>, DomainError> {
+    if let Actor::ClientLink { client_id } = actor {
+        if let Some(asked) = asked {
+            own_client(actor, asked)?;
+        }
+        return Ok(Some(*client_id));
+    }
+    let held = roles_of(organisation, actor);
+    if !held.contains(&Role::OrgAdmin) && !held.contains(&Role::Practitioner) {
+        return Err(DomainError::forbidden(
+            "subject requests are read by an org_admin or a practitioner",
+        ));
+    }
+    Ok(asked)
+}
+
+/// A consent's receipt: its client, its practitioner, an auditor or an org_admin.
+pub fn consent_receipt(
+    organisation: &Tenant,
+    actor: &Actor,
+    consent: &ConsentCore,
+) -> Result<(), DomainError> {
+    if let Actor::ClientLink { .. } = actor {
+        return own_client(actor, consent.client_id);
+    }
+    organisation_member(organisation, actor)?;
+    let Actor::User { user_id } = actor else {
+        return Err(DomainError::forbidden("only a member may ask"));
+    };
+    let held = roles_of(organisation, actor);
+    if held.contains(&Role::OrgAdmin)
+        || held.contains(&Role::Auditor)
+        || *user_id == consent.practitioner
+    {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "a consent's receipt is read by its client, its practitioner, an auditor or an \
+             org_admin",
+        ))
+    }
+}
