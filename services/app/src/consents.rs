@@ -428,7 +428,7 @@ impl App {
             .linked_states(tenant, subject, kind)
             .await?
             .into_iter()
-            .map(|(stream, (_, json))| Ok((stream, crate::states::parse_state(Some(&json))?)))
+            .map(|(stream, (_, json))| Ok((stream, confide_readmodels::parse_state(Some(&json))?)))
             .collect()
     }
 }

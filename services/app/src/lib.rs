@@ -16,8 +16,9 @@
 //! - `audit`: the log for auditors, checkpoints, exports and consent receipts (`receipt`).
 //! - `wiring`: opening the configured database, key store, blob store and signer.
 //! - `work`: the unit of work and its one retry loop; `streams`: typed stream names.
-//! - Read models: `links` ([`StreamLinks`]), `states` ([`AggregateStates`]), `lists`
-//!   ([`RecordingList`], [`Memberships`]), read through `read` ([`ReadModels`]).
+//! - Read models live in `confide_readmodels` ([`StreamLinks`], [`AggregateStates`],
+//!   [`RecordingList`], [`Memberships`], read through [`ReadModels`] and [`Lists`]), with
+//!   their migrations; re-exported here, so the application's users need no other door.
 //!
 //! Every decision is conditioned on the tenant's own stream (memberships and policy) and on
 //! every other stream it read, at the version it read; a conflict decides again, a bounded
@@ -27,15 +28,11 @@ mod audit;
 mod consents;
 mod courses;
 mod error;
-mod links;
-mod lists;
 mod media;
-mod read;
 mod receipt;
 mod recordings;
 mod requests;
 mod retention;
-mod states;
 mod streams;
 mod tenancy;
 mod wiring;
@@ -55,19 +52,21 @@ pub use audit::MAX_LOG_PAGE;
 pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
 pub use confide_eventstore::{RecordedEvent, StoredCheckpoint, StreamId};
+pub use confide_readmodels::{
+    AggregateStates, DueRow, Lists, MemberRow, Memberships, ReadModels, RecordingList,
+    RecordingRow, RoleNames, StreamLinks, Subject, WithReadModels,
+};
 pub use consents::{ClientDetails, ConsentRequested, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
-pub use links::{StreamLinks, Subject};
-pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use media::{MediaRange, StoredUpload, UploadBody, media_key_id};
-pub use read::{DueRow, ReadModels, WithReadModels};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
-pub use states::AggregateStates;
 pub use streams::{StreamKey, stream, tenant_stream};
 pub use tenancy::PublishedForm;
-pub use wiring::{Database, Media, OpenError, S3Bucket, Wiring, checkpoint_key};
+pub use wiring::{
+    Database, Media, Migrations, OpenError, S3Bucket, Wiring, checkpoint_key, migrate, schema_ready,
+};
 
 /// The source of "now" for decisions, so tests can fix it.
 pub trait Clock: Send + Sync {
@@ -164,9 +163,13 @@ impl App {
         self.store.backend()
     }
 
-    /// Whether the database answers and every migration is applied; the reason if not.
+    /// Whether the database answers and every migration is applied, the log's, the key
+    /// store's and the read models' (each crate has its own migrator); the reason if not.
     pub async fn ready(&self) -> Result<(), AppError> {
-        Ok(self.store.ready().await?)
+        self.store.ready().await?;
+        self.keys.ready().await?;
+        self.read.read_models_ready().await?;
+        Ok(())
     }
 
     /// The state of `stream` of `tenant` as the `aggregate_states` read model has it: folded
@@ -181,7 +184,7 @@ impl App {
         let stored = self.read.state(tenant, stream).await?;
         let (version, json) = stored.map_or((0, None), |(v, s)| (v, Some(s)));
         Ok(Loaded {
-            state: states::parse_state(json.as_deref())?,
+            state: confide_readmodels::parse_state(json.as_deref())?,
             version,
         })
     }

@@ -386,7 +386,7 @@ impl App {
             .states_of_kind(tenant, kind)
             .await?
             .into_iter()
-            .map(|(_, (_, json))| Ok(crate::states::parse_state(Some(&json))?))
+            .map(|(_, (_, json))| Ok(confide_readmodels::parse_state(Some(&json))?))
             .collect()
     }
 

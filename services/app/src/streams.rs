@@ -48,17 +48,10 @@ pub fn stream<K: StreamKey>(id: K) -> StreamId {
     StreamId::of(K::KIND, id.uuid())
 }
 
-/// The aggregate kind a stream belongs to: what precedes the first `-` (the whole name for
-/// the tenant's own stream).
-pub(crate) fn kind_of(stream: &StreamId) -> &str {
-    stream
-        .as_str()
-        .split_once('-')
-        .map_or(stream.as_str(), |(kind, _)| kind)
-}
-
 #[cfg(test)]
 mod tests {
+    use confide_readmodels::kind_of;
+
     use super::*;
 
     #[test]
@@ -68,6 +61,7 @@ mod tests {
             panic!("a v7 UUID is a consent id");
         };
         assert_eq!(stream(consent).as_str(), format!("consent-{id}"));
+        // The read models file a state under its kind: what precedes the first `-`.
         assert_eq!(kind_of(&stream(consent)), "consent");
         assert_eq!(kind_of(&tenant_stream()), "tenant");
     }

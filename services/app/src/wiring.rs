@@ -6,14 +6,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use confide_audit::checkpoint::NoteSigner;
 use confide_eventstore::checkpoint::CheckpointSigner;
-use confide_eventstore::{PgEventStore, SqliteEventStore};
+use confide_eventstore::{EventStore, PgEventStore, SqliteEventStore, StoreError};
 use confide_vault::{
-    BlobStore, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore, S3Config, S3Credentials,
+    BlobStore, KeySchema, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore, S3Config,
+    S3Credentials,
 };
 
-use crate::{App, AppParts, SystemClock, WithReadModels};
+use crate::{App, AppParts, ReadModels, SystemClock, WithReadModels};
 
 /// Where the log, the read models and the keys are kept.
 pub enum Database {
@@ -88,8 +90,9 @@ pub fn checkpoint_key(log_origin: &str, checkpoint_seed: &str) -> Result<String,
 }
 
 impl App {
-    /// Opens the database (creating a SQLite file's directory), applies pending migrations,
-    /// and assembles the application over it.
+    /// Opens the database (creating a SQLite file's directory), applies pending migrations
+    /// ([`migrate`]: the log's, the key store's, the read models'), and assembles the
+    /// application over it.
     pub async fn open(wiring: Wiring) -> Result<Self, OpenError> {
         let master = MasterKey::from_base64(wiring.master_key.trim())
             .map_err(|_| failed("the master key")(BadKey("not base64 of 32 bytes")))?;
@@ -114,8 +117,7 @@ impl App {
                     .await
                     .map_err(failed(format!("opening {}", path.display())))?
                     .with_read_models();
-                store
-                    .migrate()
+                migrate(&store)
                     .await
                     .map_err(failed("migrating the SQLite database"))?;
                 App::new(AppParts {
@@ -132,8 +134,7 @@ impl App {
                     .await
                     .map_err(failed("connecting to PostgreSQL"))?
                     .with_read_models();
-                store
-                    .migrate()
+                migrate(&store)
                     .await
                     .map_err(failed("migrating the PostgreSQL database"))?;
                 App::new(AppParts {
@@ -146,6 +147,55 @@ impl App {
                 })
             }
         })
+    }
+}
+
+/// Applies every pending migration of the database `store` is over, in order: the log's
+/// (`schema/migrations`), the key store's (`services/vault/migrations`), then the read
+/// models' (`services/readmodels/migrations`). Each has its own migrator over the database's
+/// one `_sqlx_migrations` table; a database migrated before they were split has versions 1–9
+/// there already and sees every migration as applied.
+pub async fn migrate<S>(store: &S) -> Result<(), StoreError>
+where
+    S: Migrations,
+{
+    store.migrate_log().await?;
+    store.migrate_keys().await?;
+    store.migrate_read_models().await
+}
+
+/// Whether every migration of the database `store` is over is applied unchanged, in the
+/// order [`migrate`] applies them: the log's (`EventStore::ready`), the key store's, the
+/// read models'. [`StoreError::NotReady`] names the first that is not. [`App::ready`] asks
+/// the same of the parts it holds.
+pub async fn schema_ready<S>(store: &S) -> Result<(), StoreError>
+where
+    S: Migrations,
+{
+    store.ready().await?;
+    store.keys_ready().await?;
+    store.read_models_ready().await
+}
+
+/// A store whose database holds the log, the key store and the read models, each with its
+/// own migrator: `PgEventStore` and `SqliteEventStore`. See [`migrate`] and [`schema_ready`].
+#[async_trait]
+pub trait Migrations: EventStore + KeySchema + WithReadModels + ReadModels {
+    /// The log's own migrations (`migrate` on the store).
+    async fn migrate_log(&self) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl Migrations for SqliteEventStore {
+    async fn migrate_log(&self) -> Result<(), StoreError> {
+        self.migrate().await
+    }
+}
+
+#[async_trait]
+impl Migrations for PgEventStore {
+    async fn migrate_log(&self) -> Result<(), StoreError> {
+        self.migrate().await
     }
 }
 

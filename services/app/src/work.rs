@@ -16,11 +16,10 @@ use confide_domain::{Actor, Aggregate, Ctx, DomainEvent, Event};
 use confide_eventstore::{
     AppendRequest, ExpectedVersion, NewEvent, StoreError, StreamId, TenantId,
 };
+use confide_readmodels::{StoredState, Subject, parse_state};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::links::Subject;
-use crate::states::{StoredState, parse_state};
 use crate::{App, AppError, Loaded, tenant_stream};
 
 /// How many times a unit of work runs before it gives up on other writers.

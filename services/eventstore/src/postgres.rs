@@ -42,7 +42,10 @@ use crate::{
 };
 
 /// The PostgreSQL schema, embedded in the binary.
-pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../../schema/migrations/postgres")
+};
 
 /// How many times an append plans again after losing its compare-and-swap. The second attempt
 /// holds the head row's lock, so more than a few means something else is wrong.
@@ -114,17 +117,45 @@ impl PgEventStore {
         &self.pool
     }
 
-    /// Applies the embedded migrations that have not been applied yet.
+    /// Applies the log's embedded migrations (`schema/migrations`) that have not been applied
+    /// yet. The key store and the read models apply theirs with [`Self::apply_migrations`].
     #[tracing::instrument(
         name = "eventstore.migrate",
         skip_all,
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
+        self.apply_migrations(&MIGRATOR).await
+    }
+
+    /// Applies the migrations of `migrator` that have not been applied yet: how the crates that
+    /// keep tables of their own in this database (the key store, the read models) migrate
+    /// them. `migrator` must ignore the versions it does not know (`ignore_missing`), which
+    /// are the log's and the other crates'.
+    pub async fn apply_migrations(&self, migrator: &Migrator) -> Result<(), StoreError> {
+        migrator
             .run(&self.pool)
             .await
             .map_err(StoreError::unexpected)
+    }
+
+    /// Whether every migration of `migrator` is applied, succeeded and has the checksum it has
+    /// in this build ([`StoreError::NotReady`] naming the first that is not); what
+    /// [`EventStore::ready`] checks for the log's own migrator.
+    pub async fn check_migrations(&self, migrator: &Migrator) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // `to_regclass` finds the table on the search path, where the migrator created it.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+        let applied: Vec<AppliedMigration> = if exists {
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        migrations_applied(migrator, &applied)
     }
 
     /// Begins a transaction scoped to one tenant (row-level security).
@@ -445,19 +476,7 @@ impl EventStore for PgEventStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        // `to_regclass` finds the table on the search path, where the migrator created it.
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(&mut *conn)
-            .await?;
-        let applied: Vec<AppliedMigration> = if exists {
-            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
-                .fetch_all(&mut *conn)
-                .await?
-        } else {
-            Vec::new()
-        };
-        migrations_applied(&MIGRATOR, &applied)
+        self.check_migrations(&MIGRATOR).await
     }
 
     #[tracing::instrument(

@@ -33,8 +33,13 @@ use crate::{
     StoredCheckpoint, StreamId, TenantId, TreeHead, Upcasters,
 };
 
-/// The SQLite schema, embedded in the binary.
-pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../schema/migrations/sqlite");
+/// The log's SQLite schema, embedded in the binary. The key store's and the read models'
+/// migrations share the database and its `_sqlx_migrations` table, each with a migrator of
+/// its own, so the versions this one does not know are theirs, not missing.
+pub(crate) static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../../schema/migrations/sqlite")
+};
 
 #[derive(Clone)]
 pub struct SqliteEventStore {
@@ -100,16 +105,47 @@ impl SqliteEventStore {
         &self.reader
     }
 
+    /// Applies the log's embedded migrations (`schema/migrations`) that have not been applied
+    /// yet. The key store and the read models apply theirs with [`Self::apply_migrations`].
     #[tracing::instrument(
         name = "eventstore.migrate",
         skip_all,
         fields(otel.kind = "client", db.system.name = "sqlite")
     )]
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
+        self.apply_migrations(&MIGRATOR).await
+    }
+
+    /// Applies the migrations of `migrator` that have not been applied yet, on the writer:
+    /// how the crates that keep tables of their own in this database (the key store, the read
+    /// models) migrate them. `migrator` must ignore the versions it does not know
+    /// (`ignore_missing`), which are the log's and the other crates'.
+    pub async fn apply_migrations(&self, migrator: &Migrator) -> Result<(), StoreError> {
+        migrator
             .run(&self.writer)
             .await
             .map_err(StoreError::unexpected)
+    }
+
+    /// Whether every migration of `migrator` is applied, succeeded and has the checksum it has
+    /// in this build ([`StoreError::NotReady`] naming the first that is not); what
+    /// [`EventStore::ready`] checks for the log's own migrator.
+    pub async fn check_migrations(&self, migrator: &Migrator) -> Result<(), StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let applied: Vec<AppliedMigration> = if exists {
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        migrations_applied(migrator, &applied)
     }
 
     #[tracing::instrument(
@@ -276,21 +312,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        let mut conn = self.reader.acquire().await?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
-             WHERE type = 'table' AND name = '_sqlx_migrations')",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        let applied: Vec<AppliedMigration> = if exists {
-            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
-                .fetch_all(&mut *conn)
-                .await?
-        } else {
-            Vec::new()
-        };
-        migrations_applied(&MIGRATOR, &applied)
+        self.check_migrations(&MIGRATOR).await
     }
 
     #[tracing::instrument(

@@ -20,7 +20,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;
 
-    /// Succeeds when the database answers and every migration this build embeds has been
+    /// Succeeds when the database answers and every migration of the log this build embeds
+    /// (`schema/migrations`; the key store and the read models check their own) has been
     /// applied unchanged: [`StoreError::Unavailable`] when it does not answer,
     /// [`StoreError::NotReady`] when its schema is behind or differs.
     async fn ready(&self) -> Result<(), StoreError>;

@@ -7,6 +7,7 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use confide_domain::{KeyId, Sealed, TenantId};
+use confide_eventstore::StoreError;
 use zeroize::Zeroizing;
 
 use crate::error::{Damaged, InvalidMasterKey, KeyError};
@@ -72,6 +73,11 @@ pub trait KeyStore: Send + Sync {
     /// whether a live key was destroyed by this call; destroying a destroyed or unknown key
     /// changes nothing and returns `false`.
     async fn destroy(&self, tenant: &TenantId, key_id: &KeyId) -> Result<bool, KeyError>;
+
+    /// Whether the store's schema is ready: every key-store migration applied unchanged
+    /// ([`StoreError::NotReady`] naming the first that is not), or the database unreachable
+    /// ([`StoreError::Unavailable`]). The key store's part of `/ready`.
+    async fn ready(&self) -> Result<(), StoreError>;
 }
 
 /// The key every data key is wrapped under. It lives outside the database (a setting or a
@@ -150,6 +156,10 @@ impl<B> LocalKeyStore<B> {
 
 #[async_trait]
 impl<B: Table> KeyStore for LocalKeyStore<B> {
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.backend.keys_ready().await
+    }
+
     async fn create_key(&self, tenant: &TenantId, key_id: &KeyId) -> Result<(), KeyError> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         OsRng.fill_bytes(key.as_mut());

@@ -24,6 +24,8 @@
 //! - `error`: [`KeyError`], [`BlobError`] and [`MediaError`], in variants a caller can act on.
 //!   No message ever carries key material or plaintext.
 //! - `table`: the `data_keys` reads and writes of each backend.
+//! - `schema`: [`KeySchema`], the key store's own migrations (`migrations/{postgres,sqlite}`)
+//!   and their readiness, in the event store's database.
 //!
 //! Every key is a random 256-bit XChaCha20-Poly1305 key. It is stored wrapped (encrypted)
 //! under the master key, with the tenant and the key id as associated data, so a wrapped key
@@ -36,6 +38,7 @@ mod error;
 mod keys;
 mod media;
 mod s3;
+mod schema;
 mod table;
 
 pub use blob::{BlobKey, BlobStore, LocalBlobStore};
@@ -46,3 +49,4 @@ pub use media::{
     plaintext_len,
 };
 pub use s3::{PART_SIZE, S3BlobStore, S3Config, S3Credentials};
+pub use schema::KeySchema;

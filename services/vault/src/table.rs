@@ -6,6 +6,7 @@ use confide_domain::{KeyId, TenantId};
 use confide_eventstore::{PgEventStore, SqliteEventStore};
 
 use crate::error::KeyError;
+use crate::schema::KeySchema;
 
 /// A key's row as stored.
 pub(crate) enum Stored {
@@ -17,7 +18,7 @@ pub(crate) enum Stored {
 
 /// Where a `LocalKeyStore` keeps its keys.
 #[async_trait]
-pub(crate) trait Table: Send + Sync {
+pub(crate) trait Table: KeySchema {
     /// Stores a new wrapped key; `false` (and nothing written) if the id is taken.
     async fn insert(
         &self,

@@ -8,7 +8,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use confide_domain::{KeyId, Sealed, TenantId};
 use confide_eventstore::{PgEventStore, SqliteEventStore};
 use confide_test_support::{both_backends, postgres};
-use confide_vault::{Damaged, KeyError, KeyStore, LocalKeyStore, MAX_PLAINTEXT, MasterKey};
+use confide_vault::{
+    Damaged, KeyError, KeySchema, KeyStore, LocalKeyStore, MAX_PLAINTEXT, MasterKey,
+};
 
 /// A migrated database of either kind, with raw access to `data_keys` for the tests that
 /// play the part of someone who can write to the database.
@@ -31,6 +33,16 @@ impl From<PgEventStore> for Db {
 }
 
 impl Db {
+    /// The store with the key store's migrations applied over the log's (the helpers of
+    /// `confide_test_support` migrate the log only).
+    async fn migrated<S: KeySchema + Into<Self>>(store: S) -> Self {
+        store
+            .migrate_keys()
+            .await
+            .expect("applying the key store's migrations");
+        store.into()
+    }
+
     fn keys(&self, master_key: MasterKey) -> Arc<dyn KeyStore> {
         match self {
             Self::Postgres(store) => Arc::new(LocalKeyStore::new(store.clone(), master_key)),
@@ -133,7 +145,7 @@ fn key(name: &str) -> KeyId {
 const NAME: &[u8] = "Ada Lovelace <ada@example.org> ✓".as_bytes();
 
 both_backends!(
-    |store| case(Db::from(store));
+    |store| case(Db::migrated(store).await);
     a_sealed_value_opens_again_with_the_same_key,
     sealing_the_same_plaintext_twice_gives_different_values,
     a_destroyed_key_is_gone_and_opens_nothing,
@@ -469,6 +481,7 @@ async fn an_unknown_key_opens_nothing(db: Db) {
 #[tokio::test]
 async fn postgres_row_level_security_hides_other_tenants_keys() {
     let store = postgres().await;
+    store.migrate_keys().await.unwrap();
     let keys = LocalKeyStore::new(store.clone(), MasterKey::generate());
     keys.create_key(&tenant("acme"), &key("client-key-1"))
         .await

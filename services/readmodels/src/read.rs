@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use confide_eventstore::{PgEventStore, SqliteEventStore, StoreError, StreamId, TenantId};
 
 use crate::links::Subject;
+use crate::migrations;
 use crate::states::StoredState;
 use crate::{AggregateStates, Memberships, StreamLinks};
 
@@ -29,6 +30,11 @@ pub struct DueRow {
 /// transaction, so what they return is never older than the log at the time of the read.
 #[async_trait]
 pub trait ReadModels: Send + Sync {
+    /// Whether every read-model migration this build embeds is applied unchanged
+    /// ([`StoreError::NotReady`] naming the first that is not): the read models' part of
+    /// `/ready`, next to the log's `EventStore::ready`.
+    async fn read_models_ready(&self) -> Result<(), StoreError>;
+
     /// A stream's state and version; none if the stream does not exist.
     async fn state(
         &self,
@@ -132,6 +138,10 @@ const DUE_BEFORE: &str = "SELECT recording_id, destroy_after, reason, scheduled_
 /// transaction.
 #[async_trait]
 impl ReadModels for PgEventStore {
+    async fn read_models_ready(&self) -> Result<(), StoreError> {
+        self.check_migrations(&migrations::POSTGRES).await
+    }
+
     async fn state(
         &self,
         tenant: &TenantId,
@@ -234,6 +244,10 @@ impl ReadModels for PgEventStore {
 
 #[async_trait]
 impl ReadModels for SqliteEventStore {
+    async fn read_models_ready(&self) -> Result<(), StoreError> {
+        self.check_migrations(&migrations::SQLITE).await
+    }
+
     async fn state(
         &self,
         tenant: &TenantId,
@@ -292,23 +306,41 @@ impl ReadModels for SqliteEventStore {
 }
 
 /// Registers every inline read model the application decides from, in the order they depend
-/// on each other. A store the [`crate::App`] uses must be opened through this.
-pub trait WithReadModels: Sized {
+/// on each other, and applies the read models' migrations. A store the application
+/// (`confide_app::App`) uses must be opened through this, and migrated after the log
+/// (`migrate`) and the key store.
+#[async_trait]
+pub trait WithReadModels: Sized + Send + Sync {
     fn with_read_models(self) -> Self;
+
+    /// Applies the read models' migrations (`services/readmodels/migrations`) that have not
+    /// been applied yet; after the log's (`migrate`) and the key store's, as
+    /// `confide_app::App::open` runs them.
+    async fn migrate_read_models(&self) -> Result<(), StoreError>;
 }
 
+#[async_trait]
 impl WithReadModels for PgEventStore {
     fn with_read_models(self) -> Self {
         self.with_inline_projection(Arc::new(StreamLinks))
             .with_inline_projection(Arc::new(Memberships))
             .with_inline_projection(Arc::new(AggregateStates))
     }
+
+    async fn migrate_read_models(&self) -> Result<(), StoreError> {
+        self.apply_migrations(&migrations::POSTGRES).await
+    }
 }
 
+#[async_trait]
 impl WithReadModels for SqliteEventStore {
     fn with_read_models(self) -> Self {
         self.with_inline_projection(Arc::new(StreamLinks))
             .with_inline_projection(Arc::new(Memberships))
             .with_inline_projection(Arc::new(AggregateStates))
+    }
+
+    async fn migrate_read_models(&self) -> Result<(), StoreError> {
+        self.apply_migrations(&migrations::SQLITE).await
     }
 }

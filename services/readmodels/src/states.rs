@@ -31,10 +31,19 @@ use confide_eventstore::{
 };
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 
-use crate::streams::kind_of;
-
 /// A stream's state as stored: its version and its JSON.
-pub(crate) type StoredState = (u64, String);
+pub type StoredState = (u64, String);
+
+/// The aggregate kind a stream belongs to: what precedes the first `-` (the whole name for
+/// the tenant's own stream). The application names streams `<kind>-<id>` and `tenant`
+/// (`confide_app::stream`); `aggregate_states` keeps the kind so a kind's states can be
+/// listed.
+pub fn kind_of(stream: &StreamId) -> &str {
+    stream
+        .as_str()
+        .split_once('-')
+        .map_or(stream.as_str(), |(kind, _)| kind)
+}
 
 /// One row of `retention`.
 struct RetentionRow {
@@ -139,8 +148,9 @@ fn invalid(error: serde_json::Error) -> StoreError {
     StoreError::Invalid(format!("an aggregate state: {error}"))
 }
 
-/// Reads a stored state as `A` (the default state when the stream does not exist).
-pub(crate) fn parse_state<A: Aggregate>(json: Option<&str>) -> Result<A, StoreError> {
+/// Reads a stored state's JSON as `A` (the default state when the stream does not exist):
+/// how the application turns what [`crate::ReadModels`] returns into an aggregate.
+pub fn parse_state<A: Aggregate>(json: Option<&str>) -> Result<A, StoreError> {
     json.map_or(Ok(A::default()), |json| {
         serde_json::from_str(json).map_err(invalid)
     })

@@ -1,0 +1,28 @@
+//! Confide's read models: the tables that projections keep from the log in the event store's
+//! own database, the migrations that create them, and the reads the application decides and
+//! lists from. The application (`confide_app`) holds the use cases; this crate holds what
+//! they read.
+//!
+//! Layout:
+//! - `links`: [`StreamLinks`], which streams concern what ([`Subject`]).
+//! - `states`: [`AggregateStates`], every stream's folded state ([`StoredState`],
+//!   [`parse_state`]) and each recording's retention.
+//! - `lists`: [`RecordingList`] and [`Memberships`], read through [`Lists`].
+//! - `read`: [`ReadModels`], the reads decisions are made from, and [`WithReadModels`], which
+//!   registers the inline projections on a store and applies the migrations.
+//! - `migrations`: the embedded migrations of each backend (`migrations/{postgres,sqlite}`).
+//!
+//! Invariant: the inline read models (`stream_links`, `memberships`, `aggregate_states`,
+//! `retention`) are written in the append's own transaction, so they are never older than the
+//! log; every read model is rebuildable from the log (`ProjectionRunner::rebuild`).
+
+mod links;
+mod lists;
+mod migrations;
+mod read;
+mod states;
+
+pub use links::{StreamLinks, Subject};
+pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
+pub use read::{DueRow, ReadModels, WithReadModels};
+pub use states::{AggregateStates, StoredState, kind_of, parse_state};
