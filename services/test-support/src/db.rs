@@ -107,6 +107,77 @@ pub async fn postgres_pool(max_connections: u32) -> PgPool {
 /// Creates a schema of the test database; returns options that make it a connection's
 /// `search_path`, and the guard that drops it.
 async fn new_schema() -> (PgConnectOptions, Schema) {
+    let schema = create_schema().await;
+    let options = PgConnectOptions::from_str(&schema.url)
+        .expect("parsing the test database URL")
+        .options([("search_path", schema.name.as_str())]);
+    (options, schema)
+}
+
+/// A new, empty schema of the test database (not migrated), for what connects by URL (the
+/// application as the binary opens it): [`url`](Self::url) lands in it. Dropped
+/// (`DROP SCHEMA … CASCADE`, waited for) with this value.
+pub struct PostgresSchema {
+    url: String,
+    schema: Schema,
+}
+
+impl PostgresSchema {
+    pub async fn create() -> Self {
+        let schema = create_schema().await;
+        // libpq's `options` parameter, which sqlx reads from the URL too:
+        // `options=-c search_path=<schema>`, percent-encoded.
+        let separator = if schema.url.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            schema.url, schema.name
+        );
+        Self { url, schema }
+    }
+
+    /// The test database's URL, with the schema as its connections' `search_path`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema's name (`t_<uuid>`).
+    pub fn name(&self) -> &str {
+        &self.schema.name
+    }
+}
+
+/// A fresh, empty directory under the system's temporary directory (`confide-<label>-<uuid>`),
+/// removed with this value (kept under `CONFIDE_TEST_KEEP`).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        let directory =
+            std::env::temp_dir().join(format!("confide-{label}-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).expect("creating a temporary directory");
+        Self(directory)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if keep() {
+            eprintln!(
+                "note: CONFIDE_TEST_KEEP: kept directory {}",
+                self.0.display()
+            );
+        } else {
+            remove_directory(&self.0);
+        }
+    }
+}
+
+/// Creates a schema of the test database, and the guard that drops it.
+async fn create_schema() -> Schema {
     let url = database_url();
     let mut admin = PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!(
@@ -124,10 +195,7 @@ async fn new_schema() -> (PgConnectOptions, Schema) {
     };
     // Closing is a courtesy to the server: an error here changes nothing for the test.
     let _ = admin.close().await;
-    let options = PgConnectOptions::from_str(&url)
-        .expect("parsing the test database URL")
-        .options([("search_path", schema.name.as_str())]);
-    (options, schema)
+    schema
 }
 
 /// Whether `CONFIDE_TEST_KEEP` asks to keep test databases.

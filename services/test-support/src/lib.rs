@@ -5,13 +5,23 @@
 //!   tests share ([`tenant`], [`stream`], [`at`], [`event`], [`append_n`]).
 //! - [`both_backends!`]: one way to run a test on both backends: one `#[tokio::test]` per case
 //!   and backend.
+//! - With the feature `server`: [`server::spawn_app`], the application and the API as the
+//!   `confide` binary wires them, served on a port of its own over a fresh database; and
+//!   [`clinic::Clinic`], an organisation to start a test from, set up through the application
+//!   or over HTTP.
 
+#[cfg(feature = "server")]
+pub mod clinic;
 pub mod db;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use db::{
-    DEFAULT_TEST_DATABASE_URL, Store, append_n, at, database_url, event, postgres, postgres_pool,
-    postgres_with, sqlite, stream, tenant,
+    DEFAULT_TEST_DATABASE_URL, PostgresSchema, Store, TempDir, append_n, at, database_url, event,
+    postgres, postgres_pool, postgres_with, sqlite, stream, tenant,
 };
+#[cfg(feature = "server")]
+pub use server::{Backend, Server, app_postgres, app_sqlite, spawn_app};
 
 /// Generates one `#[tokio::test]` per case and backend: each case is an `async fn` of the
 /// invoking module, and each backend gives it a fresh store.
@@ -38,6 +48,10 @@ pub use db::{
 ///    the name after `|…|`; it may `return` to end the test early (a backend that is not
 ///    configured outside CI). The backends' names become the tests' names, so they must not be
 ///    the names of functions the expressions call.
+///
+/// Each form may start with a test attribute to use instead of `#[tokio::test]`, such as
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` for a case that needs tasks
+/// to run in parallel.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -70,13 +84,18 @@ pub use db::{
 /// ```
 #[macro_export]
 macro_rules! both_backends {
+    // Any form, under a test attribute of its own instead of `#[tokio::test]`.
+    (#[$($test:tt)*] $($rest:tt)+) => {
+        $crate::both_backends!(@test [$($test)*] $($rest)+);
+    };
     // 1: SQLite and PostgreSQL, each case called with the concrete store.
-    ($($case:ident),+ $(,)?) => {
-        $crate::both_backends!(|store| case(store); $($case),+);
+    (@test $test:tt $($case:ident),+ $(,)?) => {
+        $crate::both_backends!(@test $test |store| case(store); $($case),+);
     };
     // 2: SQLite and PostgreSQL, each case called as written.
-    (|$store:ident| case $args:tt; $($case:ident),+ $(,)?) => {
+    (@test $test:tt |$store:ident| case $args:tt; $($case:ident),+ $(,)?) => {
         $crate::both_backends!(
+            @test $test
             sqlite => $crate::sqlite().await,
             postgres => $crate::postgres().await,
             |$store| case $args;
@@ -85,30 +104,40 @@ macro_rules! both_backends {
     };
     // 3: the backends given.
     (
+        @test $test:tt
         $($backend:ident => $open:expr),+ ,
         |$store:ident| case $args:tt;
         $($case:ident),+ $(,)?
     ) => {
-        $crate::both_backends!(@cases [$($backend => $open),+] [$store $args] $($case),+);
+        $crate::both_backends!(@cases $test [$($backend => $open),+] [$store $args] $($case),+);
     };
     // One case at a time, so that the backends repeat inside each case.
-    (@cases $backends:tt $call:tt $case:ident $(, $rest:ident)*) => {
-        $crate::both_backends!(@case $backends $call $case);
-        $crate::both_backends!(@cases $backends $call $($rest),*);
+    (@cases $test:tt $backends:tt $call:tt $case:ident $(, $rest:ident)*) => {
+        $crate::both_backends!(@case $test $backends $call $case);
+        $crate::both_backends!(@cases $test $backends $call $($rest),*);
     };
-    (@cases $backends:tt $call:tt) => {};
-    (@case [$($backend:ident => $open:expr),+] [$store:ident $args:tt] $case:ident) => {
+    (@cases $test:tt $backends:tt $call:tt) => {};
+    (
+        @case $test:tt
+        [$($backend:ident => $open:expr),+]
+        [$store:ident $args:tt]
+        $case:ident
+    ) => {
         mod $case {
             #[allow(unused_imports)]
             use super::*;
 
             $(
-                #[tokio::test]
+                #$test
                 async fn $backend() {
                     let $store = $open;
                     super::$case $args.await;
                 }
             )+
         }
+    };
+    // Forms 1 to 3 under `#[tokio::test]`.
+    ($($rest:tt)+) => {
+        $crate::both_backends!(@test [tokio::test] $($rest)+);
     };
 }

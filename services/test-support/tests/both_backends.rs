@@ -71,3 +71,18 @@ both_backends!(
 async fn other_backends_are_expressions(n: u8) {
     assert!(n == 1 || n == 2, "{n}");
 }
+
+// Any form under a test attribute of its own: here a runtime with worker threads.
+both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    |store| case(store.kind());
+    a_case_runs_under_the_test_attribute_given,
+);
+
+async fn a_case_runs_under_the_test_attribute_given(kind: &'static str) {
+    assert!(["sqlite", "postgres"].contains(&kind));
+    assert_eq!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::MultiThread
+    );
+}

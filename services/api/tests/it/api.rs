@@ -2,18 +2,18 @@
 //! PostgreSQL: the GraphQL-over-HTTP rules, token refusals, and a consent story with tenant
 //! and client-link isolation.
 
-use crate::server::{Server, code, common, http, key, post, serve};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
 use confide_api::auth::{Authenticator, Claims};
-use confide_app::WithReadModels;
 use confide_domain::TenantId;
+use confide_test_support::both_backends;
+use confide_test_support::server::{Backend, Server, code, http, key, post, spawn_app};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn requests_follow_graphql_over_http() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
+    let server = spawn_app(Backend::Sqlite).await;
     server.create_tenant("clinic", "admin").await;
     let token = server.token("clinic", "admin");
     let query = r#"{"query":"{ tenant { id } }"}"#;
@@ -126,7 +126,7 @@ async fn requests_follow_graphql_over_http() {
 
 #[tokio::test]
 async fn bad_tokens_are_refused() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
+    let server = spawn_app(Backend::Sqlite).await;
     server.create_tenant("clinic", "admin").await;
     let now = Utc::now().timestamp();
     let claims = |f: &dyn Fn(&mut Claims)| {
@@ -362,17 +362,12 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_a_consent_story_over_graphql_stays_in_its_tenant() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    a_consent_story_over_graphql_stays_in_its_tenant(server).await;
-}
-
-#[tokio::test]
-async fn postgres_a_consent_story_over_graphql_stays_in_its_tenant() {
-    let server = serve(common::postgres().await.with_read_models()).await;
-    a_consent_story_over_graphql_stays_in_its_tenant(server).await;
-}
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    a_consent_story_over_graphql_stays_in_its_tenant,
+);
 
 /// Every operation of the schema, with its variables: a probe that uses the first tenant's
 /// ids wherever an operation takes one.
@@ -1031,14 +1026,9 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_every_operation_works_in_its_tenant_and_nowhere_else() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    every_operation_works_in_its_tenant_and_nowhere_else(server).await;
-}
-
-#[tokio::test]
-async fn postgres_every_operation_works_in_its_tenant_and_nowhere_else() {
-    let server = serve(common::postgres().await.with_read_models()).await;
-    every_operation_works_in_its_tenant_and_nowhere_else(server).await;
-}
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    every_operation_works_in_its_tenant_and_nowhere_else,
+);

@@ -2,14 +2,14 @@
 //! and returns a ticket URL whose bundle verifies offline; after a client's erasure the bundle
 //! still verifies while their personal details can no longer be read.
 
-use crate::server::{Server, code, common, http_bytes, serve};
-use confide_app::WithReadModels;
 use confide_audit::bundle::{BundleReader, Line};
 use confide_audit::checkpoint::NoteSigner;
 use confide_audit::verify::{VerifyOptions, verify_bundle};
 use confide_domain::aggregates::tenant::AuditScope;
 use confide_domain::{ClientId, KeyId, TenantId};
 use confide_eventstore::checkpoint::CheckpointSigner;
+use confide_test_support::both_backends;
+use confide_test_support::server::{Backend, Server, code, http_bytes, spawn_app};
 use serde_json::{Value, json};
 
 /// A counselling service where sam's client consents to supervision by ada, and another
@@ -301,26 +301,16 @@ async fn after_erasure_the_bundle_verifies_and_the_details_are_unreadable(server
     }
 }
 
-#[tokio::test]
-async fn sqlite_an_auditor_downloads_a_client_trail_that_verifies() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    an_auditor_downloads_a_client_trail_that_verifies(server).await;
-}
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    an_auditor_downloads_a_client_trail_that_verifies,
+);
 
-#[tokio::test]
-async fn postgres_an_auditor_downloads_a_client_trail_that_verifies() {
-    let server = serve(common::postgres().await.with_read_models()).await;
-    an_auditor_downloads_a_client_trail_that_verifies(server).await;
-}
-
-#[tokio::test]
-async fn sqlite_after_erasure_the_bundle_verifies_and_the_details_are_unreadable() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    after_erasure_the_bundle_verifies_and_the_details_are_unreadable(server).await;
-}
-
-#[tokio::test]
-async fn postgres_after_erasure_the_bundle_verifies_and_the_details_are_unreadable() {
-    let server = serve(common::postgres().await.with_read_models()).await;
-    after_erasure_the_bundle_verifies_and_the_details_are_unreadable(server).await;
-}
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    after_erasure_the_bundle_verifies_and_the_details_are_unreadable,
+);

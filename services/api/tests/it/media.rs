@@ -6,13 +6,15 @@
 
 use std::sync::Arc;
 
-use crate::server::{Server, code, common, http, http_bytes, serve, serve_with};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
-use confide_app::WithReadModels;
 use confide_domain::aggregates::recording::RecordingEvent;
 use confide_domain::{Event, KeyId, RecordingId, TenantId};
+use confide_test_support::server::{
+    Backend, Server, code, http, http_bytes, post, spawn_app, spawn_assembled_app,
+};
+use confide_test_support::{TempDir, app_sqlite, both_backends};
 use confide_vault::{
     BlobError, BlobKey, BlobStore, KeyError, S3BlobStore, S3Config, S3Credentials,
 };
@@ -189,7 +191,7 @@ async fn interrupted_upload(server: &Server, recording: &str, token: &str, body:
     let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer).await;
 }
 
-async fn media_story(server: Server, local: bool) {
+async fn a_wav_goes_up_encrypted_plays_back_in_ranges_and_is_shredded(server: Server, local: bool) {
     let (recording, consent, link) = recording_awaiting_media(&server).await;
     let sam = server.token(TENANT, "sam");
     let ada = server.token(TENANT, "ada");
@@ -318,7 +320,7 @@ async fn media_story(server: Server, local: bool) {
     let ticket = ticket_url.trim_start_matches("/v1/media/");
     let (status_code, _, body) = http(
         a,
-        &crate::server::post(
+        &post(
             "application/json",
             None,
             Some(ticket),
@@ -405,20 +407,20 @@ async fn raw(blobs: &dyn BlobStore, key: &BlobKey, size: u64) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
-async fn sqlite_a_wav_goes_up_encrypted_plays_back_in_ranges_and_is_shredded() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    media_story(server, true).await;
-}
-
-#[tokio::test]
-async fn postgres_and_garage_a_wav_goes_up_encrypted_plays_back_in_ranges_and_is_shredded() {
-    let Some(blobs) = garage().await else {
-        return;
-    };
-    let server = serve_with(common::postgres().await.with_read_models(), blobs).await;
-    media_story(server, false).await;
-}
+both_backends!(
+    sqlite => (spawn_app(Backend::Sqlite).await, true),
+    postgres_and_garage => {
+        let Some(blobs) = garage().await else {
+            return;
+        };
+        (
+            spawn_assembled_app(confide_test_support::app_postgres().await, blobs).await,
+            false,
+        )
+    },
+    |opened| case(opened.0, opened.1);
+    a_wav_goes_up_encrypted_plays_back_in_ranges_and_is_shredded,
+);
 
 /// The Garage bucket `.ci/garage` started (its `CONFIDE_TEST_S3_…` variables). Without them
 /// the test fails under CI and is passed over, said aloud, elsewhere.
@@ -490,13 +492,14 @@ impl BlobStore for CrashOnFirstDelete {
 
 #[tokio::test]
 async fn a_destruction_cut_short_is_finished_by_the_next_run() {
-    let dir = crate::server::temp_dir("media");
-    let inner: Arc<dyn BlobStore> = Arc::new(confide_vault::LocalBlobStore::new(&dir).unwrap());
+    let dir = TempDir::new("media");
+    let inner: Arc<dyn BlobStore> =
+        Arc::new(confide_vault::LocalBlobStore::new(dir.path()).unwrap());
     let crashing = Arc::new(CrashOnFirstDelete {
         inner: inner.clone(),
         crashed: std::sync::atomic::AtomicBool::new(false),
     });
-    let server = serve_with(common::sqlite().await.with_read_models(), crashing).await;
+    let server = spawn_assembled_app(app_sqlite().await, crashing).await;
     let (recording, _, _) = recording_awaiting_media(&server).await;
     let sam = server.token(TENANT, "sam");
     let (status_code, _, body) = http_bytes(server.address, &put(&recording, &sam, &wav(2))).await;
@@ -533,7 +536,11 @@ async fn a_destruction_cut_short_is_finished_by_the_next_run() {
         .unwrap();
     assert_eq!(destroyed, vec![recording_id(&recording)]);
     assert_eq!(status(&server, &recording).await, "DESTROYED");
-    assert!(walk_empty(&dir), "the object was left in {}", dir.display());
+    assert!(
+        walk_empty(dir.path()),
+        "the object was left in {}",
+        dir.path().display()
+    );
     let events = recording_events(&server, &recording).await;
     assert!(matches!(
         events.last(),
@@ -562,7 +569,7 @@ fn walk_empty(dir: &std::path::Path) -> bool {
 
 #[tokio::test]
 async fn a_recording_destroyed_before_its_media_arrived_takes_its_key_with_it() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
+    let server = spawn_app(Backend::Sqlite).await;
     let (recording, _, _) = recording_awaiting_media(&server).await;
     let sam = server.token(TENANT, "sam");
     // A refused upload made the recording's key.

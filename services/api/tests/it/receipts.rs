@@ -2,12 +2,12 @@
 //! consent through their link, fetches the receipt, and checks its proof offline against the
 //! server's checkpoint key; nobody else's link may read it, and a tampered proof fails.
 
-use crate::server::{Server, code, common, serve};
-use confide_app::WithReadModels;
 use confide_audit::checkpoint::NoteSigner;
 use confide_audit::receipt::{
     ReceiptError, ReceiptProof, check_receipt_claims, verify_receipt_proof,
 };
+use confide_test_support::both_backends;
+use confide_test_support::server::{Backend, Server, code, spawn_app};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -270,14 +270,9 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     check_receipt_claims(&receipt, &verified_later).unwrap();
 }
 
-#[tokio::test]
-async fn sqlite_a_client_checks_the_receipt_of_their_consent() {
-    let server = serve(common::sqlite().await.with_read_models()).await;
-    a_client_checks_the_receipt_of_their_consent(server).await;
-}
-
-#[tokio::test]
-async fn postgres_a_client_checks_the_receipt_of_their_consent() {
-    let server = serve(common::postgres().await.with_read_models()).await;
-    a_client_checks_the_receipt_of_their_consent(server).await;
-}
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    a_client_checks_the_receipt_of_their_consent,
+);

@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use confide_app::{App, AppError, Clock, ReadModels, WithReadModels, stream, tenant_stream};
+use confide_app::{App, AppError, Clock, ReadModels, stream, tenant_stream};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::tenant::{Tenant, TenantCommand};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::{Actor, ClientId, DomainError, Jurisdiction, KeyId, Role, Sealed, UserId};
 use confide_eventstore::{EventStore, TenantId};
+use confide_test_support::both_backends;
 use uuid::Uuid;
 
 struct FixedClock;
@@ -75,32 +76,11 @@ where
     (App::new(parts), store)
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = super::WithReadModels::with_read_models(crate::common::sqlite().await);
-                    let (app, store) = super::app_over(store);
-                    super::$case(app, store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let store = super::WithReadModels::with_read_models(crate::common::postgres().await);
-                    let (app, store) = super::app_over(store);
-                    super::$case(app, store).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sqlite => app_over(confide_test_support::app_sqlite().await),
+    postgres => app_over(confide_test_support::app_postgres().await),
+    |opened| case(opened.0, opened.1);
     commands_become_events_and_load_back_as_state,
     a_refused_command_writes_nothing,
     concurrent_commands_are_decided_again_not_lost,

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
-#[path = "../../../eventstore/tests/common/mod.rs"]
-mod common;
 mod execute;
 mod stories;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use confide_app::{
     AggregateStates, App, AppError, Caller, Clock, Lists, Memberships, ReadModels, RecordingList,
-    StreamLinks, WithReadModels, stream, tenant_stream,
+    StreamLinks, stream, tenant_stream,
 };
 use confide_domain::Aggregate;
 use confide_domain::access::DenyReason;
@@ -34,6 +34,7 @@ use confide_domain::{
     SystemJob, UserId,
 };
 use confide_eventstore::{EventStore, TenantId};
+use confide_test_support::both_backends;
 use confide_vault::{KeyStore, LocalKeyStore};
 use uuid::Uuid;
 
@@ -393,30 +394,10 @@ fn terms(purpose: Purpose, audience: &[&str]) -> PurposeTerms {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::WithReadModels::with_read_models(crate::common::sqlite().await);
-                    super::$case(super::story_over(store)).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::WithReadModels::with_read_models(crate::common::postgres().await);
-                    super::$case(super::story_over(store)).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+both_backends!(
+    sqlite => confide_test_support::app_sqlite().await,
+    postgres => confide_test_support::app_postgres().await,
+    |store| case(story_over(store));
     a_student_counsellors_client_consents_then_withdraws_with_deletion,
     a_coaching_company_records_by_default_and_the_client_opts_out,
     a_credential_submission_grant_expires_after_thirty_days,
@@ -808,49 +789,50 @@ async fn retention_schedules_each_due_destruction_exactly_once(story: Story) {
 /// Rebuilding every inline projection from the log yields exactly the tables they wrote live,
 /// after three stories in three tenants (withdrawal with deletion, an expiring grant, a
 /// course's end with its retention).
-macro_rules! rebuild_matches_live {
-    ($name:ident, $open:expr, $snapshot:expr) => {
-        #[tokio::test]
-        async fn $name() {
-            let snapshot = $snapshot;
-            let store = $open.await.with_read_models();
-            a_student_counsellors_client_consents_then_withdraws_with_deletion(story_in(
-                store.clone(),
-                "counselling-course",
-            ))
-            .await;
-            a_credential_submission_grant_expires_after_thirty_days(story_in(
-                store.clone(),
-                "coaching-credentials",
-            ))
-            .await;
-            a_courses_end_expires_its_consents_and_its_recordings_fall_due(story_in(
-                store.clone(),
-                "university-clinic",
-            ))
-            .await;
-            let live: Vec<Vec<(String, String)>> = snapshot(store.clone()).await;
-            let rows = |table: &str| {
-                live[INLINE_TABLES.iter().position(|(t, _)| *t == table).unwrap()].len()
-            };
-            assert_eq!(rows("stream_links"), 12, "{live:?}");
-            assert_eq!(rows("memberships"), 10, "{live:?}");
-            // Per tenant: the tenant, a client, a consent form, a consent and a recording; a grant and a
-            // course in one each.
-            assert_eq!(rows("aggregate_states"), 3 * 5 + 2, "{live:?}");
-            assert_eq!(rows("retention"), 3, "{live:?}");
-            let host = Arc::new(store.clone());
-            for projection in [
-                Arc::new(StreamLinks) as Arc<dyn confide_eventstore::AsyncProjection<_>>,
-                Arc::new(Memberships),
-                Arc::new(AggregateStates),
-            ] {
-                let runner = confide_eventstore::ProjectionRunner::new(host.clone(), projection);
-                assert!(runner.rebuild().await.unwrap() > 0);
-            }
-            assert_eq!(snapshot(store).await, live);
-        }
-    };
+async fn rebuilt_inline_projections_match_the_live_tables<S, F, Fut>(store: S, snapshot: F)
+where
+    S: confide_eventstore::ProjectionHost + ReadModels + Clone + 'static,
+    StreamLinks: confide_eventstore::AsyncProjection<S::Db>,
+    Memberships: confide_eventstore::AsyncProjection<S::Db>,
+    AggregateStates: confide_eventstore::AsyncProjection<S::Db>,
+    LocalKeyStore<S>: KeyStore,
+    F: Fn(S) -> Fut,
+    Fut: std::future::Future<Output = Vec<Vec<(String, String)>>>,
+{
+    a_student_counsellors_client_consents_then_withdraws_with_deletion(story_in(
+        store.clone(),
+        "counselling-course",
+    ))
+    .await;
+    a_credential_submission_grant_expires_after_thirty_days(story_in(
+        store.clone(),
+        "coaching-credentials",
+    ))
+    .await;
+    a_courses_end_expires_its_consents_and_its_recordings_fall_due(story_in(
+        store.clone(),
+        "university-clinic",
+    ))
+    .await;
+    let live: Vec<Vec<(String, String)>> = snapshot(store.clone()).await;
+    let rows =
+        |table: &str| live[INLINE_TABLES.iter().position(|(t, _)| *t == table).unwrap()].len();
+    assert_eq!(rows("stream_links"), 12, "{live:?}");
+    assert_eq!(rows("memberships"), 10, "{live:?}");
+    // Per tenant: the tenant, a client, a consent form, a consent and a recording; a grant and a
+    // course in one each.
+    assert_eq!(rows("aggregate_states"), 3 * 5 + 2, "{live:?}");
+    assert_eq!(rows("retention"), 3, "{live:?}");
+    let host = Arc::new(store.clone());
+    for projection in [
+        Arc::new(StreamLinks) as Arc<dyn confide_eventstore::AsyncProjection<_>>,
+        Arc::new(Memberships),
+        Arc::new(AggregateStates),
+    ] {
+        let runner = confide_eventstore::ProjectionRunner::new(host.clone(), projection);
+        assert!(runner.rebuild().await.unwrap() > 0);
+    }
+    assert_eq!(snapshot(store).await, live);
 }
 
 /// Every table an inline projection writes, each row as (key, the rest) in text.
@@ -882,46 +864,57 @@ fn ordered(query: &str) -> String {
     format!("{query} ORDER BY 1, 2")
 }
 
-rebuild_matches_live!(
-    sqlite_rebuilt_inline_projections_match_the_live_tables,
-    crate::common::sqlite(),
-    |store: confide_eventstore::SqliteEventStore| async move {
-        let mut tables = Vec::new();
-        for (_, query) in INLINE_TABLES {
-            tables.push(
-                sqlx::query_as(&ordered(query))
-                    .fetch_all(store.pool())
-                    .await
-                    .unwrap(),
-            );
-        }
-        tables
-    }
+both_backends!(
+    sqlite => (
+        confide_test_support::app_sqlite().await,
+        sqlite_inline_tables,
+    ),
+    postgres => (
+        confide_test_support::app_postgres().await,
+        postgres_inline_tables,
+    ),
+    |opened| case(opened.0, opened.1);
+    rebuilt_inline_projections_match_the_live_tables,
 );
 
-rebuild_matches_live!(
-    postgres_rebuilt_inline_projections_match_the_live_tables,
-    crate::common::postgres(),
-    |store: confide_eventstore::PgEventStore| async move {
-        // The test reads every tenant's rows, past row-level security.
-        let mut tx = store.pool().begin().await.unwrap();
-        sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let mut tables = Vec::new();
-        for (_, query) in INLINE_TABLES {
-            tables.push(
-                sqlx::query_as(&ordered(query))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap(),
-            );
-        }
-        tx.commit().await.unwrap();
-        tables
+/// Every inline table of a SQLite store, each ordered.
+async fn sqlite_inline_tables(
+    store: confide_eventstore::SqliteEventStore,
+) -> Vec<Vec<(String, String)>> {
+    let mut tables = Vec::new();
+    for (_, query) in INLINE_TABLES {
+        tables.push(
+            sqlx::query_as(&ordered(query))
+                .fetch_all(store.pool())
+                .await
+                .unwrap(),
+        );
     }
-);
+    tables
+}
+
+/// Every inline table of a PostgreSQL store, each ordered.
+async fn postgres_inline_tables(
+    store: confide_eventstore::PgEventStore,
+) -> Vec<Vec<(String, String)>> {
+    // The test reads every tenant's rows, past row-level security.
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut tables = Vec::new();
+    for (_, query) in INLINE_TABLES {
+        tables.push(
+            sqlx::query_as(&ordered(query))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    tables
+}
 
 /// The query services: a recording list with the caller's access flag, a client's consent
 /// history, upcoming destructions and overdue subject requests.
@@ -1033,17 +1026,12 @@ where
     assert_eq!(store.recording_list(&tenant).await.unwrap(), live);
 }
 
-#[tokio::test]
-async fn sqlite_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = crate::common::sqlite().await.with_read_models();
-    the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
-}
-
-#[tokio::test]
-async fn postgres_the_recording_list_follows_the_log_and_rebuilds_the_same() {
-    let store = crate::common::postgres().await.with_read_models();
-    the_recording_list_follows_the_log_and_rebuilds_the_same(store).await;
-}
+both_backends!(
+    sqlite => confide_test_support::app_sqlite().await,
+    postgres => confide_test_support::app_postgres().await,
+    |store| case(store);
+    the_recording_list_follows_the_log_and_rebuilds_the_same,
+);
 
 /// A course's end: the consents that end with it expire in the same append, plays stop, and
 /// the retention job finds the course's recordings due.
@@ -1340,17 +1328,12 @@ where
     assert_eq!(store.members(&story.tenant).await.unwrap(), live);
 }
 
-#[tokio::test]
-async fn sqlite_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = crate::common::sqlite().await.with_read_models();
-    memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
-}
-
-#[tokio::test]
-async fn postgres_memberships_follow_the_tenant_stream_and_rebuild_the_same() {
-    let store = crate::common::postgres().await.with_read_models();
-    memberships_follow_the_tenant_stream_and_rebuild_the_same(store).await;
-}
+both_backends!(
+    sqlite => confide_test_support::app_sqlite().await,
+    postgres => confide_test_support::app_postgres().await,
+    |store| case(store);
+    memberships_follow_the_tenant_stream_and_rebuild_the_same,
+);
 
 /// A case study: each named client must have given `case_study` consent; the text is checked
 /// for the clients' names before publishing; published to a named funder, only that funder
