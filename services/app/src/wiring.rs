@@ -11,8 +11,8 @@ use confide_audit::checkpoint::NoteSigner;
 use confide_eventstore::checkpoint::CheckpointSigner;
 use confide_eventstore::{EventStore, PgEventStore, SqliteEventStore, StoreError};
 use confide_vault::{
-    BlobStore, KeySchema, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore, S3Config,
-    S3Credentials,
+    BlobStore, KeySchema, KeyStore, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore,
+    S3Config, S3Credentials,
 };
 
 use crate::{App, AppParts, ReadModels, SystemClock, WithReadModels};
@@ -106,7 +106,6 @@ impl App {
             wiring.log_origin.clone(),
         ));
         let blobs = blob_store(wiring.media).await?;
-        let clock = Arc::new(SystemClock);
         Ok(match wiring.database {
             Database::Sqlite(path) => {
                 if let Some(parent) = path.parent() {
@@ -120,14 +119,7 @@ impl App {
                 migrate(&store)
                     .await
                     .map_err(failed("migrating the SQLite database"))?;
-                App::new(AppParts {
-                    store: Arc::new(store.clone()),
-                    read: Arc::new(store.clone()),
-                    keys: Arc::new(LocalKeyStore::new(store, master)),
-                    blobs,
-                    signer,
-                    clock,
-                })
+                assemble(store, master, blobs, signer)
             }
             Database::Postgres(url) => {
                 let store = PgEventStore::connect(&url, 16)
@@ -137,17 +129,32 @@ impl App {
                 migrate(&store)
                     .await
                     .map_err(failed("migrating the PostgreSQL database"))?;
-                App::new(AppParts {
-                    store: Arc::new(store.clone()),
-                    read: Arc::new(store.clone()),
-                    keys: Arc::new(LocalKeyStore::new(store, master)),
-                    blobs,
-                    signer,
-                    clock,
-                })
+                assemble(store, master, blobs, signer)
             }
         })
     }
+}
+
+/// The application over one database (the log, its read models and the key store) on the
+/// machine's clock.
+fn assemble<S>(
+    store: S,
+    master: MasterKey,
+    blobs: Arc<dyn BlobStore>,
+    signer: Arc<CheckpointSigner>,
+) -> App
+where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+{
+    App::new(AppParts {
+        store: Arc::new(store.clone()),
+        read: Arc::new(store.clone()),
+        keys: Arc::new(LocalKeyStore::new(store, master)),
+        blobs,
+        signer,
+        clock: Arc::new(SystemClock),
+    })
 }
 
 /// Applies every pending migration of the database `store` is over, in order: the log's
