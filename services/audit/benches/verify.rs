@@ -1,6 +1,6 @@
-//! Export and verification throughput of audit bundles (DESIGN.md §6: verifying an export at
-//! 1M events/s), against baselines measured in the same run on the same file: reading it
-//! line by line, and SHA-256 over its bytes.
+//! Export and verification throughput of audit bundles (`docs/design.md` section 6:
+//! verifying an export at 1M events/s), against baselines measured in the same run on the
+//! same file: reading it line by line, and SHA-256 over its bytes.
 //!
 //! ```text
 //! cargo bench -p confide-audit --bench verify            # 1,000,000 events

@@ -3,7 +3,8 @@
 //! Run with `cargo bench -p confide-domain --bench access_decision`. The world is a realistic
 //! one: a tenant, four consents about the client (one given with three purposes and named
 //! audiences, one withdrawn, one superseded, one refused), a stored recording with a
-//! transcript, and two grants. The target (DESIGN.md section 6) is under 10 µs per decision.
+//! transcript, and two grants. The target (`docs/design.md` section 6) is under 10 µs per
+//! decision.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;

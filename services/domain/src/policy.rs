@@ -76,7 +76,7 @@ pub struct TenantPolicy {
 
 impl TenantPolicy {
     /// The longest default retention: ten years, the longest any professional body in the
-    /// seeds asks records to be kept.
+    /// practices Confide was designed from asks records to be kept.
     pub const MAX_RETENTION_DAYS: u32 = 3653;
     /// The longest grace after a course: one year.
     pub const MAX_COURSE_GRACE_DAYS: u32 = 366;

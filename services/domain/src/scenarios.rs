@@ -1,5 +1,6 @@
-//! The seeds' stories, told purely: every step is a command decided against the state the
-//! previous events built, exactly as the application will do it with a store in between.
+//! The practices' stories (`docs/design.md` section 7), told purely: every step is a command
+//! decided against the state the previous events built, exactly as the application will do it
+//! with a store in between.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
 //! The application's tests, in one binary: commands, refusals and concurrency (`execute`),
-//! and the seeds' stories (`stories`), each on both backends.
+//! and the practices' stories (`stories`, `docs/design.md` section 7), each on both backends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 

@@ -1,4 +1,5 @@
-//! The seeds' stories, through the application and a real store on both backends.
+//! The practices' stories (`docs/design.md` section 7), through the application and a real
+//! store on both backends.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
