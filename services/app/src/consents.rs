@@ -416,21 +416,6 @@ impl App {
             .map(|(_, c)| c)
             .collect())
     }
-
-    /// Every stream of `kind` linked to `subject`, loaded: a read outside any unit of work.
-    pub(crate) async fn linked<A: Aggregate>(
-        &self,
-        tenant: &confide_domain::TenantId,
-        subject: &Subject,
-        kind: &str,
-    ) -> Result<Vec<(StreamId, A)>, AppError> {
-        self.read
-            .linked_states(tenant, subject, kind)
-            .await?
-            .into_iter()
-            .map(|(stream, (_, json))| Ok((stream, confide_readmodels::parse_state(Some(&json))?)))
-            .collect()
-    }
 }
 
 /// How much of a consent a withdrawal takes back: the whole, one purpose, or one person from

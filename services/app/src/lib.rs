@@ -189,6 +189,21 @@ impl App {
         })
     }
 
+    /// Every stream of `kind` linked to `subject`, loaded: a read outside any unit of work.
+    pub(crate) async fn linked<A: Aggregate>(
+        &self,
+        tenant: &TenantId,
+        subject: &Subject,
+        kind: &str,
+    ) -> Result<Vec<(StreamId, A)>, AppError> {
+        self.read
+            .linked_states(tenant, subject, kind)
+            .await?
+            .into_iter()
+            .map(|(stream, (_, json))| Ok((stream, confide_readmodels::parse_state(Some(&json))?)))
+            .collect()
+    }
+
     /// The tenant's organisation as it now stands: its policy and members.
     pub(crate) async fn organisation(&self, tenant: &TenantId) -> Result<Tenant, AppError> {
         Ok(self.load::<Tenant>(tenant, &tenant_stream()).await?.state)

@@ -17,6 +17,8 @@ use confide_domain::{
 };
 use uuid::Uuid;
 
+use confide_eventstore::StreamId;
+
 use crate::work::Work;
 use crate::{App, AppError, Caller, Subject, stream};
 
@@ -347,33 +349,37 @@ impl App {
         purpose: Purpose,
     ) -> Result<Option<RecordingView>, AppError> {
         reads::member(&caller.actor)?;
-        let organisation = self.organisation(&caller.tenant).await?;
-        let outsider = reads::outsider(&organisation, &caller.actor);
         match self
             .access_now(caller, recording_id, purpose, Medium::Audio)
             .await
         {
-            Ok(view) if outsider && !view.access.is_allowed() => Ok(None),
-            Ok(view) => Ok(Some(view)),
+            Ok((view, outsider)) if outsider && !view.access.is_allowed() => Ok(None),
+            Ok((view, _)) => Ok(Some(view)),
             Err(AppError::Domain(DomainError::NotFound { .. })) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
     /// Whether the caller may play the recording for `purpose` in `medium` now, decided as
-    /// `start_playback` decides and recorded by nothing.
+    /// `start_playback` decides and recorded by nothing, and whether the caller is an outsider
+    /// (a user with no role in the tenant). Two reads: the tenant's stream with the
+    /// recording's, then its consents and grants.
     pub(crate) async fn access_now(
         &self,
         caller: &Caller,
         recording_id: RecordingId,
         purpose: Purpose,
         medium: Medium,
-    ) -> Result<RecordingView, AppError> {
-        let mut work = self.reader(&caller.tenant, &caller.actor).await?;
-        let recording: Recording = work.load(&stream(recording_id)).await?;
+    ) -> Result<(RecordingView, bool), AppError> {
+        let target = stream(recording_id);
+        let mut work = self
+            .reader(&caller.tenant, &caller.actor, std::slice::from_ref(&target))
+            .await?;
+        let recording: Recording = work.load(&target).await?;
         let facts = access_facts(&mut work, &recording).await?;
         let (_, access) = recording.access(purpose, medium, &facts, &work.ctx())?;
-        Ok(RecordingView { recording, access })
+        let outsider = reads::outsider(work.organisation(), &caller.actor);
+        Ok((RecordingView { recording, access }, outsider))
     }
 
     /// Every stream of `kind` in the tenant, loaded.
@@ -390,13 +396,15 @@ impl App {
             .collect()
     }
 
-    /// A unit of work that will only read: a consistent way to decide without appending.
+    /// A unit of work that will only read, with `prefetch` read together with the tenant's
+    /// stream: a consistent way to decide without appending.
     pub(crate) async fn reader(
         &self,
         tenant: &TenantId,
         actor: &Actor,
+        prefetch: &[StreamId],
     ) -> Result<Work<'_>, AppError> {
-        Work::begin(self, tenant, actor, &[]).await
+        Work::begin(self, tenant, actor, prefetch).await
     }
 }
 

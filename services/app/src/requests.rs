@@ -91,7 +91,7 @@ impl App {
             outcome,
             reason: reason.clone(),
         };
-        let mut check = self.reader(tenant, actor).await?;
+        let mut check = self.reader(tenant, actor, &[]).await?;
         let request: SubjectRequest = check.load(&stream(id)).await?;
         let erasure = request.kind() == Some(SubjectRequestKind::Erasure)
             && outcome == SubjectRequestOutcome::Granted;

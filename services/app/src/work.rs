@@ -87,21 +87,13 @@ impl<'a> Work<'a> {
 
     /// Loads `stream`, recording the version read.
     pub(crate) async fn load<A: Aggregate>(&mut self, stream: &StreamId) -> Result<A, AppError> {
-        Ok(self.load_versioned(stream).await?.state)
-    }
-
-    /// Loads `stream` with its version, recording the version read.
-    pub(crate) async fn load_versioned<A: Aggregate>(
-        &mut self,
-        stream: &StreamId,
-    ) -> Result<Loaded<A>, AppError> {
         let stored = match self.prefetched.remove(stream) {
             Some(stored) => stored,
             None => self.app.read.state(&self.tenant, stream).await?,
         };
-        let loaded = loaded(stored)?;
+        let loaded: Loaded<A> = loaded(stored)?;
         self.saw(stream, loaded.version);
-        Ok(loaded)
+        Ok(loaded.state)
     }
 
     /// Every stream of `kind` linked to `subject`, recording the versions read.

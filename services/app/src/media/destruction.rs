@@ -32,7 +32,7 @@ impl App {
         let recording = self.existing_recording(tenant, recording_id).await?;
         // Decided as the caller before the schedule: the schedule alone must not let a caller
         // who may not destroy the recording have it destroyed.
-        let check = self.reader(tenant, actor).await?;
+        let check = self.reader(tenant, actor, &[]).await?;
         recording.decide(
             RecordingCommand::DestroyRecording {
                 reason,

@@ -109,7 +109,7 @@ impl App {
             content_type: "application/octet-stream".to_owned(),
             object_key: object_key.clone(),
         };
-        let mut check = self.reader(tenant, &caller.actor).await?;
+        let mut check = self.reader(tenant, &caller.actor, &[]).await?;
         let consent: Consent = check.load(&stream(core.consent_id)).await?;
         recording.decide(
             RecordingCommand::StoreMedia {
@@ -258,7 +258,7 @@ impl App {
         purpose: Purpose,
         medium: Medium,
     ) -> Result<MediaRange, AppError> {
-        let view = self
+        let (view, _) = self
             .access_now(caller, recording_id, purpose, medium)
             .await?;
         if !view.access.is_allowed() {
