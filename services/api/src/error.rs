@@ -57,6 +57,8 @@ impl Code {
 pub(crate) struct ApiError {
     code: Code,
     message: String,
+    /// The stable names of the reasons behind a refusal (`extensions.reasons`), if any.
+    reasons: Vec<&'static str>,
 }
 
 impl ApiError {
@@ -64,6 +66,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            reasons: Vec::new(),
         }
     }
 
@@ -100,7 +103,10 @@ impl From<DomainError> for ApiError {
             DomainError::ConsentRequired { .. } => Code::ConsentRequired,
             DomainError::Invalid { .. } => Code::BadUserInput,
         };
-        Self::new(code, error.to_string())
+        Self {
+            reasons: error.reasons().to_vec(),
+            ..Self::new(code, error.to_string())
+        }
     }
 }
 
@@ -137,7 +143,12 @@ impl From<AuthError> for ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let (code, _) = error.code.wire();
-        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(error.message).extend_with(|_, ext| {
+            ext.set("code", code);
+            if !error.reasons.is_empty() {
+                ext.set("reasons", error.reasons.clone());
+            }
+        })
     }
 }
 
@@ -146,7 +157,9 @@ impl IntoResponse for ApiError {
         let (code, status) = self.code.wire();
         let mut response = (
             status,
-            Json(json!({ "error": { "code": code, "message": self.message } })),
+            Json(json!({
+                "error": { "code": code, "message": self.message, "reasons": self.reasons }
+            })),
         )
             .into_response();
         if status == StatusCode::UNAUTHORIZED {

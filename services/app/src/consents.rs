@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use confide_domain::aggregates::client::{Client, ClientCommand};
 use confide_domain::aggregates::consent::{
     CollectionMethod, Consent, ConsentCommand, ConsentEvent, ConsentScope, Evidence, Expiry,
-    PurposeTerms, WithdrawalScope,
+    ExpiryCause, ExpiryTrigger, PurposeTerms, WithdrawalScope,
 };
 use confide_domain::aggregates::consent_form::ConsentForm;
 use confide_domain::aggregates::grant::Grant;
@@ -16,8 +16,9 @@ use confide_domain::aggregates::recording::Recording;
 use confide_domain::cascade::{after_consent_event, revocations_for};
 use confide_domain::{
     Actor, Aggregate, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Event, GrantId,
-    KeyId, Purpose, Sealed, SystemJob, UserId, reads,
+    KeyId, Purpose, Sealed, SystemJob, UserId, reads, text, text_block,
 };
+use confide_domain::limits::{MAX_CONTACT_CHARS, MAX_NAME_CHARS};
 use confide_eventstore::StreamId;
 use confide_vault::KeyError;
 use serde::{Deserialize, Serialize};
@@ -60,24 +61,36 @@ impl App {
         details: ClientDetails,
     ) -> Result<ClientId, AppError> {
         reads::member(&caller.actor)?;
-        if details.name.trim().is_empty() {
-            return Err(DomainError::invalid("name", "a client has a name").into());
+        text("name", &details.name, MAX_NAME_CHARS)?;
+        if let Some(contact) = &details.contact {
+            text_block("contact", contact, MAX_CONTACT_CHARS)?;
         }
         let plaintext = serde_json::to_vec(&details)?;
         let client_id = ClientId::from_uuid(Uuid::now_v7())?;
         let key = client_key(client_id);
         self.keys.create_key(&caller.tenant, &key).await?;
-        let sealed = self.keys.seal(&caller.tenant, &key, &plaintext).await?;
-        self.execute::<Client>(
-            &caller.tenant,
-            &caller.actor,
-            &stream(client_id),
-            ClientCommand::RegisterClient {
-                details: Sealed::new(key, sealed)?,
-            },
-            &[client_id.as_uuid()],
-        )
-        .await?;
+        let registered = async {
+            let sealed = self.keys.seal(&caller.tenant, &key, &plaintext).await?;
+            self.execute::<Client>(
+                &caller.tenant,
+                &caller.actor,
+                &stream(client_id),
+                ClientCommand::RegisterClient {
+                    details: Sealed::new(key.clone(), sealed)?,
+                },
+                &[client_id.as_uuid()],
+            )
+            .await
+        }
+        .await;
+        if let Err(refused) = registered {
+            // A registration that did not happen leaves no key behind. Should destroying
+            // fail too, the key seals nothing the log refers to.
+            if let Err(error) = self.keys.destroy(&caller.tenant, &key).await {
+                tracing::warn!(%error, "the key of a refused registration was not destroyed");
+            }
+            return Err(refused);
+        }
         Ok(client_id)
     }
 
@@ -162,6 +175,7 @@ impl App {
         consent_id: ConsentId,
         typed_name: String,
     ) -> Result<Consent, AppError> {
+        text("typed_name", &typed_name, MAX_NAME_CHARS)?;
         let client_id = self.consent_of_caller(caller, consent_id).await?;
         let key = client_key(client_id);
         let sealed = self
@@ -244,9 +258,43 @@ impl App {
         deletion_requested: bool,
     ) -> Result<Vec<ConsentEvent>, AppError> {
         self.consent_of_caller(caller, consent_id).await?;
+        let command = ConsentCommand::WithdrawConsent {
+            scope,
+            deletion_requested,
+        };
+        self.change_consent(caller, consent_id, command).await
+    }
+
+    /// Records that the credentialing body decided on the submission a consent was for: a
+    /// consent that ends with that decision expires, and the grants under it are revoked
+    /// (the practitioner or an org_admin).
+    pub async fn record_credential_decision(
+        &self,
+        caller: &Caller,
+        consent_id: ConsentId,
+    ) -> Result<Consent, AppError> {
+        let cause = ExpiryCause::Triggered {
+            trigger: ExpiryTrigger::CredentialDecided,
+        };
+        self.change_consent(caller, consent_id, ConsentCommand::ExpireConsent { cause })
+            .await?;
+        self.consent(caller, consent_id).await
+    }
+
+    /// Decides a command that ends or narrows a consent (a withdrawal, an opt-out, an
+    /// expiry) and appends, with it, what follows in other streams (`cascade`): grants it no
+    /// longer covers revoked, recordings scheduled for destruction, notices to those who had
+    /// access. Then revokes any grant committed while this was decided. Returns the
+    /// consent's events recorded.
+    pub(crate) async fn change_consent(
+        &self,
+        caller: &Caller,
+        consent_id: ConsentId,
+        command: ConsentCommand,
+    ) -> Result<Vec<ConsentEvent>, AppError> {
         let recorded = self
             .transact(&caller.tenant, &caller.actor, move |work| {
-                let scope = scope.clone();
+                let command = command.clone();
                 Box::pin(async move {
                     let target = stream(consent_id);
                     let consent: Consent = work.load(&target).await?;
@@ -254,13 +302,7 @@ impl App {
                         .core()
                         .map(|core| core.client_id.to_string())
                         .ok_or_else(|| DomainError::not_found("consent"))?;
-                    let decided = consent.decide(
-                        ConsentCommand::WithdrawConsent {
-                            scope,
-                            deletion_requested,
-                        },
-                        &work.ctx(),
-                    )?;
+                    let decided = consent.decide(command, &work.ctx())?;
                     let recordings: Vec<(StreamId, Recording)> =
                         work.linked(&Subject::Client(client), "recording").await?;
                     let grants: Vec<(StreamId, Grant)> = work
@@ -305,7 +347,7 @@ impl App {
             })
             .await?;
         // A grant committed after this decision read the grants, but before it committed,
-        // was not revoked above: look again now that the withdrawal is in.
+        // was not revoked above: look again now that the change is in.
         self.revoke_uncovered_grants(&caller.tenant, consent_id)
             .await?;
         Ok(recorded)
@@ -352,7 +394,7 @@ impl App {
 
     /// The client of a consent that exists, refusing a client link acting on another
     /// client's consent; the rest is the domain's to decide.
-    async fn consent_of_caller(
+    pub(crate) async fn consent_of_caller(
         &self,
         caller: &Caller,
         consent_id: ConsentId,
@@ -415,6 +457,46 @@ impl App {
             .into_iter()
             .map(|(_, c)| c)
             .collect())
+    }
+}
+
+/// What ends a consent by itself, as a practitioner asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentEnd {
+    /// The end of the course the consent is for (the default for a course's consent).
+    CourseEnd,
+    /// The credentialing body's decision on the submission the recordings are for.
+    CredentialDecision,
+}
+
+/// The expiry a request names: a date, or the event it ends with; at most one of them. A
+/// consent for a course with neither ends with the course (the domain's default).
+pub fn consent_expiry(
+    expires_at: Option<DateTime<Utc>>,
+    ends_with: Option<ConsentEnd>,
+    course_id: Option<CourseId>,
+) -> Result<Option<Expiry>, DomainError> {
+    match (expires_at, ends_with) {
+        (Some(_), Some(_)) => Err(DomainError::invalid(
+            "expiry",
+            "give an expiry date or the event the consent ends with, not both",
+        )),
+        (Some(at), None) => Ok(Some(Expiry::OnDate { at })),
+        (None, Some(ConsentEnd::CourseEnd)) => {
+            let course_id = course_id.ok_or_else(|| {
+                DomainError::invalid(
+                    "expiry",
+                    "a consent that ends with a course names the course (courseId)",
+                )
+            })?;
+            Ok(Some(Expiry::OnEvent {
+                trigger: ExpiryTrigger::CourseEnded { course_id },
+            }))
+        }
+        (None, Some(ConsentEnd::CredentialDecision)) => Ok(Some(Expiry::OnEvent {
+            trigger: ExpiryTrigger::CredentialDecided,
+        })),
+        (None, None) => Ok(None),
     }
 }
 

@@ -11,8 +11,9 @@ use confide_domain::aggregates::course::{Course, CourseCommand};
 use confide_domain::cascade::after_course_ended;
 use confide_domain::{
     Actor, CaseStudyId, ClientId, CourseId, Ctx, DomainError, KeyId, Sealed, Sha256, SystemJob,
-    TenantId, UserId, reads,
+    TenantId, UserId, reads, text_block,
 };
+use confide_domain::limits::MAX_DOCUMENT_CHARS;
 use confide_eventstore::StreamId;
 use confide_vault::KeyError;
 use uuid::Uuid;
@@ -288,6 +289,7 @@ impl App {
         id: CaseStudyId,
         body: &str,
     ) -> Result<(Sealed, Sha256), AppError> {
+        text_block("body", body, MAX_DOCUMENT_CHARS)?;
         let key = case_study_key(id);
         match self.keys.create_key(tenant, &key).await {
             Ok(()) | Err(KeyError::Exists { .. }) => {}

@@ -24,11 +24,13 @@
 //! every other stream it read, at the version it read; a conflict decides again, a bounded
 //! number of times.
 
+mod annotations;
 mod audit;
 mod consents;
 mod courses;
 mod error;
 mod media;
+mod notices;
 mod receipt;
 mod recordings;
 mod requests;
@@ -48,6 +50,7 @@ use confide_eventstore::checkpoint::CheckpointSigner;
 use confide_vault::{BlobStore, KeyStore};
 use uuid::Uuid;
 
+pub use annotations::{MAX_COMMENT_CHARS, MAX_LABEL_CHARS, Note, Notes};
 pub use audit::MAX_LOG_PAGE;
 pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
@@ -56,10 +59,11 @@ pub use confide_readmodels::{
     AggregateStates, DueRow, Lists, MemberRow, Memberships, ReadModels, RecordingList,
     RecordingRow, RoleNames, StreamLinks, Subject, WithReadModels,
 };
-pub use consents::{ClientDetails, ConsentRequested, withdrawal_scope};
+pub use consents::{ClientDetails, ConsentEnd, ConsentRequested, consent_expiry, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
 pub use media::{MediaRange, StoredUpload, UploadBody, media_key_id};
+pub use notices::NoticeGiven;
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
 pub use streams::{StreamKey, stream, tenant_stream};

@@ -1,5 +1,5 @@
 //! Recordings and access to them: creating a recording under its consent, grants, playback
-//! decisions (recorded either way), bookmarks and transcripts, and what the caller may see.
+//! decisions (recorded either way), transcripts, and what the caller may see.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ use confide_domain::aggregates::recording::{
 };
 use confide_domain::{
     AccessDecision, Actor, ClientId, ConsentId, Ctx, DomainError, GrantId, Medium, Offset, Purpose,
-    RecordingId, Sealed, Sha256, TenantId, TranscriptId, reads,
+    RecordingId, Sha256, TenantId, TranscriptId, reads,
 };
 use uuid::Uuid;
 
@@ -189,45 +189,24 @@ impl App {
         .await
     }
 
-    /// The practitioner marks a moment of a stored recording. The label is sealed under the
-    /// recording's own data key, so destroying the recording (or erasing the client, which
-    /// destroys their recordings) leaves it unreadable with the media. Returns when it was
-    /// recorded.
-    pub async fn add_bookmark(
+    /// The client asks, during the session, to stop the recording at `offset` (through their
+    /// link, or their practitioner records it): nothing after it is ever stored, because the
+    /// upload is cut there (WAV) or refused if it runs past it.
+    pub async fn request_stop(
         &self,
         caller: &Caller,
         recording_id: RecordingId,
         offset: Offset,
-        label: &str,
-    ) -> Result<DateTime<Utc>, AppError> {
-        reads::member(&caller.actor)?;
-        let recording = self
-            .existing_recording(&caller.tenant, recording_id)
-            .await?;
-        let key = recording
-            .media()
-            .map(|m| m.data_key_id.clone())
-            .ok_or_else(|| {
-                DomainError::conflict("a bookmark marks stored media; upload it first")
-            })?;
-        let sealed = self
-            .keys
-            .seal(&caller.tenant, &key, label.as_bytes())
-            .await?;
-        let label = Sealed::new(key, sealed)?;
-        let events = self
-            .execute::<Recording>(
-                &caller.tenant,
-                &caller.actor,
-                &stream(recording_id),
-                RecordingCommand::AddBookmark { offset, label },
-                &[],
-            )
-            .await?;
-        match events.first() {
-            Some(RecordingEvent::BookmarkAdded { at, .. }) => Ok(*at),
-            _ => Err(DomainError::conflict("no bookmark was recorded").into()),
-        }
+    ) -> Result<Recording, AppError> {
+        self.execute::<Recording>(
+            &caller.tenant,
+            &caller.actor,
+            &stream(recording_id),
+            RecordingCommand::RequestStop { offset },
+            &[],
+        )
+        .await?;
+        self.existing_recording(&caller.tenant, recording_id).await
     }
 
     /// Records that a transcript of a stored recording (the whole session, or an excerpt)

@@ -171,6 +171,70 @@ pub enum DenyReason {
     },
 }
 
+impl DenyReason {
+    /// A stable name for the reason, as in the event's JSON (`reason`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OtherTenant => "other_tenant",
+            Self::RecordingNotPlayable { .. } => "recording_not_playable",
+            Self::RecordingScheduledForDestruction => "recording_scheduled_for_destruction",
+            Self::MediumNotAvailable { .. } => "medium_not_available",
+            Self::MediumNotAllowedByPolicy { .. } => "medium_not_allowed_by_policy",
+            Self::RoleNeverPlaysMedia { .. } => "role_never_plays_media",
+            Self::PractitionerSelfAccessDisabled => "practitioner_self_access_disabled",
+            Self::ClientCopiesNotAllowed => "client_copies_not_allowed",
+            Self::NoConsent => "no_consent",
+            Self::ConsentDoesNotCover { .. } => "consent_does_not_cover",
+            Self::NoRoleRuleOrGrant { .. } => "no_role_rule_or_grant",
+            Self::GrantExpired { .. } => "grant_expired",
+            Self::GrantRevoked { .. } => "grant_revoked",
+        }
+    }
+}
+
+/// The reason as a person reads it.
+impl std::fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OtherTenant => f.write_str("the recording is not found"),
+            Self::RecordingNotPlayable { status } => match status {
+                RecordingStatus::AwaitingUpload => f.write_str("the media has not been uploaded"),
+                _ => f.write_str("the recording has been destroyed"),
+            },
+            Self::RecordingScheduledForDestruction => {
+                f.write_str("the recording is scheduled for destruction")
+            }
+            Self::MediumNotAvailable { medium } => {
+                write!(f, "the recording has no {medium}")
+            }
+            Self::MediumNotAllowedByPolicy { medium } => {
+                write!(f, "the organisation's policy does not allow {medium}")
+            }
+            Self::RoleNeverPlaysMedia { role } => {
+                write!(f, "the {role} role never plays recordings")
+            }
+            Self::PractitionerSelfAccessDisabled => f.write_str(
+                "the organisation's policy does not let practitioners play their own recordings",
+            ),
+            Self::ClientCopiesNotAllowed => {
+                f.write_str("the organisation's policy gives clients no copies")
+            }
+            Self::NoConsent => f.write_str("no consent about this client is on record"),
+            Self::ConsentDoesNotCover { gaps, .. } => write!(
+                f,
+                "the consent does not cover it: {}",
+                crate::aggregates::consent::sentence(gaps)
+            ),
+            Self::NoRoleRuleOrGrant { purpose } => write!(
+                f,
+                "neither your role nor a grant lets you play it for {purpose}"
+            ),
+            Self::GrantExpired { .. } => f.write_str("your grant has expired"),
+            Self::GrantRevoked { .. } => f.write_str("your grant was revoked"),
+        }
+    }
+}
+
 /// The answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]

@@ -30,6 +30,9 @@ pub enum DomainError {
     Forbidden {
         /// The rule that refused, as a sentence.
         rule: String,
+        /// The stable names of the reasons behind it, when there are several (an access
+        /// decision's refusal reasons, say); empty when the rule says it all.
+        reasons: Vec<&'static str>,
     },
 
     /// No consent in force covers what was asked; the client must consent first.
@@ -37,6 +40,8 @@ pub enum DomainError {
     ConsentRequired {
         /// The rule that refused, as a sentence.
         rule: String,
+        /// The stable names of the consent's gaps (`ConsentGap::code`).
+        reasons: Vec<&'static str>,
     },
 
     /// An input is malformed or out of range.
@@ -65,12 +70,37 @@ impl DomainError {
 
     /// A `Forbidden` error.
     pub fn forbidden(rule: impl Into<String>) -> Self {
-        Self::Forbidden { rule: rule.into() }
+        Self::Forbidden {
+            rule: rule.into(),
+            reasons: Vec::new(),
+        }
     }
 
     /// A `ConsentRequired` error.
     pub fn consent_required(rule: impl Into<String>) -> Self {
-        Self::ConsentRequired { rule: rule.into() }
+        Self::ConsentRequired {
+            rule: rule.into(),
+            reasons: Vec::new(),
+        }
+    }
+
+    /// The same refusal, naming the stable reasons behind it (kept on `Forbidden` and
+    /// `ConsentRequired`; the other kinds have one reason, their rule).
+    #[must_use]
+    pub fn with_reasons(mut self, codes: impl IntoIterator<Item = &'static str>) -> Self {
+        if let Self::Forbidden { reasons, .. } | Self::ConsentRequired { reasons, .. } = &mut self
+        {
+            reasons.extend(codes);
+        }
+        self
+    }
+
+    /// The stable reasons behind the refusal, if it names any.
+    pub fn reasons(&self) -> &[&'static str] {
+        match self {
+            Self::Forbidden { reasons, .. } | Self::ConsentRequired { reasons, .. } => reasons,
+            _ => &[],
+        }
     }
 
     /// A `NotFound` error.

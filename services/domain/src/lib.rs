@@ -33,6 +33,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod limits;
 pub mod policy;
 pub mod reads;
 pub mod retention;
@@ -47,6 +48,7 @@ pub use access::{AccessBasis, AccessDecision, AccessRequest, DenyReason, Viewer,
 pub use aggregates::Aggregate;
 pub use context::{Actor, Ctx, SystemJob};
 pub use error::DomainError;
+pub use limits::{session_date, text, text_block};
 pub use events::{DomainEvent, Event};
 pub use ids::{
     CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, RecordingId,

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use crate::aggregates::consent::ConsentCore;
+use crate::aggregates::recording::Recording;
 use crate::aggregates::tenant::Tenant;
-use crate::{Actor, ClientId, DomainError, Role};
+use crate::{AccessDecision, Actor, ClientId, DomainError, Role};
 
 /// The roles `actor` holds in `organisation` (from membership events, never a token); none
 /// for a client link or a system job.
@@ -124,6 +125,25 @@ pub fn consent_receipt(
         Err(DomainError::forbidden(
             "a consent's receipt is read by its client, its practitioner, an auditor or an \
              org_admin",
+        ))
+    }
+}
+
+/// A recording's bookmarks and comments: its practitioner, or whoever may play it now
+/// (`access`, decided as a playback would be). Notes about a session are about the client, so
+/// nobody else reads them, an org_admin included.
+pub fn recording_notes(
+    recording: &Recording,
+    actor: &Actor,
+    access: &AccessDecision,
+) -> Result<(), DomainError> {
+    let practitioner = recording.core().map(|c| &c.practitioner);
+    let is_practitioner = matches!(actor, Actor::User { user_id } if Some(user_id) == practitioner);
+    if is_practitioner || access.is_allowed() {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "a recording's notes are read by its practitioner and by those who may play it",
         ))
     }
 }

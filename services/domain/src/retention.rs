@@ -14,7 +14,7 @@
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregates::consent::{Consent, ConsentStatus};
+use crate::aggregates::consent::{Consent, ConsentStatus, Expiry, ExpiryTrigger};
 use crate::aggregates::course::Course;
 use crate::aggregates::recording::{DestructionReason, Recording, RecordingStatus};
 use crate::policy::TenantPolicy;
@@ -66,8 +66,18 @@ pub fn destroy_after(
                 reason: DestructionReason::ConsentExpired { consent_id },
             });
         }
+        // A consent that ended with its course leaves the recordings the course's grace
+        // (below); any other expiry makes them due at once.
+        let ends_with_course = consent.core().is_some_and(|c| {
+            matches!(
+                c.expiry,
+                Some(Expiry::OnEvent {
+                    trigger: ExpiryTrigger::CourseEnded { .. }
+                })
+            )
+        });
         match (consent.status(), consent.ended_at()) {
-            (Some(ConsentStatus::Expired), Some(ended)) => candidates.push(RetentionDue {
+            (Some(ConsentStatus::Expired), Some(ended)) if !ends_with_course => candidates.push(RetentionDue {
                 destroy_after: ended,
                 reason: DestructionReason::ConsentExpired { consent_id },
             }),

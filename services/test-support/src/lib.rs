@@ -11,6 +11,8 @@
 //!   or over HTTP.
 
 #[cfg(feature = "server")]
+pub mod audio;
+#[cfg(feature = "server")]
 pub mod clinic;
 pub mod db;
 #[cfg(feature = "server")]

@@ -6,6 +6,8 @@
 mod audit;
 mod courses;
 mod mutation;
+mod notes;
+mod notices;
 mod query;
 mod receipts;
 mod recordings;
@@ -25,6 +27,7 @@ use crate::error::Result;
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::ConsentQuery,
+    notes::NoteQuery,
     courses::CourseQuery,
     requests::SubjectRequestQuery,
     audit::AuditQuery,
@@ -35,6 +38,8 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::ConsentMutation,
+    notices::NoticeMutation,
+    notes::NoteMutation,
     recordings::RecordingMutation,
     courses::CourseMutation,
     requests::SubjectRequestMutation,

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use confide_app::{ClientDetails, ConsentRequested, withdrawal_scope};
-use confide_domain::aggregates::consent::{Audience, Consent, Expiry, PurposeTerms};
+use confide_app::{ClientDetails, ConsentRequested, consent_expiry, withdrawal_scope};
+use confide_domain::aggregates::consent::{Audience, Consent, PurposeTerms};
 use confide_domain::{ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Language};
 use uuid::Uuid;
 
-use super::types::{ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy};
+use super::types::{ConsentEnd, ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy};
 use super::{id, user};
 use crate::auth::CLIENT_LINK_LIFETIME;
 use crate::caller::{app, auth, caller};
@@ -50,7 +50,11 @@ struct RequestConsentInput {
     /// One session only; all sessions of the engagement when absent.
     session_on: Option<NaiveDate>,
     course_id: Option<Uuid>,
+    /// The moment the consent ends by itself; or give `endsWith`.
     expires_at: Option<DateTime<Utc>>,
+    /// The event the consent ends with. A consent for a course with neither this nor
+    /// `expiresAt` ends with the course.
+    ends_with: Option<ConsentEnd>,
 }
 
 #[derive(InputObject)]
@@ -156,21 +160,12 @@ impl ConsentMutation {
     ) -> Result<RequestedConsent> {
         let caller = caller(ctx)?;
         let client_id = id(input.client_id, ClientId::from_uuid)?;
-        let terms = input
-            .purposes
-            .into_iter()
-            .map(|p| {
-                Ok(PurposeTerms {
-                    purpose: p.purpose.into(),
-                    audience: Audience {
-                        users: p.users.iter().map(|u| user(u)).collect::<Result<_>>()?,
-                        roles: self::roles(p.roles),
-                    },
-                    media: p.media.into_iter().map(Into::into).collect(),
-                    derivatives: p.derivatives.into_iter().map(Into::into).collect(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let terms = purpose_terms(input.purposes)?;
+        let course_id = input
+            .course_id
+            .map(|c| id(c, CourseId::from_uuid))
+            .transpose()?;
+        let expiry = consent_expiry(input.expires_at, input.ends_with.map(Into::into), course_id)?;
         let consent = app(ctx)
             .request_consent(
                 caller,
@@ -180,11 +175,8 @@ impl ConsentMutation {
                     form_version: input.form_version,
                     terms,
                     session_on: input.session_on,
-                    course_id: input
-                        .course_id
-                        .map(|c| id(c, CourseId::from_uuid))
-                        .transpose()?,
-                    expiry: input.expires_at.map(|at| Expiry::OnDate { at }),
+                    course_id,
+                    expiry,
                 },
             )
             .await?;
@@ -241,6 +233,40 @@ impl ConsentMutation {
             .await?;
         view(&app(ctx).consent(caller, consent_id).await?)
     }
+
+    /// Records that the credentialing body decided on the submission a consent was for (its
+    /// practitioner or an org_admin): a consent that ends with that decision expires, its
+    /// grants are revoked, and its recordings fall due for destruction.
+    async fn record_credential_decision(
+        &self,
+        ctx: &Context<'_>,
+        consent_id: Uuid,
+    ) -> Result<ConsentView> {
+        let consent_id = id(consent_id, ConsentId::from_uuid)?;
+        view(
+            &app(ctx)
+                .record_credential_decision(caller(ctx)?, consent_id)
+                .await?,
+        )
+    }
+}
+
+/// The terms asked for or announced, purpose by purpose.
+pub(super) fn purpose_terms(purposes: Vec<PurposeTermsInput>) -> Result<Vec<PurposeTerms>> {
+    purposes
+        .into_iter()
+        .map(|p| {
+            Ok(PurposeTerms {
+                purpose: p.purpose.into(),
+                audience: Audience {
+                    users: p.users.iter().map(|u| user(u)).collect::<Result<_>>()?,
+                    roles: self::roles(p.roles),
+                },
+                media: p.media.into_iter().map(Into::into).collect(),
+                derivatives: p.derivatives.into_iter().map(Into::into).collect(),
+            })
+        })
+        .collect()
 }
 
 pub(super) fn view(consent: &Consent) -> Result<ConsentView> {

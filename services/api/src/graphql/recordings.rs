@@ -175,6 +175,25 @@ impl RecordingMutation {
         })
     }
 
+    /// The client asks to stop the recording at `offsetMs` during the session (through
+    /// their link, or their practitioner records it). The upload that follows is cut there
+    /// (WAV) or refused if it runs past it, so nothing after the stop is ever stored.
+    async fn request_stop(
+        &self,
+        ctx: &Context<'_>,
+        recording_id: Uuid,
+        offset_ms: u64,
+    ) -> Result<RecordingView> {
+        let recording = app(ctx)
+            .request_stop(
+                caller(ctx)?,
+                id(recording_id, RecordingId::from_uuid)?,
+                Offset::from_millis(offset_ms)?,
+            )
+            .await?;
+        view(&recording)
+    }
+
     /// Records that a transcript of a stored recording (the whole session, or an excerpt
     /// between two offsets) was made for a purpose, identified by the SHA-256 of its WebVTT
     /// text; allowed only where the consent covers transcripts for that purpose.

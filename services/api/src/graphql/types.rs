@@ -4,7 +4,9 @@
 use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use confide_domain::AccessDecision;
-use confide_domain::aggregates::consent::{Consent, ConsentStatus as DomainConsentStatus};
+use confide_domain::aggregates::consent::{
+    Consent, ConsentScope, ConsentStatus as DomainConsentStatus, Expiry, ExpiryTrigger, sentence,
+};
 use confide_domain::aggregates::recording::{Recording, RecordingStatus as DomainRecordingStatus};
 use confide_domain::aggregates::tenant::Tenant as DomainTenant;
 use uuid::Uuid;
@@ -221,7 +223,27 @@ pub(crate) struct ConsentView {
     pub given_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The event the consent ends with, when it ends with one rather than on a date.
+    pub ends_with: Option<ConsentEnd>,
+    /// The course the recordings are for, if any.
+    pub course_id: Option<Uuid>,
+    /// The one session it covers; every session of the engagement when absent.
+    pub session_on: Option<NaiveDate>,
+    /// Under `notified_opt_out`: the sessions whose notice was played.
+    pub noticed_sessions: Vec<NaiveDate>,
+    /// Under `notified_opt_out`: the sessions the client opted out of.
+    pub opted_out_sessions: Vec<NaiveDate>,
     pub deletion_requested: bool,
+}
+
+/// An event a consent ends with.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "confide_app::ConsentEnd")]
+pub(crate) enum ConsentEnd {
+    /// The end of the course it is for.
+    CourseEnd,
+    /// The credentialing body's decision on the submission.
+    CredentialDecision,
 }
 
 impl ConsentView {
@@ -262,6 +284,22 @@ impl ConsentView {
             given_at: consent.given_at(),
             ended_at: consent.ended_at(),
             expires_at: consent.expires_at(),
+            ends_with: match core.expiry {
+                Some(Expiry::OnEvent {
+                    trigger: ExpiryTrigger::CourseEnded { .. },
+                }) => Some(ConsentEnd::CourseEnd),
+                Some(Expiry::OnEvent {
+                    trigger: ExpiryTrigger::CredentialDecided,
+                }) => Some(ConsentEnd::CredentialDecision),
+                _ => None,
+            },
+            course_id: core.course_id.map(|c| c.as_uuid()),
+            session_on: match core.scope {
+                ConsentScope::Session { session_on } => Some(session_on),
+                ConsentScope::Engagement => None,
+            },
+            noticed_sessions: consent.noticed_sessions().iter().copied().collect(),
+            opted_out_sessions: consent.opted_out_sessions().iter().copied().collect(),
             deletion_requested: consent.deletion_requested(),
         })
     }
@@ -280,8 +318,10 @@ pub(crate) struct Access {
     pub allowed: bool,
     /// What an allowed playback would rest on.
     pub basis: Option<AccessBasis>,
-    /// Why it is refused.
+    /// Why it is refused: stable names (`no_consent`, `consent_does_not_cover`, ...).
     pub reasons: Vec<String>,
+    /// Why it is refused, as a sentence a person understands.
+    pub explanation: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -304,11 +344,13 @@ impl From<&AccessDecision> for Access {
                     policy_version: basis.policy_version,
                 }),
                 reasons: Vec::new(),
+                explanation: None,
             },
             AccessDecision::Deny { reasons } => Self {
                 allowed: false,
                 basis: None,
-                reasons: reasons.iter().map(reason_code).collect(),
+                reasons: reasons.iter().map(|r| r.code().to_owned()).collect(),
+                explanation: Some(sentence(reasons)),
             },
         }
     }
@@ -325,6 +367,8 @@ pub(crate) struct RecordingView {
     pub status: Option<RecordingStatus>,
     pub consent_id: Uuid,
     pub destruction_due: Option<DateTime<Utc>>,
+    /// Where the client asked the recording to stop, if they did: nothing after it is stored.
+    pub stop_at_ms: Option<u64>,
     /// What was uploaded, as probed: none until the media is stored.
     pub media: Option<MediaView>,
     /// The caller's access for the purpose asked about.
@@ -363,6 +407,7 @@ impl RecordingView {
             }),
             consent_id: core.consent_id.as_uuid(),
             destruction_due: recording.scheduled_destruction().map(|(at, _)| at),
+            stop_at_ms: recording.stop_at().map(|o| o.as_millis()),
             media: recording.media().map(|m| MediaView {
                 bytes: m.bytes,
                 sha256: m.sha256.to_string(),
@@ -373,12 +418,4 @@ impl RecordingView {
             access: access.map(Access::from),
         })
     }
-}
-
-/// A refusal's reason as its snake_case name (`consent_withdrawn`, `not_in_audience`, ...).
-fn reason_code(reason: &confide_domain::DenyReason) -> String {
-    serde_json::to_value(reason)
-        .ok()
-        .and_then(|v| v["reason"].as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -10,3 +10,4 @@ mod jwks;
 mod media;
 mod receipts;
 mod schema_file;
+mod stories;

@@ -14,6 +14,7 @@ use confide_domain::{Event, KeyId, RecordingId, TenantId};
 use confide_test_support::server::{
     Backend, Server, code, http, http_bytes, post, spawn_app, spawn_assembled_app,
 };
+use confide_test_support::audio::{put, wav};
 use confide_test_support::{TempDir, app_sqlite, both_backends};
 use confide_vault::{
     BlobError, BlobKey, BlobStore, KeyError, S3BlobStore, S3Config, S3Credentials,
@@ -25,43 +26,6 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 const TENANT: &str = "clinic";
-
-/// A mono 16-bit PCM WAV file of `seconds` at 16 kHz: a tone that sweeps, so no two chunks of
-/// it are alike.
-fn wav(seconds: u32) -> Vec<u8> {
-    let rate = 16_000u32;
-    let frames = rate * seconds;
-    let data_len = frames * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..frames {
-        let t = f64::from(i) / f64::from(rate);
-        let sample = (f64::sin(t * (220.0 + 40.0 * t) * std::f64::consts::TAU) * 9_000.0) as i16;
-        out.extend_from_slice(&sample.to_le_bytes());
-    }
-    out
-}
-
-fn put(recording: &str, token: &str, body: &[u8]) -> Vec<u8> {
-    let mut request = format!(
-        "PUT /v1/recordings/{recording}/media HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    request
-}
 
 fn get(path: &str, range: Option<&str>) -> Vec<u8> {
     let range = range.map_or(String::new(), |r| format!("Range: {r}\r\n"));

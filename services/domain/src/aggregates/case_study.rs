@@ -374,7 +374,8 @@ impl Aggregate for CaseStudy {
                     return Err(DomainError::invalid(
                         "plaintext",
                         format!(
-                            "the text contains client names (name numbers {found:?} of those given); remove them before publishing"
+                            "the text contains client names (name numbers {} of those given); remove them before publishing",
+                            found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
                         ),
                     ));
                 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregates::{Aggregate, check_text, not_found};
+use crate::aggregates::{Aggregate, not_found};
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::events::domain_event;
@@ -150,8 +150,8 @@ impl Aggregate for ConsentForm {
             Some(id) if self.tenant_id.as_ref() == Some(ctx.tenant_id()) => id,
             Some(_) => return Err(not_found("consent form")),
         };
-        check_text("title", &title, 200, false)?;
-        check_text("text", &text, 100_000, true)?;
+        crate::limits::text("title", &title, 200)?;
+        crate::limits::text_block("text", &text, 100_000)?;
         let text_sha256 = Sha256::of(text.as_bytes());
         if let Some(latest) = self.versions.values().next_back()
             && latest.text_sha256 == text_sha256

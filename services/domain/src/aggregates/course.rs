@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregates::{Aggregate, check_text, not_found};
+use crate::aggregates::{Aggregate, not_found};
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::events::domain_event;
@@ -202,7 +202,9 @@ impl Aggregate for Course {
                 return Err(DomainError::conflict("the course already exists"));
             }
             ctx.require_role(Role::OrgAdmin, "create courses")?;
-            check_text("title", &title, 200, false)?;
+            crate::limits::text("title", &title, 200)?;
+            crate::limits::session_date("starts_on", starts_on, at)?;
+            crate::limits::session_date("ends_on", ends_on, at)?;
             if ends_on < starts_on {
                 return Err(DomainError::invalid(
                     "ends_on",

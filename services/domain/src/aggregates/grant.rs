@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregates::consent::{Consent, Listener, Use};
+use crate::aggregates::consent::{Consent, ConsentGap, Listener, Use, sentence};
 use crate::aggregates::recording::{Recording, RecordingStatus};
 use crate::aggregates::{Aggregate, not_found};
 use crate::context::{Actor, Ctx};
@@ -294,8 +294,10 @@ impl Aggregate for Grant {
                     })
                     .map_err(|gaps| {
                         DomainError::consent_required(format!(
-                            "the consent does not cover this grant: {gaps:?}"
+                            "the consent does not cover this grant: {}",
+                            sentence(&gaps)
                         ))
+                        .with_reasons(gaps.iter().map(ConsentGap::code))
                     })?;
                 if consent.expires_at().is_some_and(|end| expires_at > end) {
                     return Err(DomainError::invalid(

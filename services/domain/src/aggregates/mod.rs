@@ -55,33 +55,6 @@ pub trait Aggregate: Default + Clone + Serialize + DeserializeOwned {
     }
 }
 
-/// Refuses text that is empty, too long, or holds control characters (other than newlines
-/// and tabs where `multiline`).
-pub(crate) fn check_text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    multiline: bool,
-) -> Result<(), DomainError> {
-    if value.trim().is_empty() {
-        return Err(DomainError::invalid(field, "may not be empty"));
-    }
-    if value.len() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("is at most {max} bytes, got {}", value.len()),
-        ));
-    }
-    let bad = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r'));
-    if value.chars().any(bad) {
-        return Err(DomainError::invalid(
-            field,
-            "may not contain control characters",
-        ));
-    }
-    Ok(())
-}
-
 /// The error for a command on an aggregate that has no events yet (or is another tenant's;
 /// the two are indistinguishable on purpose).
 pub(crate) fn not_found(entity: &'static str) -> DomainError {

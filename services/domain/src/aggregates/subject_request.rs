@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::client::Client;
-use crate::aggregates::{Aggregate, check_text, not_found};
+use crate::aggregates::{Aggregate, not_found};
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::events::domain_event;
@@ -242,7 +242,7 @@ impl Aggregate for SubjectRequest {
                 Err(DomainError::conflict("the request already exists"))
             }
             SubjectRequestCommand::ExtendSubjectRequestDeadline { reason } => {
-                check_text("reason", &reason, 2000, true)?;
+                crate::limits::text_block("reason", &reason, 2000)?;
                 let Some(extension) = jurisdiction.subject_request_extension() else {
                     return Err(DomainError::conflict(format!(
                         "{jurisdiction} gives no extension of the deadline"
@@ -268,7 +268,9 @@ impl Aggregate for SubjectRequest {
             SubjectRequestCommand::DecideSubjectRequest { outcome, reason } => {
                 match (&outcome, &reason) {
                     (SubjectRequestOutcome::Granted, _) => {}
-                    (_, Some(text)) => check_text("reason", text, 2000, true)?,
+                    (_, Some(text)) => {
+                        crate::limits::text_block("reason", text, 2000)?;
+                    }
                     (_, None) => {
                         return Err(DomainError::invalid(
                             "reason",

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::aggregates::{Aggregate, check_text, not_found};
+use crate::aggregates::{Aggregate, not_found};
 use crate::context::{Actor, Ctx, SystemJob};
 use crate::error::DomainError;
 use crate::events::domain_event;
@@ -300,7 +300,7 @@ impl Aggregate for Tenant {
                     "a tenant is created by provisioning or by its own first administrator",
                 ));
             }
-            check_text("name", &name, 200, false)?;
+            crate::limits::text("name", &name, 200)?;
             policy.check()?;
             return Ok(vec![
                 TenantEvent::TenantCreated {

@@ -3,6 +3,7 @@
 //! recording, grant and case-study rules and the access decision all ask it.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,73 @@ pub enum ConsentGap {
         /// The purpose.
         purpose: Purpose,
     },
+}
+
+impl ConsentGap {
+    /// A stable name for the gap, as in the event's JSON (`gap`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OtherTenant => "other_tenant",
+            Self::NotInForce { .. } => "not_in_force",
+            Self::PastExpiry { .. } => "past_expiry",
+            Self::OtherClient => "other_client",
+            Self::OtherPractitioner => "other_practitioner",
+            Self::SessionOutOfScope => "session_out_of_scope",
+            Self::SessionNotNoticed => "session_not_noticed",
+            Self::SessionOptedOut => "session_opted_out",
+            Self::NoticeNotValidUnderPolicy => "notice_not_valid_under_policy",
+            Self::PurposeNotConsented { .. } => "purpose_not_consented",
+            Self::PurposeWithdrawn { .. } => "purpose_withdrawn",
+            Self::MediumNotConsented { .. } => "medium_not_consented",
+            Self::DerivativeNotConsented { .. } => "derivative_not_consented",
+            Self::ViewerNotInAudience { .. } => "viewer_not_in_audience",
+        }
+    }
+}
+
+/// The gap as a person reads it.
+impl fmt::Display for ConsentGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OtherTenant | Self::OtherClient => {
+                f.write_str("the consent is about another client")
+            }
+            Self::NotInForce { status } => write!(f, "the consent is not in force (it is {status})"),
+            Self::PastExpiry { expired_at } => write!(f, "the consent expired at {expired_at}"),
+            Self::OtherPractitioner => f.write_str("the consent is with another practitioner"),
+            Self::SessionOutOfScope => f.write_str("the consent does not cover this session"),
+            Self::SessionNotNoticed => f.write_str("no notice was given for this session"),
+            Self::SessionOptedOut => f.write_str("the client opted out of this session"),
+            Self::NoticeNotValidUnderPolicy => f.write_str(
+                "a notice counts only while the tenant records under notified opt-out",
+            ),
+            Self::PurposeNotConsented { purpose } => {
+                write!(f, "the client did not consent to {purpose}")
+            }
+            Self::PurposeWithdrawn { purpose } => {
+                write!(f, "the client withdrew consent to {purpose}")
+            }
+            Self::MediumNotConsented { purpose, medium } => {
+                write!(f, "the client did not consent to {medium} for {purpose}")
+            }
+            Self::DerivativeNotConsented {
+                purpose,
+                derivative,
+            } => write!(f, "the client did not consent to a {derivative} for {purpose}"),
+            Self::ViewerNotInAudience { purpose } => {
+                write!(f, "the client did not name this person for {purpose}")
+            }
+        }
+    }
+}
+
+/// Gaps (or refusal reasons) as one sentence: each, separated by semicolons.
+pub fn sentence<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Who would hear or see, for an audience check.

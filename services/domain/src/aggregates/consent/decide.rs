@@ -15,6 +15,7 @@ use crate::aggregates::consent_form::ConsentForm;
 use crate::aggregates::not_found;
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
+use crate::limits::session_date;
 use crate::ids::{ConsentId, CourseId, UserId};
 use crate::policy::{ClientCopies, ConsentModel, TenantPolicy};
 use crate::vocabulary::{Purpose, Role};
@@ -251,6 +252,9 @@ impl Consent {
                 if self.core.is_some() {
                     return Err(DomainError::conflict("the consent already exists"));
                 }
+                if let ConsentScope::Session { session_on } = scope {
+                    session_date("session_on", session_on, at)?;
+                }
                 let policy = &ctx.policy()?.policy;
                 check_practitioner(ctx, &practitioner)?;
                 let client_id = client
@@ -261,6 +265,11 @@ impl Consent {
                     .reference(ctx.tenant_id(), form_version)
                     .ok_or_else(|| not_found("consent form version"))?;
                 check_terms(&terms, policy, false)?;
+                // A consent for a course ends with it unless it names its own end: the
+                // information sheet promises that recordings go once the course is over.
+                let expiry = expiry.or(course_id.map(|course_id| Expiry::OnEvent {
+                    trigger: ExpiryTrigger::CourseEnded { course_id },
+                }));
                 match expiry {
                     Some(Expiry::OnDate { at: end }) if end <= at => {
                         return Err(DomainError::invalid(
@@ -330,8 +339,8 @@ impl Consent {
                 let core = self.require_core(ctx)?;
                 if self.status != Some(ConsentStatus::Requested) {
                     return Err(DomainError::conflict(format!(
-                        "consent can be given only when requested; it is {:?}",
-                        self.status
+                        "consent can be given only when requested; it is {}",
+                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 check_client_side(core, ctx, "give")?;
@@ -386,8 +395,8 @@ impl Consent {
                 check_client_side(core, ctx, "withdraw")?;
                 if !self.status.is_some_and(ConsentStatus::is_in_force) {
                     return Err(DomainError::conflict(format!(
-                        "only a consent in force can be withdrawn; it is {:?}",
-                        self.status
+                        "only a consent in force can be withdrawn; it is {}",
+                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 match scope {
@@ -493,6 +502,7 @@ impl Consent {
                 }])
             }
             ConsentCommand::GiveNotice { notice, session_on } => {
+                session_date("session_on", session_on, at)?;
                 if self.core.is_some() {
                     return Err(DomainError::conflict(
                         "a notice record exists for this engagement; give a session notice",
@@ -551,6 +561,7 @@ impl Consent {
                 }])
             }
             ConsentCommand::GiveSessionNotice { session_on } => {
+                session_date("session_on", session_on, at)?;
                 let core = self.require_core(ctx)?;
                 if !(ctx.is_system()
                     || ctx.user() == Some(&core.practitioner)
@@ -562,8 +573,8 @@ impl Consent {
                 }
                 if self.status != Some(ConsentStatus::Noticed) {
                     return Err(DomainError::conflict(format!(
-                        "no notice can be given: the client opted out for good or this is not a notice record ({:?})",
-                        self.status
+                        "no notice can be given: the client opted out for good or this is not a notice record (it is {})",
+                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 if self.noticed_sessions.contains(&session_on) {
@@ -578,6 +589,7 @@ impl Consent {
                 }])
             }
             ConsentCommand::OptOutOfSession { session_on } => {
+                session_date("session_on", session_on, at)?;
                 let core = self.require_core(ctx)?;
                 check_client_side(core, ctx, "opt out of")?;
                 if self.status != Some(ConsentStatus::Noticed) {

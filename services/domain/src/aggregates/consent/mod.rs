@@ -37,7 +37,7 @@ mod coverage;
 mod decide;
 mod terms;
 
-pub use coverage::{ConsentGap, Listener, Use};
+pub use coverage::{ConsentGap, Listener, Use, sentence};
 pub use decide::{ConsentCommand, NoticeTerms};
 pub use terms::{
     Audience, CollectionMethod, ConsentScope, Evidence, Expiry, ExpiryCause, ExpiryTrigger,
@@ -64,6 +64,21 @@ pub enum ConsentStatus {
     Superseded,
     /// Opted out for good under `notified_opt_out`.
     OptedOut,
+}
+
+impl std::fmt::Display for ConsentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Requested => "requested",
+            Self::Given => "given",
+            Self::Noticed => "noticed",
+            Self::Refused => "refused",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+            Self::Superseded => "superseded",
+            Self::OptedOut => "opted out",
+        })
+    }
 }
 
 impl ConsentStatus {
@@ -166,6 +181,11 @@ impl Consent {
     /// Who has been sent an Art. 19 notice about this consent's withdrawal.
     pub fn notified(&self) -> &BTreeSet<UserId> {
         &self.notified
+    }
+
+    /// Sessions whose notice was played (under `notified_opt_out`).
+    pub fn noticed_sessions(&self) -> &BTreeSet<NaiveDate> {
+        &self.noticed_sessions
     }
 
     /// Sessions the client opted out of.

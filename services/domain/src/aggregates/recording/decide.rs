@@ -8,8 +8,8 @@ use super::{
     AccessFacts, DestructionReason, Recording, RecordingCore, RecordingEvent, RecordingStatus,
     StoredMedia, TranscriptSpan,
 };
-use crate::access::{AccessDecision, AccessRequest, Viewer, decide_access};
-use crate::aggregates::consent::{Consent, Use};
+use crate::access::{AccessDecision, AccessRequest, DenyReason, Viewer, decide_access};
+use crate::aggregates::consent::{Consent, ConsentGap, Use, sentence};
 use crate::aggregates::not_found;
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
@@ -130,8 +130,10 @@ fn require_recording_consent(
         })
         .map_err(|gaps| {
             DomainError::consent_required(format!(
-                "no consent covers recording this session: {gaps:?}"
+                "no consent covers recording this session: {}",
+                sentence(&gaps)
             ))
+            .with_reasons(gaps.iter().map(ConsentGap::code))
         })?;
     let medium_consented = consent
         .purposes()
@@ -195,7 +197,14 @@ impl Recording {
         facts: &AccessFacts,
         ctx: &Ctx<'_>,
     ) -> Result<(Viewer, AccessDecision), DomainError> {
-        self.require_core(ctx)?;
+        let core = self.require_core(ctx)?;
+        // A client link acts only on its own client's recordings: any other is not found, and
+        // no decision about someone else's recording is recorded.
+        if let Actor::ClientLink { client_id } = ctx.actor()
+            && *client_id != core.client_id
+        {
+            return Err(not_found("recording"));
+        }
         let viewer = Self::viewer_of(ctx)?;
         let decision = decide_access(&AccessRequest {
             tenant_id: ctx.tenant_id(),
@@ -251,11 +260,11 @@ impl Recording {
                 if self.core.is_some() {
                     return Err(DomainError::conflict("the recording already exists"));
                 }
+                crate::limits::session_date("session_on", session_on, at)?;
                 let policy = ctx.policy()?;
+                // A consent of another tenant, like one that does not exist, is not found.
                 let Some(cc) = consent.core().filter(|c| &c.tenant_id == ctx.tenant_id()) else {
-                    return Err(DomainError::consent_required(
-                        "a recording is created only under a consent (or notice) that covers it",
-                    ));
+                    return Err(not_found("consent"));
                 };
                 if ctx.user() != Some(&cc.practitioner) || !ctx.has_role(Role::Practitioner) {
                     return Err(DomainError::forbidden(
@@ -300,6 +309,11 @@ impl Recording {
             }
             RecordingCommand::RequestStop { offset } => {
                 let core = self.require_core(ctx)?;
+                if let Actor::ClientLink { client_id } = ctx.actor()
+                    && *client_id != core.client_id
+                {
+                    return Err(not_found("recording"));
+                }
                 let may = ctx.client_link() == Some(core.client_id)
                     || (ctx.user() == Some(&core.practitioner) && ctx.has_role(Role::Practitioner));
                 if !may {
@@ -423,8 +437,10 @@ impl Recording {
                 });
                 if let AccessDecision::Deny { reasons } = decision {
                     return Err(DomainError::forbidden(format!(
-                        "a tutor comments only on what they may play: {reasons:?}"
-                    )));
+                        "a tutor comments only on what they may play: {}",
+                        sentence(&reasons)
+                    ))
+                    .with_reasons(reasons.iter().map(DenyReason::code)));
                 }
                 Ok(vec![RecordingEvent::CommentAdded {
                     offset,
@@ -470,8 +486,10 @@ impl Recording {
                     })
                     .map_err(|gaps| {
                         DomainError::consent_required(format!(
-                            "the consent does not allow this transcript: {gaps:?}"
+                            "the consent does not allow this transcript: {}",
+                            sentence(&gaps)
                         ))
+                        .with_reasons(gaps.iter().map(ConsentGap::code))
                     })?;
                 let transcript_id = TranscriptId::from_uuid(ctx.new_id(0)?)?;
                 Ok(vec![RecordingEvent::TranscriptAttached {
