@@ -1,7 +1,8 @@
 //! The API's one error edge: every failure a caller sees becomes an [`ApiError`] here, with
 //! a wire code from `docs/design.md` section 5 and an HTTP status from one table. GraphQL
 //! answers carry the code in `extensions.code`; the media and export routes answer a JSON
-//! body `{"error": {"code", "message"}}` with the status. Internal details never reach the
+//! body `{"error": {"code", "message"}}` with the status, and `reason` beside `code` where
+//! a stable code names the case (why an upload was refused). Internal details never reach the
 //! caller: every 5xx is logged once, here, with a reference the caller is given.
 
 use async_graphql::ErrorExtensions;
@@ -57,6 +58,9 @@ impl Code {
 pub(crate) struct ApiError {
     code: Code,
     message: String,
+    /// A stable code naming the case within `code`, where a program may act on it (why an
+    /// upload was refused).
+    reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -64,6 +68,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    fn with_reason(self, reason: &'static str) -> Self {
+        Self {
+            reason: Some(reason),
+            ..self
         }
     }
 
@@ -117,10 +129,10 @@ impl From<AppError> for ApiError {
             ),
             AppError::Upload(refusal) => {
                 let code = match refusal {
-                    UploadRefusal::Incomplete(_) | UploadRefusal::Empty => Code::BadUserInput,
-                    UploadRefusal::Unsupported(_) => Code::UnsupportedMedia,
+                    UploadRefusal::Incomplete | UploadRefusal::Empty => Code::BadUserInput,
+                    _ => Code::UnsupportedMedia,
                 };
-                Self::new(code, refusal.to_string())
+                Self::new(code, refusal.to_string()).with_reason(refusal.reason())
             }
             AppError::Gone { what } => Self::new(Code::Gone, format!("{what} has been destroyed")),
             other => Self::server(Code::Internal, &other),
@@ -137,18 +149,23 @@ impl From<AuthError> for ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let (code, _) = error.code.wire();
-        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(error.message).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(reason) = error.reason {
+                ext.set("reason", reason);
+            }
+        })
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (code, status) = self.code.wire();
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": self.message } })),
-        )
-            .into_response();
+        let mut error = json!({ "code": code, "message": self.message });
+        if let Some(reason) = self.reason {
+            error["reason"] = json!(reason);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

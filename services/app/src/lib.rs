@@ -59,7 +59,9 @@ pub use confide_readmodels::{
 pub use consents::{ClientDetails, ConsentRequested, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
-pub use media::{MediaRange, StoredUpload, UploadBody, media_key_id};
+pub use media::{
+    MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload, UploadBody, media_key_id,
+};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
 pub use streams::{StreamKey, stream, tenant_stream};
@@ -124,6 +126,9 @@ pub struct AppParts {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Cheap to clone: every part is shared. A download holds a clone, to decide access again
+/// while it streams.
+#[derive(Clone)]
 pub struct App {
     store: Arc<dyn EventStore>,
     read: Arc<dyn ReadModels>,
