@@ -1,7 +1,8 @@
 //! The API's one error edge: every failure a caller sees becomes an [`ApiError`] here, with
 //! a wire code from `docs/design.md` section 5 and an HTTP status from one table. GraphQL
 //! answers carry the code in `extensions.code`; the media and export routes answer a JSON
-//! body `{"error": {"code", "message"}}` with the status. Internal details never reach the
+//! body `{"error": {"code", "message"}}` with the status, and `reasons` beside `code` where
+//! a stable code names the case (why an upload was refused). Internal details never reach the
 //! caller: every 5xx is logged once, here, with a reference the caller is given.
 
 use async_graphql::ErrorExtensions;
@@ -70,6 +71,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, naming the stable reason behind it (why an upload was refused).
+    fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reasons.push(reason);
+        self
+    }
+
     /// A server-side failure: logged once with a reference, which is all the caller sees.
     fn server(code: Code, error: &dyn std::fmt::Display) -> Self {
         let reference = uuid::Uuid::now_v7();
@@ -123,10 +130,10 @@ impl From<AppError> for ApiError {
             ),
             AppError::Upload(refusal) => {
                 let code = match refusal {
-                    UploadRefusal::Incomplete(_) | UploadRefusal::Empty => Code::BadUserInput,
-                    UploadRefusal::Unsupported(_) => Code::UnsupportedMedia,
+                    UploadRefusal::Incomplete | UploadRefusal::Empty => Code::BadUserInput,
+                    _ => Code::UnsupportedMedia,
                 };
-                Self::new(code, refusal.to_string())
+                Self::new(code, refusal.to_string()).with_reason(refusal.reason())
             }
             AppError::Gone { what } => Self::new(Code::Gone, format!("{what} has been destroyed")),
             other => Self::server(Code::Internal, &other),

@@ -61,16 +61,67 @@ impl AppError {
     }
 }
 
-/// Why an upload's bytes were refused. Each message says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an upload's bytes were refused; in every case nothing of the upload was kept. Each
+/// message says what to do, and [`UploadRefusal::reason`] names the case in a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UploadRefusal {
     /// The body did not arrive whole (interrupted or truncated).
-    #[error("the upload did not arrive whole ({0}); nothing was kept, send it again")]
-    Incomplete(String),
+    #[error("the upload did not arrive whole; nothing was kept, send it again")]
+    Incomplete,
     /// The body is empty.
-    #[error("the upload is empty")]
+    #[error("the upload is empty; nothing was kept")]
     Empty,
-    /// The content is not media this recording may keep.
-    #[error("{0}; nothing was kept")]
-    Unsupported(String),
+    /// The first bytes are not those of an audio container Confide reads.
+    #[error(
+        "the content is not audio Confide can read: an upload must be WAV, MP3, FLAC, Ogg, MP4/M4A or WebM/Matroska from its first byte to its last; nothing was kept"
+    )]
+    NotAudio,
+    /// Bytes follow the end the audio's container declares.
+    #[error(
+        "the upload goes on after the end of the audio it holds; send the audio file alone, with nothing added to it; nothing was kept"
+    )]
+    BytesAfterAudio,
+    /// The container's structure or packets are broken; the words say where.
+    #[error("the upload is not well-formed audio: {0}; nothing was kept")]
+    MalformedAudio(&'static str),
+    /// The container holds no audio.
+    #[error("the content has no audio track; nothing was kept")]
+    NoAudioTrack,
+    /// Video, where the organisation's policy allows audio only.
+    #[error(
+        "the content is video, and this organisation's policy allows audio only; nothing was kept"
+    )]
+    VideoNotAllowed,
+    /// Video, for a recording made in audio.
+    #[error("the content is video, and this recording is audio; nothing was kept")]
+    VideoForAudioRecording,
+    /// A container Confide does not read (AVI, FLV, MPEG streams).
+    #[error(
+        "the container is not one Confide can read (WAV, MP3, FLAC, Ogg, MP4/M4A, WebM/Matroska); nothing was kept"
+    )]
+    UnsupportedContainer,
+    /// The client asked to stop part-way, and the upload is not WAV, which alone can be cut
+    /// exactly.
+    #[error(
+        "the client asked to stop part-way: Confide keeps only what precedes the stop, which it can cut exactly in WAV (PCM) uploads; this upload is not one, and nothing was kept"
+    )]
+    StopNeedsWav,
+}
+
+impl UploadRefusal {
+    /// The stable code of the refusal, for a program to act on.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Incomplete => "INCOMPLETE",
+            Self::Empty => "EMPTY",
+            Self::NotAudio => "NOT_AUDIO",
+            Self::BytesAfterAudio => "BYTES_AFTER_AUDIO",
+            Self::MalformedAudio(_) => "MALFORMED_AUDIO",
+            Self::NoAudioTrack => "NO_AUDIO_TRACK",
+            Self::VideoNotAllowed => "VIDEO_NOT_ALLOWED",
+            Self::VideoForAudioRecording => "VIDEO_FOR_AUDIO_RECORDING",
+            Self::UnsupportedContainer => "UNSUPPORTED_CONTAINER",
+            Self::StopNeedsWav => "STOP_NEEDS_WAV",
+        }
+    }
 }

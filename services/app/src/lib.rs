@@ -62,7 +62,9 @@ pub use confide_readmodels::{
 pub use consents::{ClientDetails, ConsentEnd, ConsentRequested, consent_expiry, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
-pub use media::{MediaRange, StoredUpload, UploadBody, media_key_id};
+pub use media::{
+    MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload, UploadBody, media_key_id,
+};
 pub use notices::NoticeGiven;
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
@@ -128,6 +130,9 @@ pub struct AppParts {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Cheap to clone: every part is shared. A download holds a clone, to decide access again
+/// while it streams.
+#[derive(Clone)]
 pub struct App {
     store: Arc<dyn EventStore>,
     read: Arc<dyn ReadModels>,

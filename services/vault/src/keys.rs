@@ -39,6 +39,17 @@ pub trait KeyStore: Send + Sync {
     /// destroyed, is refused with [`KeyError::Exists`].
     async fn create_key(&self, tenant: &TenantId, key_id: &KeyId) -> Result<(), KeyError>;
 
+    /// Keeps `key`, made in memory by [`MediaKey::generate`], as the key `key_id` of `tenant`.
+    /// An upload encrypts under a key the store does not yet hold, and keeps it only once the
+    /// upload is accepted, so a refused upload leaves no key behind. A key id that exists, or
+    /// existed and was destroyed, is refused with [`KeyError::Exists`] and nothing is written.
+    async fn keep_media_key(
+        &self,
+        tenant: &TenantId,
+        key_id: &KeyId,
+        key: &MediaKey,
+    ) -> Result<(), KeyError>;
+
     /// Encrypts `plaintext` under the key, with a fresh random nonce, so sealing the same
     /// plaintext twice gives two different values. The result is the standard base64 of the
     /// nonce followed by the ciphertext and its tag, ready for `Sealed::new(key_id, ..)`.
@@ -154,6 +165,25 @@ impl<B> LocalKeyStore<B> {
     }
 }
 
+/// Wraps `key` under the master key and stores it as `key_id`, unless the id is taken.
+async fn insert_key(
+    backend: &impl Table,
+    master_key: &MasterKey,
+    tenant: &TenantId,
+    key_id: &KeyId,
+    key: &[u8; KEY_LEN],
+) -> Result<(), KeyError> {
+    let wrapped = encrypt(&master_key.cipher(), key, &wrap_context(tenant, key_id))?;
+    if backend.insert(tenant, key_id, &wrapped).await? {
+        Ok(())
+    } else {
+        Err(KeyError::Exists {
+            tenant: tenant.clone(),
+            key_id: key_id.clone(),
+        })
+    }
+}
+
 #[async_trait]
 impl<B: Table> KeyStore for LocalKeyStore<B> {
     async fn ready(&self) -> Result<(), StoreError> {
@@ -163,19 +193,16 @@ impl<B: Table> KeyStore for LocalKeyStore<B> {
     async fn create_key(&self, tenant: &TenantId, key_id: &KeyId) -> Result<(), KeyError> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         OsRng.fill_bytes(key.as_mut());
-        let wrapped = encrypt(
-            &self.master_key.cipher(),
-            key.as_ref(),
-            &wrap_context(tenant, key_id),
-        )?;
-        if self.backend.insert(tenant, key_id, &wrapped).await? {
-            Ok(())
-        } else {
-            Err(KeyError::Exists {
-                tenant: tenant.clone(),
-                key_id: key_id.clone(),
-            })
-        }
+        insert_key(&self.backend, &self.master_key, tenant, key_id, &key).await
+    }
+
+    async fn keep_media_key(
+        &self,
+        tenant: &TenantId,
+        key_id: &KeyId,
+        key: &MediaKey,
+    ) -> Result<(), KeyError> {
+        insert_key(&self.backend, &self.master_key, tenant, key_id, key.bytes()).await
     }
 
     async fn seal(

@@ -73,8 +73,12 @@ impl MediaKey {
         Self(bytes)
     }
 
-    /// A new random key from the operating system's generator, for tests and benchmarks; keys
-    /// of recordings come from `KeyStore::media_key`.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A new random key from the operating system's generator: an upload's key before it is
+    /// kept (`KeyStore::keep_media_key`), or a key for tests and benchmarks.
     pub fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(bytes.as_mut());

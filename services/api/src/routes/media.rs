@@ -2,7 +2,9 @@
 //! the application (which probes, encrypts and stores it), and `GET /v1/media/{ticket}`
 //! streams it back decrypted, with HTTP Range, to whoever `startPlayback` gave a ticket.
 //! Every range request decides access again (in the application): a withdrawal committed
-//! after the ticket was issued stops the next request, and that refusal is recorded.
+//! after the ticket was issued stops the next request, and that refusal is recorded; a long
+//! response is decided again as it streams, and ends short when access ends. The media's
+//! SHA-256 is its strong entity tag, which `If-Range` is compared with.
 
 use std::sync::Arc;
 
@@ -61,8 +63,15 @@ pub(crate) async fn play(
         .open_media(&caller, recording_id, ticket.purpose, ticket.medium)
         .await?;
     let total = media.bytes;
+    let etag = format!("\"{}\"", media.sha256);
+    // RFC 9110 section 13.1.5: a Range under an If-Range that does not match is ignored, and
+    // the whole representation sent.
+    let range_applies = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|validator| if_range_matches(validator.as_bytes(), &etag));
     let range = match headers
         .get(header::RANGE)
+        .filter(|_| range_applies)
         .map(|v| parse_range(v.as_bytes(), total))
     {
         None | Some(Range::Ignored) => None,
@@ -98,6 +107,7 @@ pub(crate) async fn play(
         header_value((end - start).to_string())?,
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, header_value(etag)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -115,6 +125,14 @@ pub(crate) async fn play(
 
 fn header_value(value: String) -> Result<HeaderValue> {
     HeaderValue::from_str(&value).map_err(|e| ApiError::internal(&e))
+}
+
+/// Whether an `If-Range` validator matches the representation whose entity tag is `etag`
+/// (RFC 9110 section 13.1.5). An entity tag matches by strong comparison only: a weak tag never
+/// matches. A date would match only the `Last-Modified` of a strong validator; none is sent
+/// (the entity tag is the validator), so a date never matches.
+fn if_range_matches(validator: &[u8], etag: &str) -> bool {
+    validator.trim_ascii() == etag.as_bytes()
 }
 
 /// A `Range` header against a body of `total` bytes.
@@ -170,6 +188,18 @@ fn parse_range(value: &[u8], total: u64) -> Range {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_range_matches_only_the_same_strong_entity_tag() {
+        let etag = "\"ab12\"";
+        assert!(if_range_matches(b"\"ab12\"", etag));
+        assert!(if_range_matches(b" \"ab12\" ", etag));
+        assert!(!if_range_matches(b"W/\"ab12\"", etag));
+        assert!(!if_range_matches(b"\"ab13\"", etag));
+        assert!(!if_range_matches(b"ab12", etag));
+        assert!(!if_range_matches(b"Fri, 04 Dec 2026 08:00:00 GMT", etag));
+        assert!(!if_range_matches(b"", etag));
+    }
 
     #[test]
     fn ranges_follow_rfc_9110() {

@@ -536,13 +536,18 @@ async fn a_recording_destroyed_before_its_media_arrived_takes_its_key_with_it() 
     let server = spawn_app(Backend::Sqlite).await;
     let (recording, _, _) = recording_awaiting_media(&server).await;
     let sam = server.token(TENANT, "sam");
-    // A refused upload made the recording's key.
+    // A refused upload keeps no key.
     let (status_code, _, _) =
         http_bytes(server.address, &put(&recording, &sam, b"not audio at all")).await;
     assert_eq!(status_code, 415);
     let tenant = TenantId::parse(TENANT).unwrap();
     let key = KeyId::parse(&format!("media-{recording}")).unwrap();
-    assert!(server.keys.media_key(&tenant, &key).await.is_ok());
+    assert!(matches!(
+        server.keys.media_key(&tenant, &key).await,
+        Err(KeyError::Unknown { .. })
+    ));
+    // An upload accepted and then not recorded (the process died in between) kept its key.
+    server.keys.create_key(&tenant, &key).await.unwrap();
     let destroyed = server
         .ok(
             &sam,
@@ -556,3 +561,264 @@ async fn a_recording_destroyed_before_its_media_arrived_takes_its_key_with_it() 
         Err(KeyError::Destroyed { .. })
     ));
 }
+
+/// A stored (uncompressed) zip archive holding `name` with `content`, as `zip -0` makes it.
+fn zip_holding(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"PK\x03\x04\x0a\0\0\0\0\0\0\0\0\0");
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(content);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0\0\0\0\0\0\0\0\0\0\0");
+    out
+}
+
+/// Each way of passing something else off as audio is refused with its reason, and leaves
+/// nothing behind: no object, no key, no event; the recording still awaits its media, and
+/// the audio alone is then accepted.
+async fn only_audio_from_its_first_byte_to_its_last_is_kept(server: Server) {
+    let (recording, _, _) = recording_awaiting_media(&server).await;
+    let sam = server.token(TENANT, "sam");
+    let audio = wav(3);
+    let html =
+        b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>\n";
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0".to_vec();
+    elf.resize(4096, 0);
+    let trailing: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let key = KeyId::parse(&format!("media-{recording}")).unwrap();
+    let events_before = recording_events(&server, &recording).await.len();
+    for (what, body, reason) in [
+        (
+            "an HTML page, then a WAV",
+            [html.as_slice(), &audio].concat(),
+            "NOT_AUDIO",
+        ),
+        (
+            "an ELF header, then a WAV",
+            [elf.as_slice(), &audio].concat(),
+            "NOT_AUDIO",
+        ),
+        (
+            "a zip holding a WAV",
+            zip_holding("session.wav", &audio),
+            "NOT_AUDIO",
+        ),
+        (
+            "a WAV, then 1 MB more",
+            [audio.as_slice(), &trailing].concat(),
+            "BYTES_AFTER_AUDIO",
+        ),
+    ] {
+        let (status_code, _, body) =
+            http_bytes(server.address, &put(&recording, &sam, &body)).await;
+        let answer: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| panic!("{what}: {}", String::from_utf8_lossy(&body)));
+        assert_eq!(status_code, 415, "{what}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "UNSUPPORTED_MEDIA",
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["error"]["reasons"], json!([reason]), "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("nothing was kept"), "{what}: {message}");
+        for internal in ["{", "[", "Error", "symphonia", "probe", "(", "::"] {
+            assert!(!message.contains(internal), "{what}: {message}");
+        }
+        assert_eq!(
+            status(&server, &recording).await,
+            "AWAITING_UPLOAD",
+            "{what}"
+        );
+        assert!(
+            stored_files(&server).is_empty(),
+            "{what}: an object was kept"
+        );
+        assert!(
+            matches!(
+                server.keys.media_key(&tenant, &key).await,
+                Err(KeyError::Unknown { .. })
+            ),
+            "{what}: a key was kept"
+        );
+        assert_eq!(
+            recording_events(&server, &recording).await.len(),
+            events_before,
+            "{what}: an event was written"
+        );
+    }
+    let (status_code, _, body) = http_bytes(server.address, &put(&recording, &sam, &audio)).await;
+    assert_eq!(status_code, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(stored_files(&server).len(), 1);
+    assert!(server.keys.media_key(&tenant, &key).await.is_ok());
+}
+
+/// A ticket for ada to play `recording`.
+async fn ticket(server: &Server, recording: &str) -> String {
+    let ada = server.token(TENANT, "ada");
+    let play = server
+        .ok(
+            &ada,
+            "mutation($r: UUID!) { startPlayback(recordingId: $r, purpose: SUPERVISION) { allowed ticketUrl } }",
+            json!({ "r": recording }),
+        )
+        .await["startPlayback"]
+        .clone();
+    assert_eq!(play["allowed"], true, "{play}");
+    play["ticketUrl"].as_str().unwrap().to_owned()
+}
+
+/// RFC 9110 section 13.1.5: a Range under an If-Range is served only when the validator is
+/// the media's own strong entity tag; otherwise the whole file comes back, 200.
+async fn if_range_serves_the_range_only_for_the_same_strong_validator(server: Server) {
+    let (recording, _, _) = recording_awaiting_media(&server).await;
+    let sam = server.token(TENANT, "sam");
+    let audio = wav(2);
+    let (status_code, _, _) = http_bytes(server.address, &put(&recording, &sam, &audio)).await;
+    assert_eq!(status_code, 201);
+    let ticket_url = ticket(&server, &recording).await;
+    let (status_code, head, body) = http_bytes(server.address, &get(&ticket_url, None)).await;
+    assert_eq!(status_code, 200, "{head}");
+    assert!(body == audio);
+    let etag = head
+        .lines()
+        .find_map(|line| line.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("no ETag: {head}"))
+        .to_owned();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", hex::encode(sha2::Sha256::digest(&audio)))
+    );
+    let ranged = |if_range: &str| {
+        format!(
+            "GET {ticket_url} HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nRange: bytes=0-99\r\nIf-Range: {if_range}\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let (status_code, head, body) = http_bytes(server.address, &ranged(&etag)).await;
+    assert_eq!(status_code, 206, "{head}");
+    assert!(
+        head.contains(&format!("content-range: bytes 0-99/{}", audio.len())),
+        "{head}"
+    );
+    assert!(body == audio[..100]);
+    for validator in [
+        format!("W/{etag}"),
+        "\"0000\"".to_owned(),
+        "Fri, 04 Dec 2026 08:00:00 GMT".to_owned(),
+        "Thu, 01 Jan 2099 00:00:00 GMT".to_owned(),
+    ] {
+        let (status_code, head, body) = http_bytes(server.address, &ranged(&validator)).await;
+        assert_eq!(status_code, 200, "If-Range: {validator}: {head}");
+        assert!(
+            !head.contains("content-range"),
+            "If-Range: {validator}: {head}"
+        );
+        assert!(body == audio, "If-Range: {validator}: not the whole file");
+    }
+}
+
+/// One GET of a whole recording, read slowly, is cut off soon after the client withdraws
+/// with deletion: within `REDECIDE_EVERY` (and `REDECIDE_EVERY_BYTES`) of the withdrawal,
+/// short of the file's length, and the refusal is recorded.
+async fn a_download_in_progress_ends_soon_after_a_withdrawal(server: Server) {
+    use confide_app::{REDECIDE_EVERY, REDECIDE_EVERY_BYTES};
+    use tokio::io::AsyncReadExt;
+
+    let (recording, consent, link) = recording_awaiting_media(&server).await;
+    let sam = server.token(TENANT, "sam");
+    let audio = wav(600);
+    let (status_code, _, body) = http_bytes(server.address, &put(&recording, &sam, &audio)).await;
+    assert_eq!(status_code, 201, "{}", String::from_utf8_lossy(&body));
+    let ticket_url = ticket(&server, &recording).await;
+    let refusals = |events: &[RecordingEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, RecordingEvent::PlaybackRefused { .. }))
+            .count()
+    };
+    let refused_before = refusals(&recording_events(&server, &recording).await);
+
+    // A small receive buffer, so that little more than what is read is in flight.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = socket.connect(server.address).await.unwrap();
+    stream.write_all(&get(&ticket_url, None)).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    while received.len() < 512 * 1024 {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the download ended before the withdrawal");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    let head_end = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", audio.len())),
+        "{head}"
+    );
+
+    server
+        .ok(
+            &link,
+            "mutation($c: UUID!) { withdrawConsent(input: { consentId: $c, deletionRequested: true }) { id } }",
+            json!({ "c": consent }),
+        )
+        .await;
+    let withdrawn = std::time::Instant::now();
+    let before = received.len() - head_end;
+    let ended = loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break withdrawn.elapsed(),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+        }
+        assert!(
+            withdrawn.elapsed() < REDECIDE_EVERY * 10,
+            "the download goes on after the withdrawal"
+        );
+    };
+    let body = &received[head_end..];
+    eprintln!(
+        "of {} bytes, {before} were read before the withdrawal and {} after it; the response ended {ended:?} after it",
+        audio.len(),
+        body.len() - before
+    );
+    assert!(
+        body.len() < audio.len(),
+        "the whole file was sent after the withdrawal"
+    );
+    assert!(
+        body == &audio[..body.len()],
+        "what was sent is not the file"
+    );
+    // The server's send buffer (at most 4 MiB here) and the response's own buffers are in
+    // flight when the withdrawal commits; past them, at most the bound's bytes are sent.
+    let after = body.len() - before;
+    assert!(
+        (after as u64) < REDECIDE_EVERY_BYTES + 5 * 1024 * 1024,
+        "{after} bytes were sent after the withdrawal"
+    );
+    assert!(
+        ended < REDECIDE_EVERY + std::time::Duration::from_secs(2),
+        "the download ended {ended:?} after the withdrawal"
+    );
+    assert_eq!(
+        refusals(&recording_events(&server, &recording).await),
+        refused_before + 1,
+        "the cut-off is recorded as a refused playback"
+    );
+}
+
+both_backends!(
+    sqlite => spawn_app(Backend::Sqlite).await,
+    postgres => spawn_app(Backend::Postgres).await,
+    |server| case(server);
+    only_audio_from_its_first_byte_to_its_last_is_kept,
+    if_range_serves_the_range_only_for_the_same_strong_validator,
+    a_download_in_progress_ends_soon_after_a_withdrawal,
+);

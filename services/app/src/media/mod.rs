@@ -5,18 +5,23 @@
 //! An upload is checked against the domain before a byte is stored (its practitioner, a
 //! recording awaiting its media, a consent that still covers it), then again when it is
 //! recorded, conditioned on the consent: a withdrawal committed during the upload refuses it.
-//! Whatever goes wrong — an interrupted or truncated body, content that is not audio, video
-//! where only audio is allowed, a refusal — the object is gone and the recording still awaits
-//! its media, so the upload can simply be sent again.
+//! Whatever goes wrong — an interrupted or truncated body, content that is not audio from its
+//! first byte to its last, video where only audio is allowed, a refusal — the object is gone,
+//! no key was kept (the upload is encrypted under a key made in memory, kept only once the
+//! upload is accepted) and the recording still awaits its media, so the upload can simply be
+//! sent again. A download is decided again as it streams ([`REDECIDE_EVERY`],
+//! [`REDECIDE_EVERY_BYTES`]), and ends short once access has ended.
 
 mod destruction;
 mod probe;
+mod shape;
 mod wav;
 
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use confide_domain::aggregates::consent::Consent;
@@ -26,13 +31,12 @@ use confide_domain::aggregates::recording::{
 use confide_domain::{
     Aggregate, DomainError, KeyId, Medium, Offset, Purpose, RecordingId, Sha256, TenantId,
 };
-use confide_vault::{BlobError, BlobKey, KeyError, MediaKey, decrypt_range, encrypt_stream};
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use confide_vault::{BlobKey, KeyError, MediaKey, decrypt_range, encrypt_stream};
+use futures_util::{Stream, StreamExt};
 use sha2::Digest;
 use uuid::Uuid;
 
 use crate::{App, AppError, Caller, UploadRefusal, stream};
-use probe::{Container, Probed, SNIFF_BYTES, Sniffed};
 
 /// A stream of bytes: an upload's body, or a range of a recording's plaintext.
 pub type UploadBody = Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send>>;
@@ -59,14 +63,33 @@ pub struct StoredUpload {
     pub content_type: String,
 }
 
+/// How much of a recording one response may send before access is decided again.
+pub const REDECIDE_EVERY_BYTES: u64 = 1024 * 1024;
+/// How long one response may stream before access is decided again.
+pub const REDECIDE_EVERY: Duration = Duration::from_secs(1);
+
 /// A recording's media that the caller may play now, ready to be read by range.
 pub struct MediaRange {
     pub content_type: String,
     /// The plaintext's length.
     pub bytes: u64,
+    /// The plaintext's SHA-256. A recording's media never changes once stored, so this is a
+    /// strong validator of it (RFC 9110 section 8.8.1), fit for an `ETag`.
+    pub sha256: Sha256,
     key: MediaKey,
     object: BlobKey,
     associated_data: Vec<u8>,
+    /// Who opened it, to play what and how: access is decided again as it streams.
+    playback: Opened,
+}
+
+/// Media as it was opened (who, to play what and how), to decide again.
+#[derive(Clone)]
+struct Opened {
+    caller: Caller,
+    recording_id: RecordingId,
+    purpose: Purpose,
+    medium: Medium,
 }
 
 /// What the upload's bytes turned out to be, gathered as they stream past.
@@ -74,9 +97,10 @@ pub struct MediaRange {
 struct Tally {
     sha256: sha2::Sha256,
     bytes: u64,
-    head: Vec<u8>,
     /// The body failed (interrupted, truncated): the store's error is the client's fault.
     body_failed: Option<String>,
+    /// The upload could not be cut at the client's stop.
+    refused: Option<UploadRefusal>,
 }
 
 impl App {
@@ -124,18 +148,25 @@ impl App {
             .is_some_and(|p| p.policy.allowed_media.allows(Medium::Video));
         drop(check);
 
-        match self.keys.create_key(tenant, &key_id).await {
-            // An earlier attempt that did not finish made it already.
-            Ok(()) | Err(KeyError::Exists { .. }) => {}
+        // The key is made in memory and kept only once the upload is accepted, so a refused
+        // upload leaves no key behind. A key already kept (an upload accepted, then not
+        // recorded: cut short, or refused when recorded) is used again, so the recording's key
+        // stays the one its destruction will destroy.
+        let (media_key, kept) = match self.keys.media_key(tenant, &key_id).await {
+            Ok(key) => (key, true),
+            Err(KeyError::Unknown { .. }) => (MediaKey::generate(), false),
             Err(error) => return Err(error.into()),
-        }
-        let media_key = self.keys.media_key(tenant, &key_id).await?;
+        };
 
         let stop_ms = recording.stop_at().map(Offset::as_millis);
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (probe_tx, probe_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let video = probe::VideoRule {
+            allowed_by_policy: video_allowed,
+            recording_is_video: core.medium == Medium::Video,
+        };
         let prober =
-            tokio::task::spawn_blocking(move || probe::probe(ChannelReader::new(probe_rx)));
+            tokio::task::spawn_blocking(move || probe::probe(ChannelReader::new(probe_rx), video));
         let plaintext = tap(body, stop_ms, tally.clone(), probe_tx);
         let ciphertext = encrypt_stream(
             &media_key,
@@ -148,39 +179,65 @@ impl App {
             reason: e.to_string(),
             retryable: false,
         })?;
-        let (sha256, bytes, sniffed, body_failed) = {
+        let (sha256, bytes, body_failed, trim_refused) = {
             let mut tally = tally.lock().unwrap_or_else(|p| p.into_inner());
             let digest: [u8; 32] = std::mem::take(&mut tally.sha256).finalize().into();
             (
                 Sha256::from_bytes(digest),
                 tally.bytes,
-                probe::sniff(&tally.head),
                 tally.body_failed.take(),
+                tally.refused.take(),
             )
         };
         if let Err(error) = stored {
             // `put` left nothing behind.
-            return Err(match (body_failed, probed) {
-                (Some(reason), _) => AppError::Upload(UploadRefusal::Incomplete(reason)),
-                (None, Err(rejected)) => {
-                    AppError::Upload(UploadRefusal::Unsupported(rejected.to_string()))
-                }
-                (None, Ok(_)) => match error {
-                    BlobError::Body(reason) => {
-                        AppError::Upload(UploadRefusal::Unsupported(reason.to_string()))
-                    }
-                    other => other.into(),
-                },
+            if let Some(reason) = body_failed {
+                tracing::info!(%reason, "an upload's body did not arrive whole");
+                return Err(AppError::Upload(UploadRefusal::Incomplete));
+            }
+            // An outage of the store, not a refusal that stopped the stream: retry later.
+            if error.is_retryable() {
+                return Err(error.into());
+            }
+            if let Some(refusal) = trim_refused {
+                return Err(AppError::Upload(refusal));
+            }
+            return Err(match probed {
+                Err(_) if bytes == 0 => AppError::Upload(UploadRefusal::Empty),
+                Err(refusal) => AppError::Upload(refusal),
+                Ok(_) => error.into(),
             });
         }
-        let accepted = accept(core.medium, video_allowed, sniffed, probed, bytes);
-        let (probed, content_type) = match accepted {
-            Ok(found) => found,
+        let probed = match (bytes, probed) {
+            (0, _) => Err(UploadRefusal::Empty),
+            (_, probed) => probed,
+        };
+        let probed = match probed {
+            Ok(probed) => probed,
             Err(refusal) => {
                 self.discard(&object).await;
                 return Err(AppError::Upload(refusal));
             }
         };
+        if !kept {
+            match self.keys.keep_media_key(tenant, &key_id, &media_key).await {
+                Ok(()) => {}
+                Err(KeyError::Exists { .. }) => {
+                    // Another upload of this recording was accepted meanwhile, under its own
+                    // key: this one is encrypted under a key that will never be kept.
+                    self.discard(&object).await;
+                    return Err(DomainError::conflict(
+                        "another upload of this recording was accepted while this one was sent",
+                    )
+                    .into());
+                }
+                Err(error) => {
+                    self.discard(&object).await;
+                    return Err(error.into());
+                }
+            }
+        }
+        let content_type = probed.content_type;
         let media = StoredMedia {
             sha256,
             bytes,
@@ -258,21 +315,13 @@ impl App {
         purpose: Purpose,
         medium: Medium,
     ) -> Result<MediaRange, AppError> {
-        let (view, _) = self
-            .access_now(caller, recording_id, purpose, medium)
-            .await?;
-        if !view.access.is_allowed() {
-            // Recorded as any refused playback is: decided again and appended.
-            let recorded = self
-                .start_playback(caller, recording_id, purpose, medium)
-                .await?;
-            if !recorded.decision.is_allowed() {
-                return Err(DomainError::forbidden(
-                    "access to this recording has ended since the ticket was issued",
-                )
-                .into());
-            }
-        }
+        let playback = Opened {
+            caller: caller.clone(),
+            recording_id,
+            purpose,
+            medium,
+        };
+        let view = self.decide_playback_again(&playback).await?;
         let media = view
             .recording
             .media()
@@ -294,14 +343,51 @@ impl App {
         Ok(MediaRange {
             content_type: media.content_type,
             bytes: media.bytes,
+            sha256: media.sha256,
             key,
             object: BlobKey::parse(&media.object_key)?,
             associated_data: associated_data(&caller.tenant, recording_id),
+            playback,
         })
+    }
+
+    /// Decides a playback's access again, as it stands now; a refusal is recorded as any
+    /// refused playback is (decided again and appended) and answered `FORBIDDEN`.
+    async fn decide_playback_again(
+        &self,
+        playback: &Opened,
+    ) -> Result<crate::RecordingView, AppError> {
+        let Opened {
+            caller,
+            recording_id,
+            purpose,
+            medium,
+        } = playback;
+        let (view, _) = self
+            .access_now(caller, *recording_id, *purpose, *medium)
+            .await?;
+        if !view.access.is_allowed() {
+            let recorded = self
+                .start_playback(caller, *recording_id, *purpose, *medium)
+                .await?;
+            if !recorded.decision.is_allowed() {
+                return Err(DomainError::forbidden(
+                    "access to this recording has ended since the ticket was issued",
+                )
+                .into());
+            }
+        }
+        Ok(view)
     }
 
     /// The plaintext of `range` (end exclusive, within the media) of media opened by
     /// [`App::open_media`], decrypted as it streams.
+    ///
+    /// Access is decided again while the response streams: before sending more, once
+    /// [`REDECIDE_EVERY`] has passed or [`REDECIDE_EVERY_BYTES`] have been sent since the last
+    /// decision. When access has ended (a withdrawal, a revoked grant, a destruction) or cannot
+    /// be decided (an outage), the stream fails there, so the response ends short of its
+    /// length; the refusal is recorded as any refused playback is.
     pub async fn read_media(
         &self,
         media: &MediaRange,
@@ -320,40 +406,68 @@ impl App {
             retryable: e.is_retryable(),
             reason: e.to_string(),
         })?;
-        Ok(Box::pin(plaintext.map_err(io::Error::other)))
+        let guard = Guard {
+            app: self.clone(),
+            playback: media.playback.clone(),
+            decided_at: tokio::time::Instant::now(),
+            sent_since: 0,
+            ended: false,
+        };
+        let guarded = futures_util::stream::unfold(
+            (plaintext, guard),
+            |(mut plaintext, mut guard)| async move {
+                if guard.ended {
+                    return None;
+                }
+                let chunk = match plaintext.next().await? {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        guard.ended = true;
+                        return Some((Err(io::Error::other(error)), (plaintext, guard)));
+                    }
+                };
+                if let Err(error) = guard.decide_if_due().await {
+                    tracing::info!(%error, "a download was cut off: access ended as it streamed");
+                    guard.ended = true;
+                    return Some((
+                        Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            "access to the recording ended while it was sent",
+                        )),
+                        (plaintext, guard),
+                    ));
+                }
+                guard.sent_since += chunk.len() as u64;
+                Some((Ok(chunk), (plaintext, guard)))
+            },
+        );
+        Ok(Box::pin(guarded))
     }
 }
 
-/// Whether what the upload turned out to be may be kept for a recording in `medium`.
-fn accept(
-    medium: Medium,
-    video_allowed: bool,
-    sniffed: Sniffed,
-    probed: Result<Probed, probe::ProbeError>,
-    bytes: u64,
-) -> Result<(Probed, &'static str), UploadRefusal> {
-    if bytes == 0 {
-        return Err(UploadRefusal::Empty);
+/// A download's access, decided again as it streams.
+struct Guard {
+    app: App,
+    playback: Opened,
+    decided_at: tokio::time::Instant,
+    sent_since: u64,
+    ended: bool,
+}
+
+impl Guard {
+    async fn decide_if_due(&mut self) -> Result<(), AppError> {
+        if self.sent_since < REDECIDE_EVERY_BYTES && self.decided_at.elapsed() < REDECIDE_EVERY {
+            return Ok(());
+        }
+        self.app.decide_playback_again(&self.playback).await?;
+        self.decided_at = tokio::time::Instant::now();
+        self.sent_since = 0;
+        Ok(())
     }
-    let unsupported = |reason: &str| UploadRefusal::Unsupported(reason.to_owned());
-    if sniffed.video && (!video_allowed || medium != Medium::Video) {
-        return Err(unsupported(if video_allowed {
-            "the content is video, and this recording is audio"
-        } else {
-            "the content is video, and this organisation's policy allows audio only"
-        }));
-    }
-    if sniffed.container == Container::VideoOnly {
-        return Err(unsupported(
-            "the container is not one Confide can read (WAV, MP3, FLAC, Ogg, MP4/M4A, WebM/Matroska)",
-        ));
-    }
-    let probed = probed.map_err(|e| unsupported(&e.to_string()))?;
-    Ok((probed, sniffed.content_type()))
 }
 
 /// The upload's plaintext as it streams from the client: cut at the client's stop (WAV),
-/// hashed, counted, its head kept for sniffing and a copy fed to the prober. When the prober
+/// hashed, counted, and a copy fed to the prober. When the prober
 /// gives up (the content is not audio) the stream fails, so the store aborts early.
 fn tap(
     body: UploadBody,
@@ -390,7 +504,13 @@ fn tap(
                 Some(trim) => match trim.feed(frame) {
                     Ok(kept) => kept,
                     Err(error) => {
-                        return Some((Err(io::Error::new(io::ErrorKind::InvalidData, error)), tap));
+                        let reason = error.to_string();
+                        tap.tally.lock().unwrap_or_else(|p| p.into_inner()).refused =
+                            Some(error.into());
+                        return Some((
+                            Err(io::Error::new(io::ErrorKind::InvalidData, reason)),
+                            tap,
+                        ));
                     }
                 },
                 None => frame,
@@ -402,10 +522,6 @@ fn tap(
                 let mut tally = tap.tally.lock().unwrap_or_else(|p| p.into_inner());
                 tally.sha256.update(&frame);
                 tally.bytes += frame.len() as u64;
-                if tally.head.len() < SNIFF_BYTES {
-                    let take = (SNIFF_BYTES - tally.head.len()).min(frame.len());
-                    tally.head.extend_from_slice(&frame[..take]);
-                }
             }
             if tap.probe.send(frame.clone()).await.is_err() {
                 return Some((

@@ -19,6 +19,15 @@ pub(crate) enum TrimError {
     Malformed(&'static str),
 }
 
+impl From<TrimError> for crate::UploadRefusal {
+    fn from(error: TrimError) -> Self {
+        match error {
+            TrimError::NotWav => Self::StopNeedsWav,
+            TrimError::Malformed(reason) => Self::MalformedAudio(reason),
+        }
+    }
+}
+
 /// A stream's WAV cut at `stop_ms`, fed a frame at a time.
 pub(crate) struct WavTrim {
     stop_ms: u64,
@@ -52,7 +61,9 @@ impl WavTrim {
                 buffer.extend_from_slice(&input);
                 let Some(header) = parse(buffer)? else {
                     if buffer.len() > MAX_HEADER {
-                        return Err(TrimError::Malformed("no data chunk in the first 64 KiB"));
+                        return Err(TrimError::Malformed(
+                            "its WAV header has no data chunk in the first 64 KiB",
+                        ));
                     }
                     return Ok(Bytes::new());
                 };
@@ -64,9 +75,10 @@ impl WavTrim {
                 if let Some(declared) = header.declared_data {
                     keep = keep.min(declared);
                 }
-                let data_len = u32::try_from(keep).map_err(|_| TrimError::Malformed("too long"))?;
+                let data_len = u32::try_from(keep)
+                    .map_err(|_| TrimError::Malformed("it is too long for a WAV file"))?;
                 let riff_len = u32::try_from(header.data_start as u64 - 8 + keep)
-                    .map_err(|_| TrimError::Malformed("too long"))?;
+                    .map_err(|_| TrimError::Malformed("it is too long for a WAV file"))?;
                 buffer[4..8].copy_from_slice(&riff_len.to_le_bytes());
                 buffer[header.data_start - 4..header.data_start]
                     .copy_from_slice(&data_len.to_le_bytes());
@@ -109,8 +121,9 @@ fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
         let id = &buffer[at..at + 4];
         let size = u32_at(at + 4) as usize;
         if id == b"data" {
-            let (byte_rate, block_align) =
-                format.ok_or(TrimError::Malformed("the data chunk comes before fmt"))?;
+            let (byte_rate, block_align) = format.ok_or(TrimError::Malformed(
+                "its audio comes before its format chunk",
+            ))?;
             let declared = u32_at(at + 4);
             return Ok(Some(Header {
                 data_start: at + 8,
@@ -132,7 +145,7 @@ fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
             let byte_rate = u32_at(at + 16);
             let block_align = u16::from_le_bytes([buffer[at + 20], buffer[at + 21]]);
             if byte_rate == 0 || block_align == 0 {
-                return Err(TrimError::Malformed("a zero byte rate or block size"));
+                return Err(TrimError::Malformed("its format chunk is malformed"));
             }
             format = Some((byte_rate, block_align));
         }
@@ -187,7 +200,7 @@ pub(crate) mod tests {
             assert_eq!(&cut[44..], &whole[44..44 + 20_000]);
             assert_eq!(&cut[4..8], &(36u32 + 20_000).to_le_bytes());
             assert_eq!(&cut[40..44], &20_000u32.to_le_bytes());
-            let probed = crate::media::probe::probe(std::io::Cursor::new(cut)).unwrap();
+            let probed = crate::media::probe::tests::probe_bytes(cut).unwrap();
             assert_eq!(probed.duration_ms, 1_250);
         }
         // A stop past the end keeps everything.
