@@ -240,7 +240,7 @@ fn load(
                 let mut n = 0u64;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    let (what, query, variables) = if n % 2 == 0 {
+                    let (what, query, variables) = if n.is_multiple_of(2) {
                         (
                             "registerClient",
                             "mutation($n: String!) { registerClient(name: $n) }",
