@@ -59,19 +59,46 @@ fn data_dir() -> PathBuf {
 impl Confide {
     /// Starts `confide serve` on PostgreSQL with `extra` variables; returns once it answers.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_on(Some(fresh_database().await), extra)
+    }
+
+    /// Starts `confide serve` on `database` (a `DATABASE_URL`; the embedded SQLite default in
+    /// its data directory when `None`) in a fresh data directory, with `extra` variables.
+    pub fn start_on(database: Option<String>, extra: &[(&str, &str)]) -> Self {
         let mut env = vec![
-            ("DATABASE_URL".to_owned(), fresh_database().await),
             (
                 "CONFIDE_DATA_DIR".to_owned(),
                 data_dir().display().to_string(),
             ),
             ("CONFIDE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];
+        if let Some(url) = database {
+            env.push(("DATABASE_URL".to_owned(), url));
+        }
         env.extend(
             extra
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        Self::start_env(env)
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would, and waits for it to
+    /// be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("sending SIGKILL");
+        self.child.wait().expect("waiting for the killed server");
+    }
+
+    /// Starts the server again on the same database, keys and data directory (on a new port).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let started = Self::start_env(std::mem::take(&mut self.env));
+        *self = started;
+    }
+
+    fn start_env(env: Vec<(String, String)>) -> Self {
         let mut child = command(&env)
             .arg("serve")
             .stdout(Stdio::piped())
@@ -304,6 +331,97 @@ fn exchange(address: &str, request: &str) -> (u16, String) {
         body.to_owned()
     };
     (status, body)
+}
+
+/// An HTTP answer as a load client reads it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// The status line and the header fields.
+    pub head: String,
+    pub body: Value,
+}
+
+impl Answer {
+    /// A header field's value (the name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            field.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    /// The code of a GraphQL answer's first error, or of a route's JSON error.
+    pub fn code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .or_else(|| self.body["error"]["code"].as_str())
+            .unwrap_or("")
+    }
+}
+
+/// One HTTP/1.1 exchange over a fresh connection that gives up after `timeout`: for load
+/// clients on their own threads, which must see a server that is gone or silent as an error
+/// rather than a panic or a hang.
+pub fn try_exchange(
+    address: &str,
+    request: &[u8],
+    timeout: std::time::Duration,
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect_timeout(
+        &address
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        timeout,
+    )?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(request)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no complete answer")
+    })?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no status"))?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok(Answer {
+        status,
+        head: head.to_owned(),
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+    })
+}
+
+/// A GraphQL request as `token`'s holder, accepting `application/graphql-response+json`,
+/// that gives up after `timeout`.
+pub fn try_graphql(
+    address: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+    timeout: std::time::Duration,
+) -> std::io::Result<Answer> {
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    try_exchange(
+        address,
+        format!(
+            "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/graphql-response+json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+        timeout,
+    )
 }
 
 fn dechunk(mut body: &str) -> String {

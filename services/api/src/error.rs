@@ -18,6 +18,13 @@ use crate::auth::AuthError;
 /// What a resolver or route handler returns.
 pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The wire code of an outage: the request may succeed if sent again later.
+pub(crate) const UNAVAILABLE: &str = "UNAVAILABLE";
+
+/// `Retry-After` (in seconds) on every 503 an outage is answered with: the database or the
+/// store answers again, or the answer is an outage again, well within it.
+pub(crate) const RETRY_AFTER: HeaderValue = HeaderValue::from_static("2");
+
 /// The wire codes, each with its status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Code {
@@ -47,7 +54,7 @@ impl Code {
             Self::BadUserInput => ("BAD_USER_INPUT", StatusCode::BAD_REQUEST),
             Self::ConsentRequired => ("CONSENT_REQUIRED", StatusCode::FORBIDDEN),
             Self::UnsupportedMedia => ("UNSUPPORTED_MEDIA", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            Self::Unavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+            Self::Unavailable => (UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE),
             Self::Internal => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -174,6 +181,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.code == Code::Unavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER);
+        }
         response
     }
 }
@@ -193,6 +205,18 @@ mod tests {
         assert_eq!(error.code, Code::Unavailable);
         assert_eq!(error.code.wire().1, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!error.message.contains("secret"), "{}", error.message);
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_an_outage() {
+        let outage = AppError::Store(confide_eventstore::StoreError::from(
+            sqlx::Error::PoolTimedOut,
+        ));
+        assert!(outage.is_unavailable());
+        assert_eq!(ApiError::from(outage).code, Code::Unavailable);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! - `POST` with `Content-Type: application/json` (anything else: 415), or `GET` with the
 //!   request in the query string; a mutation over `GET` is refused with 405 and `Allow: POST`.
 //! - Content negotiation on `Accept`: `application/graphql-response+json` gets that media type
-//!   and its status codes (400 when the document does not parse or validate, 200 once execution
-//!   began); `application/json` (or no `Accept`) gets `application/json` and 200 for every
-//!   well-formed request; anything else is 406. A browser asking for HTML gets GraphiQL when
+//!   and its status codes (400 when the document does not parse or validate, 503 with
+//!   `Retry-After` when execution produced no data and every error is `UNAVAILABLE`, else 200
+//!   once execution began; a 4xx or 5xx carries no `data`); `application/json` (or no
+//!   `Accept`) gets `application/json` and 200 for every well-formed request, an outage
+//!   included (`extensions.code` says `UNAVAILABLE`); anything else is 406. A browser asking for HTML gets GraphiQL when
 //!   development mode is on.
 //! - A body that is not JSON, not an object, or has no `query` is 400; batching (a JSON
 //!   array) is refused; the body size is limited (413 past it).
@@ -296,25 +298,116 @@ pub(crate) async fn graphql(
     }
 
     let response = state.schema.execute(request).await;
-    // A request error (the document did not parse or validate) leaves no data and errors
-    // without a path; field errors during execution always carry one.
-    let request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response
-            .errors
-            .iter()
-            .all(|e: &ServerError| e.path.is_empty());
-    let status = if media == Media::GraphqlResponse && request_error {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let body = match serde_json::to_string(&response) {
-        Ok(body) => body,
+    let status = status_of(&response, media);
+    let body = match serde_json::to_value(&response) {
+        Ok(mut body) => {
+            if !status.is_success()
+                && let Some(fields) = body.as_object_mut()
+            {
+                // `application/graphql-response+json` pairs a 4xx or 5xx with no `data`.
+                fields.remove("data");
+            }
+            body.to_string()
+        }
         Err(_) => return bad_request("the response could not be encoded"),
     };
     let mut http = (status, body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, crate::error::RETRY_AFTER);
+    }
     http
+}
+
+/// The status of an executed request's response. `application/json` is always 200 (the
+/// specification's SHOULD: a client cannot tell another status from an intermediary's).
+/// `application/graphql-response+json` gives every response with data 200, and one without:
+/// 400 for a request error (the document did not parse or validate: errors without a path,
+/// whereas field errors during execution always carry one); 503 (with `Retry-After`) when
+/// every error is an outage (`UNAVAILABLE`), so nothing of the request was answered and the
+/// same request may succeed later; else 200, the specification's recommendation for a
+/// response whose `data` is null.
+fn status_of(response: &async_graphql::Response, media: Media) -> StatusCode {
+    if media != Media::GraphqlResponse
+        || response.data != async_graphql::Value::Null
+        || response.errors.is_empty()
+    {
+        return StatusCode::OK;
+    }
+    let outage = |e: &ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|code| code == &async_graphql::Value::from(crate::error::UNAVAILABLE))
+    };
+    if response.errors.iter().all(|e| e.path.is_empty()) {
+        StatusCode::BAD_REQUEST
+    } else if response.errors.iter().all(outage) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{ErrorExtensions, PathSegment, Pos, ServerError, Value};
+
+    use super::*;
+
+    fn field_error(code: &str) -> ServerError {
+        let mut error = async_graphql::Error::new("failed")
+            .extend_with(|_, ext| ext.set("code", code))
+            .into_server_error(Pos::default());
+        error.path = vec![PathSegment::Field("tenant".to_owned())];
+        error
+    }
+
+    fn response(data: Value, errors: Vec<ServerError>) -> async_graphql::Response {
+        let mut response = async_graphql::Response::new(data);
+        response.errors = errors;
+        response
+    }
+
+    #[test]
+    fn an_outage_that_left_no_data_is_503_under_the_graphql_response_type_only() {
+        let outage = response(Value::Null, vec![field_error(crate::error::UNAVAILABLE)]);
+        assert_eq!(
+            status_of(&outage, Media::GraphqlResponse),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status_of(&outage, Media::Json), StatusCode::OK);
+    }
+
+    #[test]
+    fn partial_data_or_another_error_beside_the_outage_is_200() {
+        let partial = response(
+            Value::from_json(serde_json::json!({ "tenant": null })).unwrap(),
+            vec![field_error(crate::error::UNAVAILABLE)],
+        );
+        assert_eq!(status_of(&partial, Media::GraphqlResponse), StatusCode::OK);
+        let mixed = response(
+            Value::Null,
+            vec![
+                field_error(crate::error::UNAVAILABLE),
+                field_error("FORBIDDEN"),
+            ],
+        );
+        assert_eq!(status_of(&mixed, Media::GraphqlResponse), StatusCode::OK);
+    }
+
+    #[test]
+    fn a_request_error_is_400_under_the_graphql_response_type() {
+        let invalid = response(
+            Value::Null,
+            vec![ServerError::new("unknown field", Some(Pos::default()))],
+        );
+        assert_eq!(
+            status_of(&invalid, Media::GraphqlResponse),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(status_of(&invalid, Media::Json), StatusCode::OK);
+    }
 }

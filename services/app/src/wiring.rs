@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use confide_audit::checkpoint::NoteSigner;
@@ -14,6 +15,7 @@ use confide_vault::{
     BlobStore, KeySchema, KeyStore, LocalBlobStore, LocalKeyStore, MasterKey, S3BlobStore,
     S3Config, S3Credentials,
 };
+use sqlx::postgres::PgPoolOptions;
 
 use crate::{App, AppParts, ReadModels, SystemClock, WithReadModels};
 
@@ -122,7 +124,7 @@ impl App {
                 assemble(store, master, blobs, signer)
             }
             Database::Postgres(url) => {
-                let store = PgEventStore::connect(&url, 16)
+                let store = PgEventStore::connect_with(&url, postgres_pool())
                     .await
                     .map_err(failed("connecting to PostgreSQL"))?
                     .with_read_models();
@@ -133,6 +135,25 @@ impl App {
             }
         })
     }
+}
+
+/// How many connections to PostgreSQL the application holds at most.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// How long a use case waits for a PostgreSQL connection, opening one included, before it
+/// fails as an outage ([`AppError::is_unavailable`](crate::AppError::is_unavailable)), which
+/// the API answers `UNAVAILABLE` (HTTP 503 with `Retry-After`). While the database is down
+/// every request is answered within this time, and `/ready` says so as soon; once it is back,
+/// the next request opens a fresh connection, so the service recovers without a restart. It
+/// also sheds load: a request that would queue longer than this for one of the
+/// [`POSTGRES_CONNECTIONS`] is told to come back rather than left waiting.
+pub const DATABASE_WAIT: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL pool's options: its size and [`DATABASE_WAIT`].
+fn postgres_pool() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(DATABASE_WAIT)
 }
 
 /// The application over one database (the log, its read models and the key store) on the

@@ -79,14 +79,21 @@ impl std::fmt::Debug for PgEventStore {
 impl PgEventStore {
     /// Connects a pool to `url` (a `postgres://` URL).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(
+            url,
+            PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10)),
+        )
+        .await
+    }
+
+    /// Connects a pool made with `pool` (its size, how long a caller waits for a connection)
+    /// to `url` (a `postgres://` URL).
+    pub async fn connect_with(url: &str, pool: PgPoolOptions) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        Ok(Self::new(pool))
+        Ok(Self::new(pool.connect_with(options).await?))
     }
 
     pub fn new(pool: PgPool) -> Self {

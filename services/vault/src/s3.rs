@@ -2,9 +2,12 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -23,6 +26,17 @@ use crate::error::BlobError;
 /// Bytes in each part of a multipart upload, the last excepted. S3 wants at least 5 MiB; two
 /// parts are in memory at most (one uploading, one filling).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// How long opening a connection to the store may take. A store that refuses connections
+/// (down) fails a call within a few hundred milliseconds, one that cannot be reached at all
+/// within [`ATTEMPTS`] of this plus the backoffs (under two seconds); the API answers either
+/// as an outage (`UNAVAILABLE`, 503) instead of keeping the client waiting.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Attempts of each call, the first included: a dropped connection or a 5xx is tried again.
+const ATTEMPTS: u32 = 3;
+/// The backoff before the first retry (doubled before the next, with jitter), and its cap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Where an [`S3BlobStore`] keeps its objects, and how it signs in.
 #[derive(Clone, Debug)]
@@ -105,6 +119,17 @@ impl S3BlobStore {
         }
         let shared = loader.load().await;
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(ATTEMPTS)
+                    .with_initial_backoff(FIRST_BACKOFF)
+                    .with_max_backoff(MAX_BACKOFF),
+            )
             .force_path_style(config.force_path_style)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);

@@ -48,6 +48,12 @@ async fn requests_follow_graphql_over_http() {
         )
         .await;
         assert_eq!(status, 400, "{body}");
+        let answer = serde_json::from_str::<Value>(&body).unwrap();
+        assert!(
+            answer.get("data").is_none(),
+            "a 4xx carries no data: {body}"
+        );
+        assert!(answer["errors"][0]["message"].is_string(), "{body}");
         let (status, _, body) =
             http(a, &post("application/json", None, Some(&token), broken)).await;
         assert_eq!(status, 200, "{body}");

@@ -248,7 +248,15 @@ impl App {
             object_key,
         };
         if let Err(error) = self.store_media(caller, recording_id, media).await {
-            self.discard(&object).await;
+            if error.is_unavailable() {
+                // The database went away during the append, which may have committed before
+                // the answer was lost: the object stays, never to be deleted from under a
+                // recording that holds it. If the append did not commit, nothing refers to it
+                // and it is shredded with the recording's key.
+                tracing::warn!(%object, "an upload's recording is unknown after an outage");
+            } else {
+                self.discard(&object).await;
+            }
             return Err(error);
         }
         Ok(StoredUpload {
