@@ -78,6 +78,8 @@ impl App {
             &[client_id.as_uuid()],
         )
         .await?;
+        self.index_new_client(&caller.tenant, client_id, &details.name)
+            .await;
         Ok(client_id)
     }
 

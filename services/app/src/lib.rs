@@ -7,6 +7,10 @@
 //! Layout, by area:
 //! - `tenancy`: the organisation, its policy and members, its consent forms.
 //! - `consents`: clients, and consent asked, given, refused and withdrawn.
+//! - `clients`: the client directory (search by name through a blind index), the consent
+//!   forms and the form a client signs.
+//! - `history`: who accessed a recording, from the log.
+//! - `pages`: lists that grow, read a page at a time with a keyset ([`Page`], [`PageRequest`]).
 //! - `recordings`: recordings, grants, playback decisions, bookmarks and transcripts.
 //! - `media`: uploads (probed, encrypted, stored), playback ranges, and destruction by
 //!   crypto-shredding, resumable after a crash.
@@ -25,10 +29,13 @@
 //! number of times.
 
 mod audit;
+mod clients;
 mod consents;
 mod courses;
 mod error;
+mod history;
 mod media;
+mod pages;
 mod receipt;
 mod recordings;
 mod requests;
@@ -49,6 +56,7 @@ use confide_vault::{BlobStore, KeyStore};
 use uuid::Uuid;
 
 pub use audit::MAX_LOG_PAGE;
+pub use clients::{ClientEntry, FormVersionView, FormView};
 pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
 pub use confide_eventstore::{RecordedEvent, StoredCheckpoint, StreamId};
@@ -59,7 +67,9 @@ pub use confide_readmodels::{
 pub use consents::{ClientDetails, ConsentRequested, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
+pub use history::{AccessChange, AccessEntry};
 pub use media::{MediaRange, StoredUpload, UploadBody, media_key_id};
+pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
 pub use streams::{StreamKey, stream, tenant_stream};

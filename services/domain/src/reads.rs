@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::aggregates::consent::ConsentCore;
 use crate::aggregates::tenant::Tenant;
-use crate::{Actor, ClientId, DomainError, Role};
+use crate::{Actor, ClientId, DomainError, Role, UserId};
 
 /// The roles `actor` holds in `organisation` (from membership events, never a token); none
 /// for a client link or a system job.
@@ -124,6 +124,48 @@ pub fn consent_receipt(
         Err(DomainError::forbidden(
             "a consent's receipt is read by its client, its practitioner, an auditor or an \
              org_admin",
+        ))
+    }
+}
+
+/// A recording's access history (who played it, who was refused, grants, destruction): its
+/// client through their link, or a member who may read the client's records. To a client
+/// link, another client's recording does not exist.
+pub fn access_history(
+    organisation: &Tenant,
+    actor: &Actor,
+    client: ClientId,
+) -> Result<(), DomainError> {
+    match actor {
+        Actor::ClientLink { client_id } if *client_id != client => {
+            Err(DomainError::not_found("recording"))
+        }
+        _ => client_records(organisation, actor, client),
+    }
+}
+
+/// The list of clients, with their names: an org_admin sees every client, a practitioner
+/// their own (those they registered or asked for consent). Returns whose clients the actor
+/// sees (`None`: all).
+pub fn client_list(organisation: &Tenant, actor: &Actor) -> Result<Option<UserId>, DomainError> {
+    let held = roles_of(organisation, actor);
+    match actor {
+        Actor::User { .. } if held.contains(&Role::OrgAdmin) => Ok(None),
+        Actor::User { user_id } if held.contains(&Role::Practitioner) => Ok(Some(user_id.clone())),
+        _ => Err(DomainError::forbidden(
+            "clients are listed for an org_admin or a practitioner",
+        )),
+    }
+}
+
+/// The organisation's consent forms and their versions: an org_admin or a practitioner.
+pub fn consent_forms(organisation: &Tenant, actor: &Actor) -> Result<(), DomainError> {
+    let held = roles_of(organisation, actor);
+    if held.contains(&Role::OrgAdmin) || held.contains(&Role::Practitioner) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "consent forms are listed for an org_admin or a practitioner",
         ))
     }
 }

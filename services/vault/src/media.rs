@@ -73,6 +73,11 @@ impl MediaKey {
         Self(bytes)
     }
 
+    /// The key's bytes, for keys derived from it inside the vault (`crate::blind`).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+
     /// A new random key from the operating system's generator, for tests and benchmarks; keys
     /// of recordings come from `KeyStore::media_key`.
     pub fn generate() -> Self {

@@ -5,6 +5,7 @@
 
 mod audit;
 mod courses;
+mod lists;
 mod mutation;
 mod query;
 mod receipts;
@@ -25,6 +26,7 @@ use crate::error::Result;
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::ConsentQuery,
+    lists::ListQuery,
     courses::CourseQuery,
     requests::SubjectRequestQuery,
     audit::AuditQuery,

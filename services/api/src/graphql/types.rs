@@ -210,6 +210,7 @@ pub(crate) struct PurposeView {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct ConsentView {
     pub id: Uuid,
     pub client_id: Uuid,
