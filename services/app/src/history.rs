@@ -178,18 +178,18 @@ impl App {
                     }
                 }
                 read_version = stored.stream_version;
-                if let Event::Recording(event) = domain_event(&stored)? {
-                    if about_access(&event) {
-                        rows.push((
-                            cursor(stored.sequence, read_version),
-                            AccessEntry {
-                                sequence: stored.sequence,
-                                change: AccessChange::Recording(event),
-                            },
-                        ));
-                        if rows.len() == wanted {
-                            break 'reading;
-                        }
+                if let Event::Recording(event) = domain_event(&stored)?
+                    && about_access(&event)
+                {
+                    rows.push((
+                        cursor(stored.sequence, read_version),
+                        AccessEntry {
+                            sequence: stored.sequence,
+                            change: AccessChange::Recording(event),
+                        },
+                    ));
+                    if rows.len() == wanted {
+                        break 'reading;
                     }
                 }
             }
