@@ -169,3 +169,44 @@ pub fn consent_forms(organisation: &Tenant, actor: &Actor) -> Result<(), DomainE
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    use crate::testing::{by, client_id, tenant, user, written_policy};
+
+    fn other_client() -> ClientId {
+        ClientId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0999))
+            .expect("a v7 UUID")
+    }
+
+    #[test]
+    fn a_client_link_reads_its_own_recordings_history_and_finds_no_other() {
+        let organisation = tenant(written_policy());
+        let own = Actor::client(client_id());
+        assert!(access_history(&organisation, &own, client_id()).is_ok());
+        let err = access_history(&organisation, &Actor::client(other_client()), client_id());
+        assert_eq!(err.map_err(|e| e.code()), Err("not_found"));
+        assert!(access_history(&organisation, &by("ada"), client_id()).is_ok());
+        let stranger = access_history(&organisation, &by("stranger"), client_id());
+        assert_eq!(stranger.map_err(|e| e.code()), Err("forbidden"));
+    }
+
+    #[test]
+    fn clients_are_listed_for_an_org_admin_in_full_and_a_practitioner_in_part() {
+        let organisation = tenant(written_policy());
+        assert_eq!(client_list(&organisation, &by("admin")).ok(), Some(None));
+        assert_eq!(
+            client_list(&organisation, &by("sam")).ok(),
+            Some(Some(user("sam")))
+        );
+        for actor in [by("ada"), by("aude"), Actor::client(client_id())] {
+            assert!(client_list(&organisation, &actor).is_err(), "{actor:?}");
+            let forms = consent_forms(&organisation, &actor);
+            assert!(forms.is_err(), "{actor:?}");
+        }
+        assert!(consent_forms(&organisation, &by("pat")).is_ok());
+    }
+}
