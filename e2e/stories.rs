@@ -33,9 +33,9 @@ fn members(server: &Confide, admin: &str, people: &[(&str, &str)]) {
 fn event_types(server: &Confide, auditor: &str) -> Vec<String> {
     server.ok(
         auditor,
-        "{ auditEvents(limit: 1000) { eventType } }",
+        "{ auditEvents(first: 1000) { nodes { eventType } } }",
         json!({}),
-    )["auditEvents"]
+    )["auditEvents"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -227,7 +227,7 @@ async fn a_credential_submission_grants_only_the_named_assessor() {
     let assessor = token("icf-assessor-7");
     for query in [
         "{ tenant { members { userId } } }",
-        "query($c: UUID!) { consents(clientId: $c) { id } }",
+        "query($c: UUID!) { consents(clientId: $c) { nodes { id } } }",
     ] {
         let (_, refused) = server.graphql(&assessor, query, json!({ "c": client }));
         assert_eq!(
@@ -238,11 +238,11 @@ async fn a_credential_submission_grants_only_the_named_assessor() {
     }
     let listed = server.ok(
         &assessor,
-        "{ recordings(purpose: CREDENTIALING) { id } }",
+        "{ recordings(purpose: CREDENTIALING) { nodes { id } } }",
         json!({}),
     );
     assert_eq!(
-        listed["recordings"],
+        listed["recordings"]["nodes"],
         json!([]),
         "an assessor lists only what they may play, and nothing is stored yet"
     );
@@ -314,10 +314,10 @@ async fn two_organisations_on_one_server_see_only_their_own() {
     assert_eq!(code(&request), "NOT_FOUND", "{request}");
     let consents = server.ok(
         &second,
-        "query($c: UUID!) { consents(clientId: $c) { id } }",
+        "query($c: UUID!) { consents(clientId: $c) { nodes { id } } }",
         json!({ "c": client }),
     );
-    assert_eq!(consents["consents"], json!([]));
+    assert_eq!(consents["consents"]["nodes"], json!([]));
     let (status, unauthenticated) = server.graphql("not-a-token", "{ tenant { id } }", json!({}));
     assert_eq!(status, 401);
     assert_eq!(code(&unauthenticated), "UNAUTHENTICATED");

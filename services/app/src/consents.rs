@@ -91,6 +91,8 @@ impl App {
             }
             return Err(refused);
         }
+        self.index_new_client(&caller.tenant, client_id, &details.name)
+            .await;
         Ok(client_id)
     }
 

@@ -7,6 +7,10 @@
 //! Layout, by area:
 //! - `tenancy`: the organisation, its policy and members, its consent forms.
 //! - `consents`: clients, and consent asked, given, refused and withdrawn.
+//! - `clients`: the client directory (search by name through a blind index), the consent
+//!   forms and the form a client signs.
+//! - `history`: who accessed a recording, from the log.
+//! - `pages`: lists that grow, read a page at a time with a keyset ([`Page`], [`PageRequest`]).
 //! - `recordings`: recordings, grants, playback decisions, bookmarks and transcripts.
 //! - `media`: uploads (probed, encrypted, stored), playback ranges, and destruction by
 //!   crypto-shredding, resumable after a crash.
@@ -26,11 +30,14 @@
 
 mod annotations;
 mod audit;
+mod clients;
 mod consents;
 mod courses;
 mod error;
+mod history;
 mod media;
 mod notices;
+mod pages;
 mod receipt;
 mod recordings;
 mod requests;
@@ -52,6 +59,7 @@ use uuid::Uuid;
 
 pub use annotations::{MAX_COMMENT_CHARS, MAX_LABEL_CHARS, Note, Notes};
 pub use audit::MAX_LOG_PAGE;
+pub use clients::{ClientEntry, FormVersionView, FormView};
 pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
 pub use confide_eventstore::{RecordedEvent, StoredCheckpoint, StreamId};
@@ -66,6 +74,8 @@ pub use media::{
     MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload, UploadBody, media_key_id,
 };
 pub use notices::NoticeGiven;
+pub use history::{AccessChange, AccessEntry};
+pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
 pub use streams::{StreamKey, stream, tenant_stream};

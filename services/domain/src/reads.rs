@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::aggregates::consent::ConsentCore;
 use crate::aggregates::recording::Recording;
 use crate::aggregates::tenant::Tenant;
-use crate::{AccessDecision, Actor, ClientId, DomainError, Role};
+use crate::{AccessDecision, Actor, ClientId, DomainError, Role, UserId};
 
 /// The roles `actor` holds in `organisation` (from membership events, never a token); none
 /// for a client link or a system job.
@@ -145,5 +145,88 @@ pub fn recording_notes(
         Err(DomainError::forbidden(
             "a recording's notes are read by its practitioner and by those who may play it",
         ))
+    }
+}
+
+/// A recording's access history (who played it, who was refused, grants, destruction): its
+/// client through their link, or a member who may read the client's records. To a client
+/// link, another client's recording does not exist.
+pub fn access_history(
+    organisation: &Tenant,
+    actor: &Actor,
+    client: ClientId,
+) -> Result<(), DomainError> {
+    match actor {
+        Actor::ClientLink { client_id } if *client_id != client => {
+            Err(DomainError::not_found("recording"))
+        }
+        _ => client_records(organisation, actor, client),
+    }
+}
+
+/// The list of clients, with their names: an org_admin sees every client, a practitioner
+/// their own (those they registered or asked for consent). Returns whose clients the actor
+/// sees (`None`: all).
+pub fn client_list(organisation: &Tenant, actor: &Actor) -> Result<Option<UserId>, DomainError> {
+    let held = roles_of(organisation, actor);
+    match actor {
+        Actor::User { .. } if held.contains(&Role::OrgAdmin) => Ok(None),
+        Actor::User { user_id } if held.contains(&Role::Practitioner) => Ok(Some(user_id.clone())),
+        _ => Err(DomainError::forbidden(
+            "clients are listed for an org_admin or a practitioner",
+        )),
+    }
+}
+
+/// The organisation's consent forms and their versions: an org_admin or a practitioner.
+pub fn consent_forms(organisation: &Tenant, actor: &Actor) -> Result<(), DomainError> {
+    let held = roles_of(organisation, actor);
+    if held.contains(&Role::OrgAdmin) || held.contains(&Role::Practitioner) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "consent forms are listed for an org_admin or a practitioner",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    use crate::testing::{by, client_id, tenant, user, written_policy};
+
+    fn other_client() -> ClientId {
+        ClientId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0999))
+            .expect("a v7 UUID")
+    }
+
+    #[test]
+    fn a_client_link_reads_its_own_recordings_history_and_finds_no_other() {
+        let organisation = tenant(written_policy());
+        let own = Actor::client(client_id());
+        assert!(access_history(&organisation, &own, client_id()).is_ok());
+        let err = access_history(&organisation, &Actor::client(other_client()), client_id());
+        assert_eq!(err.map_err(|e| e.code()), Err("not_found"));
+        assert!(access_history(&organisation, &by("ada"), client_id()).is_ok());
+        let stranger = access_history(&organisation, &by("stranger"), client_id());
+        assert_eq!(stranger.map_err(|e| e.code()), Err("forbidden"));
+    }
+
+    #[test]
+    fn clients_are_listed_for_an_org_admin_in_full_and_a_practitioner_in_part() {
+        let organisation = tenant(written_policy());
+        assert_eq!(client_list(&organisation, &by("admin")).ok(), Some(None));
+        assert_eq!(
+            client_list(&organisation, &by("sam")).ok(),
+            Some(Some(user("sam")))
+        );
+        for actor in [by("ada"), by("aude"), Actor::client(client_id())] {
+            assert!(client_list(&organisation, &actor).is_err(), "{actor:?}");
+            let forms = consent_forms(&organisation, &actor);
+            assert!(forms.is_err(), "{actor:?}");
+        }
+        assert!(consent_forms(&organisation, &by("pat")).is_ok());
     }
 }

@@ -4,6 +4,8 @@
 //! they read.
 //!
 //! Layout:
+//! - `directory`: [`PagedReads`], keyset pages of the lists that grow, and
+//!   [`ClientDirectory`], each client's practitioners and the blind index of their names.
 //! - `links`: [`StreamLinks`], which streams concern what ([`Subject`]).
 //! - `states`: [`AggregateStates`], every stream's folded state ([`StoredState`],
 //!   [`parse_state`]) and each recording's retention.
@@ -16,12 +18,14 @@
 //! `retention`) are written in the append's own transaction, so they are never older than the
 //! log; every read model is rebuildable from the log (`ProjectionRunner::rebuild`).
 
+mod directory;
 mod links;
 mod lists;
 mod migrations;
 mod read;
 mod states;
 
+pub use directory::{ClientDirectory, ClientFilter, PagedReads};
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use read::{DueRow, ReadModels, WithReadModels};

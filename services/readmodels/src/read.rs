@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use confide_eventstore::{PgEventStore, SqliteEventStore, StoreError, StreamId, TenantId};
 
+use crate::directory::{ClientDirectory, PagedReads};
 use crate::links::Subject;
 use crate::migrations;
 use crate::states::StoredState;
@@ -28,8 +29,9 @@ pub struct DueRow {
 
 /// The read models the application decides from. They are written in the append's own
 /// transaction, so what they return is never older than the log at the time of the read.
+/// Lists read a page at a time through [`PagedReads`].
 #[async_trait]
-pub trait ReadModels: Send + Sync {
+pub trait ReadModels: PagedReads + Send + Sync {
     /// Whether every read-model migration this build embeds is applied unchanged
     /// ([`StoreError::NotReady`] naming the first that is not): the read models' part of
     /// `/ready`, next to the log's `EventStore::ready`.
@@ -325,6 +327,7 @@ impl WithReadModels for PgEventStore {
         self.with_inline_projection(Arc::new(StreamLinks))
             .with_inline_projection(Arc::new(Memberships))
             .with_inline_projection(Arc::new(AggregateStates))
+            .with_inline_projection(Arc::new(ClientDirectory))
     }
 
     async fn migrate_read_models(&self) -> Result<(), StoreError> {
@@ -338,6 +341,7 @@ impl WithReadModels for SqliteEventStore {
         self.with_inline_projection(Arc::new(StreamLinks))
             .with_inline_projection(Arc::new(Memberships))
             .with_inline_projection(Arc::new(AggregateStates))
+            .with_inline_projection(Arc::new(ClientDirectory))
     }
 
     async fn migrate_read_models(&self) -> Result<(), StoreError> {

@@ -21,6 +21,8 @@
 //!   every version), object keys ([`BlobKey`]) and [`LocalBlobStore`], a directory.
 //! - `s3`: [`S3BlobStore`], S3 or an S3-compatible server such as Garage, configured by
 //!   [`S3Config`].
+//! - `blind`: [`BlindIndexKey`], keyed hashes of name tokens, so names sealed under their
+//!   client's key can still be searched.
 //! - `error`: [`KeyError`], [`BlobError`] and [`MediaError`], in variants a caller can act on.
 //!   No message ever carries key material or plaintext.
 //! - `table`: the `data_keys` reads and writes of each backend.
@@ -33,6 +35,7 @@
 //! standard base64 of a fresh 24-byte nonce followed by the ciphertext and its tag. Media is
 //! encrypted under a key derived from the recording's data key and a random salt per object.
 
+mod blind;
 mod blob;
 mod error;
 mod keys;
@@ -41,6 +44,7 @@ mod s3;
 mod schema;
 mod table;
 
+pub use blind::BlindIndexKey;
 pub use blob::{BlobKey, BlobStore, LocalBlobStore};
 pub use error::{BlobError, Damaged, InvalidMasterKey, KeyError, MediaError};
 pub use keys::{KeyStore, LocalKeyStore, MAX_PLAINTEXT, MasterKey};

@@ -73,6 +73,8 @@ impl MediaKey {
         Self(bytes)
     }
 
+    /// The key's bytes: to keep it wrapped, and for keys derived from it inside the vault
+    /// (`crate::blind`).
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -1,11 +1,14 @@
 //! The log itself, for auditors: its events in order and signed checkpoints of its head.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use confide_app::MAX_LOG_PAGE;
 use confide_domain::aggregates::tenant::AuditScope;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::lists::{connection, page_request};
 use crate::caller::{app, auth, caller};
 use crate::error::Result;
 use crate::tickets;
@@ -76,20 +79,19 @@ struct AuditExport {
 
 #[Object]
 impl AuditQuery {
-    /// The tenant's events in sequence order from `fromSequence` (0 is the first, the leaf index in the tenant's tree), at most
-    /// `limit` (up to 1000) of them.
+    /// The tenant's events in sequence order, a page at a time: `first` (up to 1000) after
+    /// the cursor `after`. The first page starts at the log's first event (sequence 0, the
+    /// first leaf of the tenant's tree).
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] from_sequence: u64,
-        #[graphql(default = 100)] limit: u32,
-    ) -> Result<Vec<AuditEvent>> {
-        let events = app(ctx)
-            .audit_events(caller(ctx)?, from_sequence, limit as usize)
-            .await?;
-        Ok(events
-            .into_iter()
-            .map(|e| AuditEvent {
+        #[graphql(default = 100)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEvent>> {
+        let request = page_request(first, after, MAX_LOG_PAGE)?;
+        let page = app(ctx).audit_events_page(caller(ctx)?, &request).await?;
+        Ok(connection(&request, page, |e| {
+            Some(AuditEvent {
                 sequence: e.sequence,
                 event_id: e.event_id,
                 stream: e.stream_id.to_string(),
@@ -101,7 +103,7 @@ impl AuditQuery {
                 metadata: Json(e.metadata),
                 leaf_hash: hex::encode(e.leaf_hash),
             })
-            .collect())
+        }))
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod audit;
 mod courses;
+mod lists;
 mod mutation;
 mod notes;
 mod notices;
@@ -28,6 +29,7 @@ use crate::error::Result;
 pub struct Query(
     query::ConsentQuery,
     notes::NoteQuery,
+    lists::ListQuery,
     courses::CourseQuery,
     requests::SubjectRequestQuery,
     audit::AuditQuery,

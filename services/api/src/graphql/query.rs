@@ -1,7 +1,7 @@
 //! Reads of the organisation, of consent and of recordings.
 
 use async_graphql::{Context, Object};
-use confide_domain::{ClientId, ConsentId, RecordingId};
+use confide_domain::{ConsentId, RecordingId};
 use uuid::Uuid;
 
 use super::id;
@@ -20,17 +20,6 @@ impl ConsentQuery {
         Ok((&organisation).into())
     }
 
-    /// A client's consents, each in its current state. A client link sees only its own.
-    async fn consents(&self, ctx: &Context<'_>, client_id: Uuid) -> Result<Vec<ConsentView>> {
-        let consents = app(ctx)
-            .consents(caller(ctx)?, id(client_id, ClientId::from_uuid)?)
-            .await?;
-        Ok(consents
-            .iter()
-            .filter_map(|c| ConsentView::of(c, c.version()))
-            .collect())
-    }
-
     /// One consent. A client link reads only its own client's.
     async fn consent(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<ConsentView>> {
         let id = self::id(id, ConsentId::from_uuid)?;
@@ -41,16 +30,6 @@ impl ConsentQuery {
             })) => Ok(None),
             Err(other) => Err(other.into()),
         }
-    }
-
-    /// The organisation's recordings, each with the caller's access for `purpose`; someone
-    /// who is not a member (an external assessor) sees only those they may play.
-    async fn recordings(&self, ctx: &Context<'_>, purpose: Purpose) -> Result<Vec<RecordingView>> {
-        let views = app(ctx).recordings(caller(ctx)?, purpose.into()).await?;
-        Ok(views
-            .iter()
-            .filter_map(|v| RecordingView::of(&v.recording, Some(&v.access)))
-            .collect())
     }
 
     /// One recording with the caller's access for `purpose`.

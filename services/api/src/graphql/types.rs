@@ -212,6 +212,7 @@ pub(crate) struct PurposeView {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct ConsentView {
     pub id: Uuid,
     pub client_id: Uuid,

@@ -306,11 +306,11 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
     let history = server
         .graphql(
             &outsider,
-            "query($c: UUID!) { consents(clientId: $c) { id } }",
+            "query($c: UUID!) { consents(clientId: $c) { nodes { id } } }",
             json!({ "c": client_id }),
         )
         .await;
-    assert_eq!(history["data"]["consents"], json!([]), "{history}");
+    assert_eq!(history["data"]["consents"]["nodes"], json!([]), "{history}");
 
     let created = server
         .graphql(
@@ -341,12 +341,15 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
     let listed = server
         .graphql(
             &ada,
-            "{ recordings(purpose: COURSE_ASSESSMENT) { id access { allowed reasons } } }",
+            "{ recordings(purpose: COURSE_ASSESSMENT) { nodes { id access { allowed reasons } } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        listed["data"]["recordings"].as_array().unwrap().len(),
+        listed["data"]["recordings"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
         1,
         "{listed}"
     );
@@ -391,7 +394,7 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "consents",
-            "query($c: UUID!) { consents(clientId: $c) { id clientId } }",
+            "query($c: UUID!) { consents(clientId: $c) { nodes { id clientId form { text } } } }",
             json!({ "c": ids["client"] }),
         ),
         (
@@ -401,7 +404,22 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "recordings",
-            "{ recordings(purpose: COURSE_ASSESSMENT) { id clientId } }",
+            "{ recordings(purpose: COURSE_ASSESSMENT) { nodes { id clientId } } }",
+            json!({}),
+        ),
+        (
+            "accessHistory",
+            "query($id: UUID!) { accessHistory(recordingId: $id) { nodes { kind person } } }",
+            json!({ "id": ids["recording"] }),
+        ),
+        (
+            "clients",
+            "{ clients(search: \"Morgan\") { nodes { id name } } }",
+            json!({}),
+        ),
+        (
+            "consentForms",
+            "{ consentForms { id versions { title textSha256 } } }",
             json!({}),
         ),
         (
@@ -426,7 +444,7 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "auditEvents",
-            "{ auditEvents { sequence stream payload } }",
+            "{ auditEvents { nodes { sequence stream payload } } }",
             json!({}),
         ),
         (
@@ -834,10 +852,10 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
     let events = server
         .ok(
             &aud,
-            "{ auditEvents(limit: 1000) { sequence eventType metadata } }",
+            "{ auditEvents(first: 1000) { nodes { sequence eventType metadata } } }",
             json!({}),
         )
-        .await["auditEvents"]
+        .await["auditEvents"]["nodes"]
         .clone();
     let events = events.as_array().unwrap();
     let size = server.log_size("clinic").await;
@@ -861,7 +879,7 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
     assert_eq!(checkpoint["treeSize"], json!(size));
     assert!(checkpoint["note"].as_str().unwrap().contains("clinic"));
     for (token, query) in [
-        (&sam, "{ auditEvents { sequence } }"),
+        (&sam, "{ auditEvents { nodes { sequence } } }"),
         (&sam, "mutation { checkpoint { treeSize } }"),
     ] {
         let refused = server.graphql(token, query, json!({})).await;

@@ -161,10 +161,10 @@ async fn an_auditor_downloads_a_client_trail_that_verifies(server: Server) {
     let log = server
         .ok(
             &aud,
-            "{ auditEvents(limit: 1000) { eventType payload metadata } }",
+            "{ auditEvents(first: 1000) { nodes { eventType payload metadata } } }",
             json!({}),
         )
-        .await["auditEvents"]
+        .await["auditEvents"]["nodes"]
         .clone();
     let recorded: Vec<&Value> = log
         .as_array()

@@ -7,6 +7,7 @@ mod api;
 mod architecture;
 mod audit_export;
 mod jwks;
+mod lists;
 mod media;
 mod receipts;
 mod schema_file;
