@@ -59,11 +59,22 @@ fn data_dir() -> PathBuf {
 impl Confide {
     /// Starts `confide serve` on PostgreSQL with `extra` variables; returns once it answers.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_on(&fresh_database().await, &data_dir(), extra)
+    }
+
+    /// Starts `confide serve` on the database at `database_url` with its keys and local
+    /// media in `data_dir` (both kept, so a later server can carry on where it stopped);
+    /// returns once it answers.
+    pub fn start_on(
+        database_url: &str,
+        data_dir: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut env = vec![
-            ("DATABASE_URL".to_owned(), fresh_database().await),
+            ("DATABASE_URL".to_owned(), database_url.to_owned()),
             (
                 "CONFIDE_DATA_DIR".to_owned(),
-                data_dir().display().to_string(),
+                data_dir.display().to_string(),
             ),
             ("CONFIDE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];

@@ -453,7 +453,10 @@ pub(crate) async fn access_facts(
     // names of one kind differ only in lowercase hexadecimal digits at the same places, so
     // the database's order and the bytes' agree.)
     let mut consents = Vec::with_capacity(session.len() + engagement.len());
-    let (mut session, mut engagement) = (session.into_iter().peekable(), engagement.into_iter().peekable());
+    let (mut session, mut engagement) = (
+        session.into_iter().peekable(),
+        engagement.into_iter().peekable(),
+    );
     loop {
         let next = match (session.peek(), engagement.peek()) {
             (Some((a, _)), Some((b, _))) if a.as_str() <= b.as_str() => session.next(),

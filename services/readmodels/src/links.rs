@@ -26,7 +26,10 @@ pub enum Subject {
     /// [`Subject::ClientEngagement`], every consent whose scope includes that session, which
     /// is all an access decision about a recording of it needs, however many sessions the
     /// client has had.
-    ClientSession { client: String, session_on: String },
+    ClientSession {
+        client: String,
+        session_on: String,
+    },
     /// The consents about a client that cover their whole engagement (and notices, which do).
     ClientEngagement(String),
     /// The grants on a recording to one grantee: all an access decision by that viewer needs.
