@@ -929,7 +929,7 @@ async fn the_access_links_migration_files_what_the_projection_files<S, F, Fut, M
     snapshot: F,
     migrate: M,
 ) where
-    S: ReadModels + Clone + 'static,
+    S: EventStore + ReadModels + Clone + 'static,
     LocalKeyStore<S>: KeyStore,
     F: Fn(S) -> Fut,
     Fut: std::future::Future<Output = Vec<Vec<(String, String)>>>,
