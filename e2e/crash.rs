@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Confide, try_graphql};
+use common::{Confide, data_dir, try_graphql};
 use serde_json::{Value, json};
 
 /// Concurrent writers.
@@ -199,7 +199,7 @@ async fn kill_9_on_postgres_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_on_sqlite_loses_no_acknowledged_write() {
-    let server = Confide::start_on(None, &[]);
+    let server = Confide::start_on(None, &data_dir(), &[]);
     tokio::task::spawn_blocking(move || killed_mid_load_keeps_every_acknowledged_write(server))
         .await
         .unwrap();

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use common::{Answer, Confide, try_exchange, try_graphql, write_wav};
+use common::{Answer, Confide, data_dir, try_exchange, try_graphql, write_wav};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
@@ -301,7 +301,7 @@ fn times(samples: &[&Sample]) -> (Duration, Duration) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_outage_is_answered_unavailable_within_two_seconds_and_recovers() {
     let postgres = PrivatePostgres::start().await;
-    let server = Confide::start_on(Some(postgres.url()), &[]);
+    let server = Confide::start_on(Some(postgres.url()), &data_dir(), &[]);
     tokio::task::spawn_blocking(move || database_outage(&postgres, &server))
         .await
         .unwrap();

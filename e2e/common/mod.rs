@@ -50,7 +50,7 @@ pub async fn fresh_database() -> String {
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
-fn data_dir() -> PathBuf {
+pub fn data_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("confide-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -59,16 +59,22 @@ fn data_dir() -> PathBuf {
 impl Confide {
     /// Starts `confide serve` on PostgreSQL with `extra` variables; returns once it answers.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
-        Self::start_on(Some(fresh_database().await), extra)
+        Self::start_on(Some(fresh_database().await), &data_dir(), extra)
     }
 
     /// Starts `confide serve` on `database` (a `DATABASE_URL`; the embedded SQLite default in
-    /// its data directory when `None`) in a fresh data directory, with `extra` variables.
-    pub fn start_on(database: Option<String>, extra: &[(&str, &str)]) -> Self {
+    /// its data directory when `None`) with its keys and local media in `data_dir` (both kept,
+    /// so a later server can carry on where it stopped), with `extra` variables; returns once
+    /// it answers.
+    pub fn start_on(
+        database: Option<String>,
+        data_dir: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut env = vec![
             (
                 "CONFIDE_DATA_DIR".to_owned(),
-                data_dir().display().to_string(),
+                data_dir.display().to_string(),
             ),
             ("CONFIDE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];

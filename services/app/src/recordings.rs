@@ -13,7 +13,7 @@ use confide_domain::aggregates::recording::{
 };
 use confide_domain::{
     AccessDecision, Actor, ClientId, ConsentId, Ctx, DomainError, GrantId, Medium, Offset, Purpose,
-    RecordingId, Sha256, TenantId, TranscriptId, reads,
+    RecordingId, Sha256, TenantId, TranscriptId, Viewer, reads,
 };
 use uuid::Uuid;
 
@@ -133,10 +133,10 @@ impl App {
     }
 
     /// Decides whether the caller may play a recording for `purpose` in `medium`, from the
-    /// consents about its client and the grants on it, and records the decision: a
-    /// `PlaybackStarted` with its basis, or a `PlaybackRefused` with its reasons. The append
-    /// is conditioned on every consent and grant the decision read, so a withdrawal committed
-    /// before it makes it decide again.
+    /// consents about its client that cover its session and the grants on it to the caller
+    /// (`access_facts`), and records the decision: a `PlaybackStarted` with its basis, or a
+    /// `PlaybackRefused` with its reasons. The append is conditioned on every consent and
+    /// grant the decision read, so a withdrawal committed before it makes it decide again.
     pub async fn start_playback(
         &self,
         caller: &Caller,
@@ -342,7 +342,7 @@ impl App {
     /// Whether the caller may play the recording for `purpose` in `medium` now, decided as
     /// `start_playback` decides and recorded by nothing, and whether the caller is an outsider
     /// (a user with no role in the tenant). Two reads: the tenant's stream with the
-    /// recording's, then its consents and grants.
+    /// recording's, then the consents and grants the decision needs (`access_facts`).
     pub(crate) async fn access_now(
         &self,
         caller: &Caller,
@@ -387,7 +387,12 @@ impl App {
     }
 }
 
-/// The consents about a recording's client and the grants on it, in one read.
+/// What a decision about `recording` by the work's viewer reads, in one read and indexed by
+/// what it decides on: the consents about the recording's client whose scope includes its
+/// session (that session's and the engagement's) and the grants on the recording to this
+/// viewer. The decision skips every other consent and grant (`confide_domain::AccessRequest`),
+/// so it answers as it would from all of them, at a cost that grows with neither the tenant
+/// nor the client's other sessions. Each stream read is a condition of the work's append.
 pub(crate) async fn access_facts(
     work: &mut Work<'_>,
     recording: &Recording,
@@ -395,12 +400,53 @@ pub(crate) async fn access_facts(
     let core = recording
         .core()
         .ok_or_else(|| DomainError::not_found("recording"))?;
-    let (consents, grants) = work
-        .linked_of::<Consent, Grant>(
-            (Subject::Client(core.client_id.to_string()), "consent"),
-            (Subject::Recording(core.id.to_string()), "grant"),
-        )
-        .await?;
+    let viewer = Viewer::of(&work.ctx())?;
+    let client = core.client_id.to_string();
+    let mut found = work
+        .linked_each(&[
+            (
+                Subject::ClientSession {
+                    client: client.clone(),
+                    session_on: core.session_on.to_string(),
+                },
+                "consent",
+            ),
+            (Subject::ClientEngagement(client), "consent"),
+            (
+                Subject::RecordingGrantee {
+                    recording: core.id.to_string(),
+                    grantee: viewer.grantee(),
+                },
+                "grant",
+            ),
+        ])
+        .await?
+        .into_iter();
+    let (session, engagement, grants) = (
+        found.next().unwrap_or_default(),
+        found.next().unwrap_or_default(),
+        found.next().unwrap_or_default(),
+    );
+    // The decision takes the first consent that covers, in stream order, as it would from
+    // the client's whole list: merge the two lists, each already in that order. (Stream
+    // names of one kind differ only in lowercase hexadecimal digits at the same places, so
+    // the database's order and the bytes' agree.)
+    let mut consents = Vec::with_capacity(session.len() + engagement.len());
+    let (mut session, mut engagement) = (
+        session.into_iter().peekable(),
+        engagement.into_iter().peekable(),
+    );
+    loop {
+        let next = match (session.peek(), engagement.peek()) {
+            (Some((a, _)), Some((b, _))) if a.as_str() <= b.as_str() => session.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => engagement.next(),
+            (Some(_), None) => session.next(),
+            (None, None) => break,
+        };
+        consents.extend(next);
+    }
+    let consents = work.fold_rows::<Consent>(consents)?;
+    let grants = work.fold_rows::<Grant>(grants)?;
     Ok(AccessFacts {
         consents: consents.into_iter().map(|(_, c)| c).collect(),
         grants: grants.into_iter().map(|(_, g)| g).collect(),

@@ -110,24 +110,20 @@ impl<'a> Work<'a> {
         self.fold_rows(rows)
     }
 
-    /// Several `linked` reads of one kind of aggregate each, in one read.
-    pub(crate) async fn linked_of<A: Aggregate, B: Aggregate>(
+    /// Several `linked` reads in one read: for each (subject, kind) asked, in order, the
+    /// stored states by stream name, for the caller to fold as their kind with
+    /// [`Work::fold_rows`] (which records the versions read).
+    pub(crate) async fn linked_each(
         &mut self,
-        first: (Subject, &str),
-        second: (Subject, &str),
-    ) -> Result<(Vec<(StreamId, A)>, Vec<(StreamId, B)>), AppError> {
-        let mut found = self
-            .app
-            .read
-            .linked_states_of(&self.tenant, &[(first.0, first.1), (second.0, second.1)])
-            .await?
-            .into_iter();
-        let a = self.fold_rows(found.next().unwrap_or_default())?;
-        let b = self.fold_rows(found.next().unwrap_or_default())?;
-        Ok((a, b))
+        wanted: &[(Subject, &str)],
+    ) -> Result<Vec<Vec<(StreamId, StoredState)>>, AppError> {
+        let mut found = self.app.read.linked_states_of(&self.tenant, wanted).await?;
+        found.resize_with(wanted.len(), Vec::new);
+        Ok(found)
     }
 
-    fn fold_rows<A: Aggregate>(
+    /// Parses stored states as `A`, recording the version of each as read.
+    pub(crate) fn fold_rows<A: Aggregate>(
         &mut self,
         rows: Vec<(StreamId, StoredState)>,
     ) -> Result<Vec<(StreamId, A)>, AppError> {

@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::aggregates::consent::{Consent, ConsentGap, Listener, Use};
 use crate::aggregates::grant::{Grant, Grantee};
 use crate::aggregates::recording::{Recording, RecordingStatus};
+use crate::context::{Actor, Ctx};
+use crate::error::DomainError;
 use crate::ids::{ClientId, ConsentId, GrantId, TenantId, UserId};
 use crate::policy::{ClientCopies, VersionedPolicy};
 use crate::vocabulary::{Medium, Purpose, Role};
@@ -51,6 +53,45 @@ pub enum Viewer {
         /// The client.
         client_id: ClientId,
     },
+}
+
+impl Viewer {
+    /// The viewer the acting user or client is, as the tenant's log knows them: a member
+    /// with their roles, an external assessor (a user with no role in the tenant), or the
+    /// client through their link. The system never plays.
+    pub fn of(ctx: &Ctx<'_>) -> Result<Self, DomainError> {
+        match ctx.actor() {
+            Actor::User { user_id } => Ok(match ctx.tenant().and_then(|t| t.roles_of(user_id)) {
+                Some(roles) => Viewer::Member {
+                    user_id: user_id.clone(),
+                    roles: roles.clone(),
+                },
+                None => Viewer::ExternalAssessor {
+                    user_id: user_id.clone(),
+                },
+            }),
+            Actor::ClientLink { client_id } => Ok(Viewer::Client {
+                client_id: *client_id,
+            }),
+            Actor::System { .. } => Err(DomainError::forbidden("the system never plays media")),
+        }
+    }
+
+    /// The one grantee a grant must name to be this viewer's: a grant to anyone else is
+    /// no basis for them, and no reason either (the decision skips it).
+    pub fn grantee(&self) -> Grantee {
+        match self {
+            Viewer::Member { user_id, .. } => Grantee::Member {
+                user_id: user_id.clone(),
+            },
+            Viewer::ExternalAssessor { user_id } => Grantee::ExternalAssessor {
+                user_id: user_id.clone(),
+            },
+            Viewer::Client { client_id } => Grantee::Client {
+                client_id: *client_id,
+            },
+        }
+    }
 }
 
 /// Whether `role`, by itself, lets a member play for `purpose` (subject to consent naming
@@ -92,9 +133,13 @@ pub struct AccessRequest<'a> {
     pub medium: Medium,
     /// When.
     pub at: DateTime<Utc>,
-    /// The consents about the recording's client (any status; the decision picks).
+    /// The consents about the recording's client whose scope includes its session (any
+    /// status; the decision picks, in the order given). Others may be passed too: the
+    /// decision skips them, so the answer is the same whether a caller hands over every
+    /// consent of the client or only those (`confide_app` reads only those).
     pub consents: &'a [Consent],
-    /// The grants on the recording (any status).
+    /// The grants on the recording to this viewer (any status). Others may be passed too:
+    /// the decision skips them.
     pub grants: &'a [Grant],
     /// The tenant's current policy.
     pub policy: &'a VersionedPolicy,
@@ -272,6 +317,7 @@ fn grant_matches(
     {
         return false;
     }
+    // As `Viewer::grantee` names it, without building one.
     match (&core.grantee, req.viewer) {
         (Grantee::Member { user_id: g }, Viewer::Member { user_id, .. })
         | (Grantee::ExternalAssessor { user_id: g }, Viewer::ExternalAssessor { user_id }) => {
@@ -354,9 +400,14 @@ pub fn decide_access(req: &AccessRequest<'_>) -> AccessDecision {
     let mut consent_reasons = Vec::new();
     for consent in req.consents {
         let Some(core) = consent.core() else { continue };
-        // Consents about other clients or tenants are not this recording's business; they
-        // are skipped rather than reported.
-        if &core.tenant_id != req.tenant_id || core.client_id != rec.client_id {
+        // Consents about other clients or tenants, or about other sessions of this client,
+        // are not this recording's business: they are skipped rather than reported. So a
+        // decision needs only the consents whose scope includes the recording's session
+        // (its own, the engagement's), however many sessions the client has had.
+        if &core.tenant_id != req.tenant_id
+            || core.client_id != rec.client_id
+            || !core.scope.includes(rec.session_on)
+        {
             continue;
         }
         match consent.coverage(&use_) {

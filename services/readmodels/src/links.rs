@@ -4,6 +4,7 @@
 //! [`crate::ReadModels`] reads them.
 
 use async_trait::async_trait;
+use confide_domain::aggregates::grant::Grantee;
 use confide_eventstore::{AsyncProjection, InlineProjection, RecordedEvent, StoreError};
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 
@@ -21,6 +22,21 @@ pub enum Subject {
     SubjectRequests,
     /// Every case study of the tenant.
     CaseStudies,
+    /// The consents about a client for one session (`session_on`, as `YYYY-MM-DD`): with
+    /// [`Subject::ClientEngagement`], every consent whose scope includes that session, which
+    /// is all an access decision about a recording of it needs, however many sessions the
+    /// client has had.
+    ClientSession {
+        client: String,
+        session_on: String,
+    },
+    /// The consents about a client that cover their whole engagement (and notices, which do).
+    ClientEngagement(String),
+    /// The grants on a recording to one grantee: all an access decision by that viewer needs.
+    RecordingGrantee {
+        recording: String,
+        grantee: Grantee,
+    },
 }
 
 impl Subject {
@@ -33,8 +49,49 @@ impl Subject {
             Self::Recordings => "recordings".to_owned(),
             Self::SubjectRequests => "subject_requests".to_owned(),
             Self::CaseStudies => "case_studies".to_owned(),
+            Self::ClientSession { client, session_on } => {
+                format!("client:{client}:session:{session_on}")
+            }
+            Self::ClientEngagement(client) => format!("client:{client}:engagement"),
+            Self::RecordingGrantee { recording, grantee } => {
+                let (kind, id) = match grantee {
+                    Grantee::Member { user_id } => ("member", user_id.to_string()),
+                    Grantee::ExternalAssessor { user_id } => {
+                        ("external_assessor", user_id.to_string())
+                    }
+                    Grantee::Client { client_id } => ("client", client_id.to_string()),
+                };
+                format!("recording:{recording}:{kind}:{id}")
+            }
         }
     }
+}
+
+/// The subject a consent's scope files it under, from its creating event's payload: one
+/// session's, or the engagement's (a notice's scope is the engagement).
+fn scope_subject(event: &RecordedEvent) -> Option<String> {
+    let client = event.payload["client_id"].as_str()?.to_owned();
+    let scope = &event.payload["scope"];
+    match (event.event_type.as_str(), scope["kind"].as_str()) {
+        ("ConsentRequested", Some("session")) => Some(
+            Subject::ClientSession {
+                client,
+                session_on: scope["session_on"].as_str()?.to_owned(),
+            }
+            .key(),
+        ),
+        ("ConsentRequested", Some("engagement")) | ("ConsentNoticeGiven", _) => {
+            Some(Subject::ClientEngagement(client).key())
+        }
+        _ => None,
+    }
+}
+
+/// The subject a grant is filed under for its grantee, from `AccessGranted`'s payload.
+fn grantee_subject(event: &RecordedEvent) -> Option<String> {
+    let recording = event.payload["recording_id"].as_str()?.to_owned();
+    let grantee: Grantee = serde_json::from_value(event.payload["grantee"].clone()).ok()?;
+    Some(Subject::RecordingGrantee { recording, grantee }.key())
 }
 
 /// The links an event creates: (subject, stream), from the fields of the events that create
@@ -56,6 +113,7 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
                 "consent",
                 field("consent_id"),
             ),
+            link(scope_subject(event), "consent", field("consent_id")),
         ],
         "RecordingCreated" => vec![
             link(
@@ -90,6 +148,7 @@ fn links_of(event: &RecordedEvent) -> Vec<(String, String)> {
                 "grant",
                 field("grant_id"),
             ),
+            link(grantee_subject(event), "grant", field("grant_id")),
         ],
         _ => Vec::new(),
     }

@@ -200,10 +200,37 @@ impl Story {
         course_id: Option<CourseId>,
         expiry: Option<Expiry>,
     ) -> (ClientId, ConsentId) {
-        let (app, tenant) = (&self.app, &self.tenant);
         let form_id = self.publish_form().await;
-        let form_stream = stream(form_id);
         let client_id = self.register_client(practitioner).await;
+        let consent_id = self
+            .consent_of(
+                practitioner,
+                client_id,
+                form_id,
+                ConsentScope::Engagement,
+                terms,
+                course_id,
+                expiry,
+            )
+            .await;
+        (client_id, consent_id)
+    }
+
+    /// `practitioner` asks `client_id` for `terms` over `scope` on the form, and the client
+    /// signs through their link.
+    #[allow(clippy::too_many_arguments)]
+    async fn consent_of(
+        &self,
+        practitioner: &str,
+        client_id: ClientId,
+        form_id: ConsentFormId,
+        scope: ConsentScope,
+        terms: Vec<PurposeTerms>,
+        course_id: Option<CourseId>,
+        expiry: Option<Expiry>,
+    ) -> ConsentId {
+        let (app, tenant) = (&self.app, &self.tenant);
+        let form_stream = stream(form_id);
         let client_stream = stream(client_id);
         let client: Client = app.load(tenant, &client_stream).await.unwrap().state;
         let form: ConsentForm = app.load(tenant, &form_stream).await.unwrap().state;
@@ -216,7 +243,7 @@ impl Story {
             ConsentCommand::RequestConsent {
                 client,
                 practitioner: user(practitioner),
-                scope: ConsentScope::Engagement,
+                scope,
                 course_id,
                 terms,
                 expiry,
@@ -252,7 +279,7 @@ impl Story {
         .unwrap();
         let consent: Consent = app.load(tenant, &consent_stream).await.unwrap().state;
         assert_eq!(consent.status(), Some(ConsentStatus::Given));
-        (client_id, consent_id)
+        consent_id
     }
 
     /// `practitioner` records today's session in audio under the consent and stores it.
@@ -409,6 +436,7 @@ both_backends!(
     a_granted_copy_request_lets_the_client_play_their_own_recordings,
     a_grant_the_withdrawal_did_not_see_is_revoked_afterwards,
     a_case_study_needs_each_clients_consent_and_once_published_outlives_it,
+    a_play_is_decided_from_the_consents_of_its_session_and_the_engagement,
 );
 
 /// A student counsellor's client consents in writing to audio recording for course
@@ -818,7 +846,7 @@ where
     let live: Vec<Vec<(String, String)>> = snapshot(store.clone()).await;
     let rows =
         |table: &str| live[INLINE_TABLES.iter().position(|(t, _)| *t == table).unwrap()].len();
-    assert_eq!(rows("stream_links"), 12, "{live:?}");
+    assert_eq!(rows("stream_links"), 16, "{live:?}");
     assert_eq!(rows("memberships"), 10, "{live:?}");
     // Per tenant: the tenant, a client, a consent form, a consent and a recording; a grant and a
     // course in one each.
@@ -877,6 +905,102 @@ both_backends!(
     |opened| case(opened.0, opened.1);
     rebuilt_inline_projections_match_the_live_tables,
 );
+
+both_backends!(
+    sqlite => (
+        confide_test_support::app_sqlite().await,
+        sqlite_inline_tables,
+        sqlite_access_links_migration,
+    ),
+    postgres => (
+        confide_test_support::app_postgres().await,
+        postgres_inline_tables,
+        postgres_access_links_migration,
+    ),
+    |opened| case(opened.0, opened.1, opened.2);
+    the_access_links_migration_files_what_the_projection_files,
+);
+
+/// Migration 0010 files the consents and grants already in a database under the subjects an
+/// access decision reads, from their states: exactly the links the projection files as they
+/// are created (here forgotten first, as in a database migrated before 0010).
+async fn the_access_links_migration_files_what_the_projection_files<S, F, Fut, M, MFut>(
+    store: S,
+    snapshot: F,
+    migrate: M,
+) where
+    S: EventStore + ReadModels + Clone + 'static,
+    LocalKeyStore<S>: KeyStore,
+    F: Fn(S) -> Fut,
+    Fut: std::future::Future<Output = Vec<Vec<(String, String)>>>,
+    M: Fn(S) -> MFut,
+    MFut: std::future::Future<Output = ()>,
+{
+    a_play_is_decided_from_the_consents_of_its_session_and_the_engagement(story_in(
+        store.clone(),
+        "many-sessions",
+    ))
+    .await;
+    a_credential_submission_grant_expires_after_thirty_days(story_in(
+        store.clone(),
+        "coaching-credentials",
+    ))
+    .await;
+    let live = snapshot(store.clone()).await;
+    let links = &live[INLINE_TABLES
+        .iter()
+        .position(|(t, _)| *t == "stream_links")
+        .unwrap()];
+    let filed = |kind: &str| {
+        links
+            .iter()
+            .filter(|(subject, _)| subject.contains(kind))
+            .count()
+    };
+    // Five consents (four sessions and the engagement), and the credential story's engagement
+    // consent and its grants.
+    assert_eq!(filed(":session:"), 4, "{links:?}");
+    assert_eq!(filed(":engagement"), 2, "{links:?}");
+    assert!(filed(":external_assessor:") >= 1, "{links:?}");
+    migrate(store.clone()).await;
+    assert_eq!(snapshot(store).await, live);
+}
+
+/// Forgets the access links of a SQLite store and applies migration 0010 again.
+async fn sqlite_access_links_migration(store: confide_eventstore::SqliteEventStore) {
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query(ACCESS_LINKS).execute(&mut *tx).await.unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../../readmodels/migrations/sqlite/0010_access_links.sql"
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The same on PostgreSQL (the migration sees past row-level security itself).
+async fn postgres_access_links_migration(store: confide_eventstore::PgEventStore) {
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('confide.all_tenants', 'on', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(ACCESS_LINKS).execute(&mut *tx).await.unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../../readmodels/migrations/postgres/0010_access_links.sql"
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Deletes the links migration 0010 files: consents by session or engagement, grants by
+/// grantee.
+const ACCESS_LINKS: &str = "DELETE FROM stream_links
+     WHERE subject LIKE 'client:%:session:%' OR subject LIKE 'client:%:engagement'
+        OR subject LIKE 'recording:%:%'";
 
 /// Every inline table of a SQLite store, each ordered.
 async fn sqlite_inline_tables(
@@ -1463,4 +1587,81 @@ async fn a_case_study_needs_each_clients_consent_and_once_published_outlives_it(
         matches!(revise, AppError::Domain(DomainError::Conflict { .. })),
         "{revise:?}"
     );
+}
+
+/// A client who has had several sessions, each under its own consent, and an engagement
+/// consent besides: a play of one session's recording is decided from the consents whose
+/// scope includes that session (its own, the engagement's), read as the decision takes them,
+/// and a refusal names those consents and no other session's.
+async fn a_play_is_decided_from_the_consents_of_its_session_and_the_engagement(story: Story) {
+    story
+        .counselling_service(&[
+            ("sam", Role::Practitioner),
+            ("ada", Role::Tutor),
+            ("bob", Role::Tutor),
+            ("cai", Role::Tutor),
+        ])
+        .await;
+    let form = story.publish_form().await;
+    let client = story.register_client("sam").await;
+    let supervision_by = |who: &str| vec![terms(Purpose::Supervision, &[who])];
+    let mut sessions = Vec::new();
+    for day in 0..4 {
+        story.clock.day(day);
+        let on = story.clock.now().date_naive();
+        let consent = story
+            .consent_of(
+                "sam",
+                client,
+                form,
+                ConsentScope::Session { session_on: on },
+                supervision_by("ada"),
+                None,
+                None,
+            )
+            .await;
+        sessions.push(consent);
+    }
+    // Bob is heard only under the engagement's consent.
+    let engagement = story
+        .consent_of(
+            "sam",
+            client,
+            form,
+            ConsentScope::Engagement,
+            supervision_by("bob"),
+            None,
+            None,
+        )
+        .await;
+    story.clock.day(2);
+    let recording = story.record("sam", sessions[2]).await;
+
+    let basis = |event: RecordingEvent| match event {
+        RecordingEvent::PlaybackStarted { basis, .. } => basis.consent_id,
+        other => panic!("refused: {other:?}"),
+    };
+    assert_eq!(
+        basis(story.play("ada", recording, Purpose::Supervision).await),
+        sessions[2]
+    );
+    assert_eq!(
+        basis(story.play("bob", recording, Purpose::Supervision).await),
+        engagement
+    );
+    let refused = story.play("cai", recording, Purpose::Supervision).await;
+    let RecordingEvent::PlaybackRefused { reasons, .. } = refused else {
+        panic!("allowed: {refused:?}");
+    };
+    let mut named: Vec<ConsentId> = reasons
+        .iter()
+        .filter_map(|reason| match reason {
+            DenyReason::ConsentDoesNotCover { consent_id, .. } => Some(*consent_id),
+            _ => None,
+        })
+        .collect();
+    named.sort();
+    let mut expected = vec![sessions[2], engagement];
+    expected.sort();
+    assert_eq!(named, expected, "{reasons:?}");
 }

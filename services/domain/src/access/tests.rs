@@ -402,19 +402,7 @@ fn recording_events(w: &World, tenant: &TenantId) -> Vec<RecordingEvent> {
 
 fn grant_events(w: &World, tenant: &TenantId, viewer: &Viewer) -> Vec<GrantEvent> {
     let Some(spec) = &w.grant else { return vec![] };
-    let grantee = match viewer {
-        Viewer::Member { user_id, .. } => crate::aggregates::grant::Grantee::Member {
-            user_id: user_id.clone(),
-        },
-        Viewer::ExternalAssessor { user_id } => {
-            crate::aggregates::grant::Grantee::ExternalAssessor {
-                user_id: user_id.clone(),
-            }
-        }
-        Viewer::Client { client_id } => crate::aggregates::grant::Grantee::Client {
-            client_id: *client_id,
-        },
-    };
+    let grantee = viewer.grantee();
     let mut events = vec![GrantEvent::AccessGranted {
         grant_id: GrantId::from_uuid(uuid(50)).unwrap(),
         tenant_id: tenant.clone(),
@@ -673,6 +661,40 @@ proptest! {
         prop_assert!(decision.is_allowed(), "{decision:?}");
     }
 
+    /// What lets a decision read only the consents whose scope includes the recording's
+    /// session: the others, in any state and in any place of the list, change nothing, not
+    /// even the reasons of a refusal.
+    #[test]
+    fn consents_about_other_sessions_change_nothing(
+        w in any_world(),
+        lifecycle in prop::sample::select(vec![
+            Lifecycle::Requested, Lifecycle::InForce, Lifecycle::Withdrawn,
+        ]),
+        first in any::<bool>(),
+    ) {
+        let alone = decide_world(&w);
+        let mut with_other = build(&w);
+        let other = other_session_consent(&w, lifecycle);
+        if first {
+            with_other.consents.insert(0, other);
+        } else {
+            with_other.consents.push(other);
+        }
+        prop_assert_eq!(decide(&with_other, w.purpose, w.medium), alone);
+    }
+
+    /// What lets a decision read only the grants naming its viewer: a grant to anyone else
+    /// changes nothing.
+    #[test]
+    fn grants_to_other_viewers_change_nothing(mut w in friendly_world(), other in 0usize..PEOPLE.len()) {
+        w.grant = Some(GrantSpec { purpose: w.purpose, expires_day: 30, revoked: false });
+        let alone = decide_world(&w);
+        let mut with_other = build(&w);
+        let someone_else = Viewer::ExternalAssessor { user_id: user(&format!("{}-not", PEOPLE[other])) };
+        with_other.grants.insert(0, Grant::from_events(&grant_events(&w, &tenant_id(), &someone_else)));
+        prop_assert_eq!(decide(&with_other, w.purpose, w.medium), alone);
+    }
+
     #[test]
     fn an_allow_names_its_basis(w in any_world()) {
         let b = build(&w);
@@ -686,6 +708,38 @@ proptest! {
             }
         }
     }
+}
+
+/// A written consent about the same client and practitioner with the same terms, but for
+/// another session (the recording is of `date(1)`), left at `lifecycle`.
+fn other_session_consent(w: &World, lifecycle: Lifecycle) -> Consent {
+    let mut events = vec![ConsentEvent::ConsentRequested {
+        consent_id: ConsentId::from_uuid(uuid(21)).unwrap(),
+        tenant_id: tenant_id(),
+        client_id: client_id(),
+        practitioner: user("sam"),
+        scope: ConsentScope::Session {
+            session_on: date(2),
+        },
+        course_id: None,
+        terms: terms_of(w),
+        expiry: None,
+        form: form_ref(1),
+        renews: None,
+        by: by("sam"),
+        at: t(0, 9),
+    }];
+    if lifecycle != Lifecycle::Requested {
+        events.push(consent_given());
+    }
+    if lifecycle == Lifecycle::Withdrawn {
+        events.push(ConsentEvent::ConsentWithdrawn {
+            deletion_requested: false,
+            by: Actor::client(client_id()),
+            at: t(1, 12),
+        });
+    }
+    Consent::from_events(&events)
 }
 
 fn is_self_play_refused(w: &World) -> bool {

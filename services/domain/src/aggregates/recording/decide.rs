@@ -205,7 +205,7 @@ impl Recording {
         {
             return Err(not_found("recording"));
         }
-        let viewer = Self::viewer_of(ctx)?;
+        let viewer = Viewer::of(ctx)?;
         let decision = decide_access(&AccessRequest {
             tenant_id: ctx.tenant_id(),
             viewer: &viewer,
@@ -218,25 +218,6 @@ impl Recording {
             policy: ctx.policy()?,
         });
         Ok((viewer, decision))
-    }
-
-    /// The viewer the acting user or client is, as the tenant's log knows them.
-    fn viewer_of(ctx: &Ctx<'_>) -> Result<Viewer, DomainError> {
-        match ctx.actor() {
-            Actor::User { user_id } => Ok(match ctx.tenant().and_then(|t| t.roles_of(user_id)) {
-                Some(roles) => Viewer::Member {
-                    user_id: user_id.clone(),
-                    roles: roles.clone(),
-                },
-                None => Viewer::ExternalAssessor {
-                    user_id: user_id.clone(),
-                },
-            }),
-            Actor::ClientLink { client_id } => Ok(Viewer::Client {
-                client_id: *client_id,
-            }),
-            Actor::System { .. } => Err(DomainError::forbidden("the system never plays media")),
-        }
     }
 
     /// Decides `command` in the current state: the body of [`Aggregate::decide`] for a
@@ -422,7 +403,7 @@ impl Recording {
                         "the comment is past the end of the recording",
                     ));
                 }
-                let viewer = Self::viewer_of(ctx)?;
+                let viewer = Viewer::of(ctx)?;
                 let medium = self.core.as_ref().map_or(Medium::Audio, |c| c.medium);
                 let decision = decide_access(&AccessRequest {
                     tenant_id: ctx.tenant_id(),
