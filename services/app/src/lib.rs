@@ -65,7 +65,8 @@ pub use recordings::{Playback, RecordingView};
 pub use streams::{StreamKey, stream, tenant_stream};
 pub use tenancy::PublishedForm;
 pub use wiring::{
-    Database, Media, Migrations, OpenError, S3Bucket, Wiring, checkpoint_key, migrate, schema_ready,
+    Database, Media, Migrations, OpenError, S3Bucket, Wiring, checkpoint_key, migrate,
+    migrate_database, schema_ready,
 };
 
 /// The source of "now" for decisions, so tests can fix it.
