@@ -528,9 +528,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// with nothing after it is a malformed credential, not the absence of one.
 pub(crate) fn bearer_token(authorization: &str) -> Result<&str, AuthError> {
     let authorization = authorization.trim_matches(' ');
-    let (scheme, token) = authorization
-        .split_once(' ')
-        .unwrap_or((authorization, ""));
+    let (scheme, token) = authorization.split_once(' ').unwrap_or((authorization, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::Scheme);
     }

@@ -142,7 +142,8 @@ pub async fn migrate_database(database: Database) -> Result<(), OpenError> {
 /// The SQLite store at `path` (its directory created) with the read models registered.
 async fn open_sqlite(path: &std::path::Path) -> Result<SqliteEventStore, OpenError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(failed(format!("creating {}", parent.display())))?;
+        std::fs::create_dir_all(parent)
+            .map_err(failed(format!("creating {}", parent.display())))?;
     }
     Ok(SqliteEventStore::open(path)
         .await

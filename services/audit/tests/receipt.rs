@@ -163,7 +163,11 @@ fn widening_or_narrowing_any_checked_list_names_it() {
             Some(other) => other.clone(),
         };
         widened.push(extra);
-        assert_eq!(named_claim(&refusal(&wider, &verified)), leaf, "{leaf} widened");
+        assert_eq!(
+            named_claim(&refusal(&wider, &verified)),
+            leaf,
+            "{leaf} widened"
+        );
         if !items.is_empty() {
             let mut narrower = case.receipt.clone();
             narrower
@@ -204,10 +208,16 @@ fn the_issues_widened_terms_fail() {
     );
     let mut later = case.receipt.clone();
     later["confide"]["expiresAt"] = json!("2037-06-30T00:00:00Z");
-    assert_eq!(named_claim(&refusal(&later, &verified)), "/confide/expiresAt");
+    assert_eq!(
+        named_claim(&refusal(&later, &verified)),
+        "/confide/expiresAt"
+    );
     let mut never = case.receipt.clone();
     never["confide"]["expiresAt"] = Value::Null;
-    assert_eq!(named_claim(&refusal(&never, &verified)), "/confide/expiresAt");
+    assert_eq!(
+        named_claim(&refusal(&never, &verified)),
+        "/confide/expiresAt"
+    );
     let mut termination = case.receipt.clone();
     termination["services"][0]["purposes"][0]["termination"] =
         json!("does not expire by itself; may be withdrawn at any time");

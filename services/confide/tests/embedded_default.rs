@@ -309,13 +309,23 @@ fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
             "token.key",
             "CONFIDE_TOKEN_KEY_FILE",
         ),
-        (&["audit", "key"][..], "signing.key", "CONFIDE_SIGNING_KEY_FILE"),
         (
-            &["tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin"][..],
+            &["audit", "key"][..],
+            "signing.key",
+            "CONFIDE_SIGNING_KEY_FILE",
+        ),
+        (
+            &[
+                "tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin",
+            ][..],
             "master.key",
             "CONFIDE_MASTER_KEY_FILE",
         ),
-        (&["checkpoint", "--tenant", "clinic"][..], "master.key", "CONFIDE_MASTER_KEY_FILE"),
+        (
+            &["checkpoint", "--tenant", "clinic"][..],
+            "master.key",
+            "CONFIDE_MASTER_KEY_FILE",
+        ),
     ] {
         let (ok, stdout, stderr) = command_in(&data_dir, arguments);
         assert!(!ok, "{arguments:?} succeeded: {stdout}");
@@ -326,7 +336,10 @@ fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
             "--config".to_owned(),
             variable.to_owned(),
         ] {
-            assert!(stderr.contains(&needed), "{arguments:?}: {needed} in {stderr}");
+            assert!(
+                stderr.contains(&needed),
+                "{arguments:?}: {needed} in {stderr}"
+            );
         }
         assert_eq!(files_in(&data_dir), Vec::<String>::new(), "{arguments:?}");
     }
@@ -334,7 +347,9 @@ fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
     let (ok, _, stderr) = command_in(&data_dir, &["migrate"]);
     assert!(ok, "{stderr}");
     assert!(
-        !files_in(&data_dir).iter().any(|name| name.ends_with(".key")),
+        !files_in(&data_dir)
+            .iter()
+            .any(|name| name.ends_with(".key")),
         "{:?}",
         files_in(&data_dir)
     );
@@ -363,7 +378,9 @@ fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
 
     let (ok, _, stderr) = command_in(
         &data_dir,
-        &["tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin"],
+        &[
+            "tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin",
+        ],
     );
     assert!(ok, "{stderr}");
     let (ok, token, stderr) = command_in(

@@ -248,7 +248,6 @@ fn exports_one_requests_spans_with_their_parentage_and_no_personal_data() {
     let data_dir = std::env::temp_dir().join(format!("confide-otlp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
 
-
     let mut server = confide(&data_dir)
         .arg("serve")
         .env("CONFIDE_LISTEN", "127.0.0.1:0")

@@ -344,8 +344,7 @@ async fn a_megabyte_of_headers_is_answered_with_431() {
         }
     }
     // Spread over many headers, the same.
-    let mut request =
-        "GET /health HTTP/1.1\r\nHost: confide\r\nConnection: close\r\n".to_owned();
+    let mut request = "GET /health HTTP/1.1\r\nHost: confide\r\nConnection: close\r\n".to_owned();
     for n in 0..150 {
         request += &format!("X-Padding-{n}: {}\r\n", "b".repeat(7_000));
     }

@@ -112,7 +112,10 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     // expiry added to the human-readable members verified).
     for (member, value) in [
         ("/services/0/purposes/0/thirdPartyName", json!("ada, eve")),
-        ("/services/0/purposes/0/piiCategory", json!(["audio", "video"])),
+        (
+            "/services/0/purposes/0/piiCategory",
+            json!(["audio", "video"]),
+        ),
         ("/confide/expiresAt", json!("2037-06-30T00:00:00Z")),
     ] {
         let mut tampered = receipt.clone();
@@ -249,7 +252,10 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
     let other_verified =
         verify_receipt_proof(&other_proof, std::slice::from_ref(&verifier)).unwrap();
     check_receipt_claims(other_receipt, &other_verified).unwrap();
-    assert_eq!(other_receipt["confide"]["expiresAt"], serde_json::Value::Null);
+    assert_eq!(
+        other_receipt["confide"]["expiresAt"],
+        serde_json::Value::Null
+    );
     assert_eq!(
         other_receipt["services"][0]["purposes"][0]["termination"],
         "does not expire by itself; may be withdrawn at any time"

@@ -273,7 +273,10 @@ fn expected_receipt(verified: &VerifiedReceipt) -> Expected {
         let names = audience_names(&terms["audience"]);
         Object(vec![
             ("purpose", Logged(required(&terms["purpose"], "purpose"))),
-            ("purposeCategory", Logged(dpv(terms).map(|iri| json!([iri])))),
+            (
+                "purposeCategory",
+                Logged(dpv(terms).map(|iri| json!([iri]))),
+            ),
             ("consentType", Expected::fixed(json!("EXPLICIT"))),
             ("piiCategory", Logged(required(&terms["media"], "media"))),
             ("primaryPurpose", Expected::fixed(json!(false))),
@@ -360,7 +363,10 @@ fn expected_receipt(verified: &VerifiedReceipt) -> Expected {
                 ("contact", Unproven),
                 (
                     "address",
-                    Object(vec![("streetAddress", Unproven), ("addressCountry", Unproven)]),
+                    Object(vec![
+                        ("streetAddress", Unproven),
+                        ("addressCountry", Unproven),
+                    ]),
                 ),
                 ("email", Unproven),
                 ("phone", Unproven),
@@ -386,7 +392,10 @@ fn expected_receipt(verified: &VerifiedReceipt) -> Expected {
                     "consentId",
                     Logged(required(&requested["consent_id"], "consent")),
                 ),
-                ("consentVersion", Expected::fixed(json!(given.stream_version))),
+                (
+                    "consentVersion",
+                    Expected::fixed(json!(given.stream_version)),
+                ),
                 (
                     "consentForm",
                     Object(vec![
@@ -408,10 +417,7 @@ fn expected_receipt(verified: &VerifiedReceipt) -> Expected {
                 ("courseId", Expected::fixed(requested["course_id"].clone())),
                 ("expiry", Expected::fixed(expiry.clone())),
                 ("expiresAt", Logged(expires_at(expiry))),
-                (
-                    "signedAt",
-                    Logged(signed_at.map(|at| json!(at.to_seconds))),
-                ),
+                ("signedAt", Logged(signed_at.map(|at| json!(at.to_seconds)))),
                 ("purposes", confide_purposes),
                 (
                     "event",
@@ -430,7 +436,9 @@ fn expected_receipt(verified: &VerifiedReceipt) -> Expected {
 fn dpv(terms: &Value) -> Result<&'static str, String> {
     let purpose = terms["purpose"].as_str().unwrap_or_default();
     dpv_purpose(purpose).ok_or_else(|| {
-        format!("{purpose:?} is a purpose this checker does not know (is it older than the receipt?)")
+        format!(
+            "{purpose:?} is a purpose this checker does not know (is it older than the receipt?)"
+        )
     })
 }
 
