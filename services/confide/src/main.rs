@@ -205,7 +205,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
         Command::Audit(command) => audit(command, settings).await,
         Command::Checkpoint { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let checkpoint = server::open_app(&settings)
+            let checkpoint = server::open_app(&settings, Missing::Refuse)
                 .await?
                 .sign_checkpoint(&tenant)
                 .await?;
