@@ -92,6 +92,19 @@ pub struct Claims {
     pub client_id: Option<String>,
 }
 
+/// The claims a verified token is read for. Its `iss`, `aud`, `exp` and `nbf` are checked by
+/// the validation before; `aud` may be one string or an array of them (RFC 7519 section
+/// 4.1.3), and the token is for Confide when it holds Confide's audience.
+#[derive(Deserialize)]
+struct Presented {
+    sub: String,
+    tenant: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
 /// A ticket as signed: the server's issuer, the kind's audience and scope, and what the
 /// ticket grants (which carries its own `iat` and `exp`).
 #[derive(Serialize, Deserialize)]
@@ -108,6 +121,10 @@ struct TicketClaims<T> {
 pub enum AuthError {
     #[error("no bearer token")]
     Missing,
+    #[error("the Authorization header must be `Bearer <token>`")]
+    Scheme,
+    #[error("the Authorization header names the Bearer scheme but carries no token")]
+    EmptyBearer,
     #[error("the token is malformed")]
     Malformed,
     #[error("the token's algorithm is not accepted")]
@@ -506,6 +523,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The token an `Authorization` header value carries: `Bearer`, in any case, then the
+/// token after one or more spaces (RFC 6750 section 2.1, RFC 9110 section 11.1). `Bearer`
+/// with nothing after it is a malformed credential, not the absence of one.
+pub(crate) fn bearer_token(authorization: &str) -> Result<&str, AuthError> {
+    let authorization = authorization.trim_matches(' ');
+    let (scheme, token) = authorization.split_once(' ').unwrap_or((authorization, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Scheme);
+    }
+    match token.trim_start_matches(' ') {
+        "" => Err(AuthError::EmptyBearer),
+        token => Ok(token),
+    }
+}
+
 /// Checks tokens and signs the server's own.
 pub struct Authenticator {
     issuer: String,
@@ -607,7 +639,7 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway;
-        let claims = jsonwebtoken::decode::<Claims>(token, &verifier.key, &validation)
+        let claims = jsonwebtoken::decode::<Presented>(token, &verifier.key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
         let tenant = TenantId::parse(&claims.tenant).map_err(|_| AuthError::Subject)?;
@@ -727,8 +759,9 @@ impl Authenticator {
         })
     }
 
-    /// Signs `claims` with the local key, as they are.
-    pub fn sign_claims(&self, claims: &Claims) -> Result<String, AuthError> {
+    /// Signs `claims` (a [`Claims`], or any other set of claims a test needs) with the local
+    /// key, as they are.
+    pub fn sign_claims<C: Serialize>(&self, claims: &C) -> Result<String, AuthError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.local.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.local.encoding)

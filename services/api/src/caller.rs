@@ -9,11 +9,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use confide_app::{App, Caller};
 
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::{AuthError, Authenticator, bearer_token};
 use crate::error::{ApiError, Code, Result};
 use crate::telemetry::record_tenant;
 
-/// The caller a bearer token proves, if the request carries one.
+/// The caller a bearer token proves, if the request carries an `Authorization` header. A
+/// header without a usable bearer token (another scheme, `Bearer` alone) is refused, never
+/// taken for an anonymous request.
 pub(crate) async fn from_headers(
     auth: &Authenticator,
     headers: &HeaderMap,
@@ -21,11 +23,10 @@ pub(crate) async fn from_headers(
     let authorization = headers.get(header::AUTHORIZATION)?;
     let token = authorization
         .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AuthError::Malformed);
+        .map_err(|_| AuthError::Malformed)
+        .and_then(bearer_token);
     let verified = match token {
-        Ok(token) => auth.verify(token.trim()).await,
+        Ok(token) => auth.verify(token).await,
         Err(error) => Err(error),
     };
     if let Ok(caller) = &verified {

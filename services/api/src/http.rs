@@ -11,8 +11,10 @@
 //!   development mode is on.
 //! - A body that is not JSON, not an object, or has no `query` is 400; batching (a JSON
 //!   array) is refused; the body size is limited (413 past it).
-//! - A bearer token that fails verification is 401 with `WWW-Authenticate`; no token at all
-//!   reaches the resolvers as an anonymous caller, which they refuse with `UNAUTHENTICATED`.
+//! - A bearer token that fails verification, and an `Authorization` header without one
+//!   (`Bearer` alone, another scheme), is 401 with `WWW-Authenticate`; no `Authorization`
+//!   header at all reaches the resolvers as an anonymous caller, which they refuse with
+//!   `UNAUTHENTICATED`.
 
 use std::sync::Arc;
 
@@ -205,6 +207,22 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         selected,
         Some(OperationType::Mutation | OperationType::Subscription)
     )
+}
+
+/// The response as JSON text; `without_data` for a request error (the document did not parse
+/// or validate, so execution never began) under `application/graphql-response+json`, which
+/// then has no `data` entry at all (GraphQL-over-HTTP; GraphQL, "Response" section: `data`
+/// is present only if execution began). Under `application/json` such a response keeps its
+/// `"data": null`, as clients of that media type have long expected.
+fn encode(
+    response: &async_graphql::Response,
+    without_data: bool,
+) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(response)?;
+    if without_data && let Some(members) = value.as_object_mut() {
+        members.remove("data");
+    }
+    serde_json::to_string(&value)
 }
 
 /// `GET` and `POST /graphql`.

@@ -13,6 +13,8 @@
 //! - `http`: the GraphQL-over-HTTP handler (negotiation, status codes, limits).
 //! - `routes`: `PUT /v1/recordings/{id}/media`, `GET /v1/media/{ticket}`,
 //!   `GET /v1/audit/exports/{ticket}`, and the probes `/health` and `/ready`.
+//! - `serving`: the connections, with hyper's limits set ([`serve`]), and the 431 answer to
+//!   a request head over [`MAX_HEADER_BYTES`].
 //!
 //! Nothing below this crate knows HTTP or GraphQL.
 
@@ -22,6 +24,7 @@ mod error;
 pub mod graphql;
 mod http;
 mod routes;
+mod serving;
 mod state;
 mod telemetry;
 pub mod tickets;
@@ -34,6 +37,7 @@ use axum::routing::{get, put};
 
 pub use graphql::{ConfideSchema, sdl};
 pub use http::MAX_BODY_BYTES;
+pub use serving::{MAX_HEADER_BYTES, READ_BUFFER_BYTES, serve};
 pub use state::ApiState;
 /// The request middleware of every route the server has.
 pub use telemetry::observe;
@@ -55,14 +59,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(streamed)
 }
 
-/// The whole service as the binary serves it: [`router`], the probes (`/health`, `/ready`),
-/// every route in a traced, counted and timed request span ([`observe`]).
+/// The whole service as the binary serves it ([`serve`]): [`router`], the probes
+/// (`/health`, `/ready`), every route in a traced, counted and timed request span
+/// ([`observe`]), and a request head over [`MAX_HEADER_BYTES`] answered with 431.
 pub fn service(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/health", get(routes::probes::health))
         .route("/ready", get(routes::probes::ready))
         .with_state(state.clone())
         .merge(router(state))
+        .layer(axum::middleware::from_fn(serving::limit_header_size))
         .layer(axum::middleware::from_fn(observe))
 }
 

@@ -82,7 +82,7 @@ pub use streams::{StreamKey, stream, tenant_stream};
 pub use tenancy::PublishedForm;
 pub use wiring::{
     DATABASE_WAIT, Database, Media, Migrations, OpenError, S3Bucket, Wiring, checkpoint_key,
-    migrate, schema_ready,
+    migrate, migrate_database, schema_ready,
 };
 
 /// The source of "now" for decisions, so tests can fix it.

@@ -6,13 +6,21 @@
 //! `confide_audit::receipt::verify_receipt_proof` and `check_receipt_claims` and the
 //! operator's checkpoint key.
 //!
+//! Every member but the texts listed under `confide.unproven` is derived from the consent's
+//! `ConsentRequested` and `ConsentGiven` events, and `check_receipt_claims` derives each
+//! again from the proven envelopes, on its own, and compares; what is built here is built
+//! from the domain's types, so the two derivations check each other (the API's receipt
+//! tests verify every receipt the server issues).
+//!
 //! The receipt describes the consent as it was given: the consent stream folded up to its
 //! `ConsentGiven` event, so a later partial withdrawal does not rewrite what was agreed. It
 //! names the client only by their pseudonymous id; the typed name (sealed in the evidence)
 //! and the client's details never enter it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use confide_audit::receipt::{CONSENT_GIVEN, ProvenEvent, ReceiptProof};
+use confide_audit::receipt::{
+    CONSENT_GIVEN, KANTARA_CR_VERSION, ProvenEvent, ReceiptProof, UNPROVEN_MEMBERS,
+};
 use confide_domain::aggregates::consent::{
     Consent, ConsentCore, Evidence, Expiry, ExpiryTrigger, PurposeState,
 };
@@ -24,9 +32,6 @@ use confide_eventstore::{RecordedEvent, StoreError, StreamId, TenantId};
 use serde_json::{Value, json};
 
 use crate::{App, AppError, Caller, stream};
-
-/// The version string of the Kantara Consent Receipt Specification the receipt follows.
-const KANTARA_CR_VERSION: &str = "KI-CR-v1.1.0";
 
 /// How many events of a consent stream one read returns.
 const PAGE: usize = 500;
@@ -298,6 +303,9 @@ impl Facts<'_> {
                     "sequence": self.given.sequence,
                     "stream": self.given.stream_id.as_str(),
                 },
+                // The members no logged event states (the controller's details, the form's
+                // title), so that a reader sees which they cannot rely on.
+                "unproven": UNPROVEN_MEMBERS,
             },
         })
     }
@@ -331,4 +339,21 @@ fn termination(expiry: Option<Expiry>) -> String {
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use confide_domain::Purpose;
+
+    /// The checker derives each purpose's DPV category from its own table; it must be ours.
+    #[test]
+    fn the_checker_knows_every_purposes_dpv_category() {
+        for purpose in Purpose::ALL {
+            assert_eq!(
+                confide_audit::receipt::dpv_purpose(purpose.as_str()),
+                Some(purpose.dpv_iri()),
+                "{purpose}"
+            );
+        }
+    }
 }

@@ -44,6 +44,12 @@ impl App {
         Ok(())
     }
 
+    /// Whether `tenant` has been created: for the platform operator's commands, which act
+    /// on a tenant by its id (a development token is minted only for one that exists).
+    pub async fn tenant_exists(&self, tenant: &TenantId) -> Result<bool, AppError> {
+        Ok(self.organisation(tenant).await?.id().is_some())
+    }
+
     /// The caller's organisation, its policy and members: shown to its members.
     pub async fn tenant(&self, caller: &Caller) -> Result<Tenant, AppError> {
         let organisation = self.organisation(&caller.tenant).await?;

@@ -110,24 +110,14 @@ impl App {
         let blobs = blob_store(wiring.media).await?;
         Ok(match wiring.database {
             Database::Sqlite(path) => {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(failed(format!("creating {}", parent.display())))?;
-                }
-                let store = SqliteEventStore::open(&path)
-                    .await
-                    .map_err(failed(format!("opening {}", path.display())))?
-                    .with_read_models();
+                let store = open_sqlite(&path).await?;
                 migrate(&store)
                     .await
                     .map_err(failed("migrating the SQLite database"))?;
                 assemble(store, master, blobs, signer)
             }
             Database::Postgres(url) => {
-                let store = PgEventStore::connect_with(&url, postgres_pool())
-                    .await
-                    .map_err(failed("connecting to PostgreSQL"))?
-                    .with_read_models();
+                let store = connect_postgres(&url).await?;
                 migrate(&store)
                     .await
                     .map_err(failed("migrating the PostgreSQL database"))?;
@@ -154,6 +144,40 @@ fn postgres_pool() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
         .acquire_timeout(DATABASE_WAIT)
+}
+
+/// Opens the database and applies its pending migrations ([`migrate`]) without assembling
+/// the application, so without any key: `confide migrate`, which may run where the
+/// service's keys are not (a schema owner's job), and never creates one.
+pub async fn migrate_database(database: Database) -> Result<(), OpenError> {
+    match database {
+        Database::Sqlite(path) => migrate(&open_sqlite(&path).await?)
+            .await
+            .map_err(failed("migrating the SQLite database")),
+        Database::Postgres(url) => migrate(&connect_postgres(&url).await?)
+            .await
+            .map_err(failed("migrating the PostgreSQL database")),
+    }
+}
+
+/// The SQLite store at `path` (its directory created) with the read models registered.
+async fn open_sqlite(path: &std::path::Path) -> Result<SqliteEventStore, OpenError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(failed(format!("creating {}", parent.display())))?;
+    }
+    Ok(SqliteEventStore::open(path)
+        .await
+        .map_err(failed(format!("opening {}", path.display())))?
+        .with_read_models())
+}
+
+/// The PostgreSQL store at `url` with the read models registered.
+async fn connect_postgres(url: &str) -> Result<PgEventStore, OpenError> {
+    Ok(PgEventStore::connect_with(url, postgres_pool())
+        .await
+        .map_err(failed("connecting to PostgreSQL"))?
+        .with_read_models())
 }
 
 /// The application over one database (the log, its read models and the key store) on the

@@ -27,6 +27,10 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError, NoteVerifier};
 use crate::envelope::Envelope;
 use crate::merkle::{self, Hash, ProofError};
 
+mod claims;
+
+pub use claims::{KANTARA_CR_VERSION, UNPROVEN_MEMBERS, dpv_purpose};
+
 /// The event type that ends the events a consent receipt proves.
 pub const CONSENT_GIVEN: &str = "ConsentGiven";
 
@@ -162,15 +166,38 @@ pub enum ReceiptError {
         /// The version the envelope should have.
         expected_version: u64,
     },
-    /// The receipt says something the logged events do not.
+    /// The receipt says something the logged events do not: more, less or other.
     #[error("the receipt's {claim} is {receipt} but the logged events say {logged}")]
     ClaimMismatch {
-        /// The receipt member, as a path.
+        /// The receipt member, as a JSON pointer.
         claim: String,
         /// What the receipt says (JSON).
         receipt: String,
-        /// What the events say (JSON).
+        /// What the events say (JSON, or a description).
         logged: String,
+    },
+    /// A member of the receipt format is missing from the receipt.
+    #[error("the receipt has no {claim}; the logged events say {logged}")]
+    MissingClaim {
+        /// The member, as a JSON pointer.
+        claim: String,
+        /// What the events say it is.
+        logged: String,
+    },
+    /// The receipt has a member its format does not have: nothing proves it.
+    #[error("the receipt's {member} is not a member of the receipt format, so nothing proves it")]
+    UnknownMember {
+        /// The member, as a JSON pointer.
+        member: String,
+    },
+    /// The logged events do not say what a member must be (for a purpose or an expiry this
+    /// checker does not know, or an event without the field).
+    #[error("the logged events cannot prove the receipt's {claim}: {reason}")]
+    UnprovableClaim {
+        /// The member, as a JSON pointer.
+        claim: String,
+        /// Why.
+        reason: String,
     },
     /// The envelope's sequence is not the one the proof is for.
     #[error("the envelope is event {envelope} but the proof is for event {proof}")]
@@ -288,101 +315,18 @@ pub fn verify_receipt_proof(
 }
 
 /// Checks that `receipt` (the Kantara CR v1.1 receipt Confide issues, `schema/consent-receipt.md`
-/// section 1) says what the verified events say: the receipt's id is the `ConsentGiven`
-/// event's; the tenant, consent and client are the request's; the consent form (id, version,
-/// SHA-256 of its text) and the jurisdiction are the evidence's; and the purposes, each with
-/// its named users and roles, media and derivatives, are exactly the terms requested.
+/// section 1) says exactly what the verified events say, member by member: every member is
+/// either derived from the `ConsentRequested` and `ConsentGiven` envelopes (or fixed by the
+/// format) and must equal what they say, or is one of [`UNPROVEN_MEMBERS`] (texts no event
+/// states, listed in the receipt under `confide.unproven`), which must be text. A member the
+/// format does not have ([`ReceiptError::UnknownMember`]), a member left out
+/// ([`ReceiptError::MissingClaim`]) and a member saying more, less or other than the events
+/// ([`ReceiptError::ClaimMismatch`]) are each named by their JSON pointer.
 pub fn check_receipt_claims(
     receipt: &Value,
     verified: &VerifiedReceipt,
 ) -> Result<(), ReceiptError> {
-    let requested = &verified.requested().payload;
-    let given = verified.given();
-    let form = &given.payload["evidence"]["form"];
-    let claims: [(&str, &Value, Value); 9] = [
-        (
-            "/consentReceiptID",
-            &receipt["consentReceiptID"],
-            Value::from(given.event_id.as_str()),
-        ),
-        (
-            "/confide/tenantId",
-            &receipt["confide"]["tenantId"],
-            Value::from(given.tenant_id.as_str()),
-        ),
-        (
-            "/confide/consentId",
-            &receipt["confide"]["consentId"],
-            requested["consent_id"].clone(),
-        ),
-        (
-            "/piiPrincipalId",
-            &receipt["piiPrincipalId"],
-            requested["client_id"].clone(),
-        ),
-        (
-            "/confide/consentForm/id",
-            &receipt["confide"]["consentForm"]["id"],
-            form["consent_form_id"].clone(),
-        ),
-        (
-            "/confide/consentForm/version",
-            &receipt["confide"]["consentForm"]["version"],
-            form["version"].clone(),
-        ),
-        (
-            "/confide/consentForm/textSha256",
-            &receipt["confide"]["consentForm"]["textSha256"],
-            form["text_sha256"].clone(),
-        ),
-        (
-            "/jurisdiction",
-            &receipt["jurisdiction"],
-            given.payload["evidence"]["jurisdiction"].clone(),
-        ),
-        (
-            "/confide/purposes",
-            &receipt["confide"]["purposes"],
-            terms(&requested["terms"]),
-        ),
-    ];
-    for (claim, said, logged) in claims {
-        let said = if claim == "/confide/purposes" {
-            terms(said)
-        } else {
-            said.clone()
-        };
-        if said.is_null() || said != logged {
-            return Err(ReceiptError::ClaimMismatch {
-                claim: claim.to_owned(),
-                receipt: said.to_string(),
-                logged: logged.to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// A list of purposes with their terms, in the members both the receipt and the request
-/// carry, ordered by purpose: `null` if it is not a list.
-fn terms(list: &Value) -> Value {
-    let Some(items) = list.as_array() else {
-        return Value::Null;
-    };
-    let mut terms: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            serde_json::json!({
-                "purpose": item["purpose"],
-                "users": item["audience"]["users"],
-                "roles": item["audience"]["roles"],
-                "media": item["media"],
-                "derivatives": item["derivatives"],
-            })
-        })
-        .collect();
-    terms.sort_by(|a, b| a["purpose"].to_string().cmp(&b["purpose"].to_string()));
-    Value::Array(terms)
+    claims::check(receipt, verified)
 }
 
 /// The checkpoint in `note` and the keys of `trusted` that signed it. Every trusted key's
@@ -524,6 +468,9 @@ mod tests {
                 "type": event_type,
                 "client_id": "c-17",
                 "consent_id": "6f1c",
+                "scope": { "kind": "engagement" },
+                "course_id": null,
+                "expiry": null,
                 "form": { "consent_form_id": "f-1", "text_sha256": "ab12", "version": 3 },
                 "terms": [
                     { "purpose": "supervision", "audience": { "users": ["ada"], "roles": [] },
@@ -537,6 +484,9 @@ mod tests {
                 "evidence": {
                     "form": { "consent_form_id": "f-1", "text_sha256": "ab12", "version": 3 },
                     "jurisdiction": "uk_gdpr",
+                    "collected_by": "client_link_signature",
+                    "language": "en-GB",
+                    "signed_at": "2026-11-23T10:00:00.5Z",
                 },
             }),
             _ => json!({ "type": event_type }),
@@ -623,24 +573,61 @@ mod tests {
         (proof_signed_by(&signer), vec![signer.verifier()])
     }
 
-    /// The receipt Confide would issue for the fixture's consent.
-    fn receipt() -> Value {
+    /// The receipt Confide would issue for the fixture's consent, checked by `trusted`.
+    fn receipt(trusted: &[NoteVerifier]) -> Value {
+        let termination = "does not expire by itself; may be withdrawn at any time";
+        let training = "https://w3id.org/dpv#ProfessionalTraining";
         json!({
-            "consentReceiptID": "0190d6c5-0000-7000-8000-000000000004",
+            "version": "KI-CR-v1.1.0",
             "jurisdiction": "uk_gdpr",
+            "consentTimestamp": 1_795_428_000,
+            "collectionMethod": "client_link_signature",
+            "consentReceiptID": "0190d6c5-0000-7000-8000-000000000004",
+            "publicKey": trusted[0].to_string(),
+            "language": "en-GB",
             "piiPrincipalId": "c-17",
+            "piiControllers": [{
+                "piiController": "Clinic", "onBehalf": false, "contact": "Clinic",
+                "address": { "streetAddress": "", "addressCountry": "" },
+                "email": "", "phone": "", "piiControllerUrl": "",
+            }],
+            "policyUrl": "urn:confide:consent-form:f-1:3",
+            "services": [{ "service": "Recording consent", "purposes": [
+                { "purpose": "supervision", "purposeCategory": [training],
+                  "consentType": "EXPLICIT", "piiCategory": ["audio"], "primaryPurpose": false,
+                  "termination": termination, "thirdPartyDisclosure": true,
+                  "thirdPartyName": "ada" },
+                { "purpose": "course_assessment", "purposeCategory": [training],
+                  "consentType": "EXPLICIT", "piiCategory": ["audio"], "primaryPurpose": false,
+                  "termination": termination, "thirdPartyDisclosure": true,
+                  "thirdPartyName": "bob, cy" },
+            ]}],
+            "sensitive": true,
+            "spiCat": ["health"],
             "confide": {
                 "tenantId": TENANT,
                 "consentId": "6f1c",
+                "consentVersion": 2,
                 "consentForm": { "id": "f-1", "version": 3, "textSha256": "ab12" },
+                "scope": { "kind": "engagement" },
+                "courseId": null,
+                "expiry": null,
+                "expiresAt": null,
+                "signedAt": "2026-11-23T10:00:00Z",
                 "purposes": [
-                    { "purpose": "course_assessment", "dpvPurpose": "dpv:x",
+                    { "purpose": "course_assessment", "dpvPurpose": training,
                       "audience": { "users": ["bob", "cy"], "roles": [] },
                       "media": ["audio"], "derivatives": ["transcript"] },
-                    { "purpose": "supervision", "dpvPurpose": "dpv:y",
+                    { "purpose": "supervision", "dpvPurpose": training,
                       "audience": { "users": ["ada"], "roles": [] },
                       "media": ["audio"], "derivatives": [] },
                 ],
+                "event": {
+                    "eventId": "0190d6c5-0000-7000-8000-000000000004",
+                    "sequence": 4,
+                    "stream": CONSENT_STREAM,
+                },
+                "unproven": UNPROVEN_MEMBERS,
             },
         })
     }
@@ -659,41 +646,73 @@ mod tests {
             verified.leaf_hashes[1],
             merkle::leaf_hash(proof.events[1].envelope.as_bytes())
         );
-        check_receipt_claims(&receipt(), &verified).unwrap();
+        check_receipt_claims(&receipt(&trusted), &verified).unwrap();
     }
 
     #[test]
     fn a_receipt_that_says_more_or_other_than_the_log_fails() {
         let (proof, trusted) = fixture();
         let verified = verify_receipt_proof(&proof, &trusted).unwrap();
-        let claim_of = |receipt: &Value| match check_receipt_claims(receipt, &verified) {
-            Err(ReceiptError::ClaimMismatch { claim, .. }) => claim,
+        let receipt = || receipt(&trusted);
+        let refusal = |receipt: &Value| check_receipt_claims(receipt, &verified).unwrap_err();
+        let claim_of = |receipt: &Value| match refusal(receipt) {
+            ReceiptError::ClaimMismatch { claim, .. } => claim,
             other => panic!("{other:?}"),
         };
         let mut wider = receipt();
         wider["confide"]["purposes"][1]["audience"]["users"] = json!(["ada", "eve"]);
-        assert_eq!(claim_of(&wider), "/confide/purposes");
+        assert_eq!(claim_of(&wider), "/confide/purposes/1/audience/users");
+        let mut listener = receipt();
+        listener["services"][0]["purposes"][1]["thirdPartyName"] = json!("bob, cy, eve");
+        assert_eq!(claim_of(&listener), "/services/0/purposes/1/thirdPartyName");
         let mut more = receipt();
         more["confide"]["purposes"].as_array_mut().unwrap().push(
             json!({ "purpose": "research", "audience": { "users": [], "roles": [] },
                           "media": ["audio"], "derivatives": [] }),
         );
-        assert_eq!(claim_of(&more), "/confide/purposes");
+        assert_eq!(claim_of(&more), "/confide/purposes/2/purpose");
+        let mut fewer = receipt();
+        fewer["confide"]["purposes"].as_array_mut().unwrap().pop();
+        assert_eq!(claim_of(&fewer), "/confide/purposes");
         let mut other_form = receipt();
         other_form["confide"]["consentForm"]["textSha256"] = json!("cd34");
         assert_eq!(claim_of(&other_form), "/confide/consentForm/textSha256");
         let mut other_client = receipt();
         other_client["piiPrincipalId"] = json!("c-18");
         assert_eq!(claim_of(&other_client), "/piiPrincipalId");
+        let mut other_event = receipt();
+        other_event["consentReceiptID"] = json!("0190d6c5-0000-7000-8000-000000000002");
+        assert_eq!(claim_of(&other_event), "/consentReceiptID");
+        let mut expires = receipt();
+        expires["confide"]["expiresAt"] = json!("2099-01-01T00:00:00Z");
+        assert_eq!(claim_of(&expires), "/confide/expiresAt");
+
         let mut missing = receipt();
         missing["confide"]
             .as_object_mut()
             .unwrap()
             .remove("consentId");
-        assert_eq!(claim_of(&missing), "/confide/consentId");
-        let mut other_event = receipt();
-        other_event["consentReceiptID"] = json!("0190d6c5-0000-7000-8000-000000000002");
-        assert_eq!(claim_of(&other_event), "/consentReceiptID");
+        assert_eq!(
+            refusal(&missing),
+            ReceiptError::MissingClaim {
+                claim: "/confide/consentId".to_owned(),
+                logged: "\"6f1c\"".to_owned(),
+            }
+        );
+        let mut added = receipt();
+        added["confide"]["sharedWith"] = json!(["the police"]);
+        assert_eq!(
+            refusal(&added),
+            ReceiptError::UnknownMember {
+                member: "/confide/sharedWith".to_owned()
+            }
+        );
+        // The texts no event states may be anything, but only text.
+        let mut renamed = receipt();
+        renamed["services"][0]["service"] = json!("Another title");
+        check_receipt_claims(&renamed, &verified).unwrap();
+        renamed["services"][0]["service"] = json!(["Another title"]);
+        assert_eq!(claim_of(&renamed), "/services/0/service");
     }
 
     #[test]

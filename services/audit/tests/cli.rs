@@ -181,65 +181,29 @@ fn verifies_reports_and_names_failures() {
 #[test]
 fn checks_a_consent_receipt_against_the_trusted_key() {
     let directory = scratch("receipt");
-    let envelopes = support::synthetic_log(3);
-    let tree = Tree::new(&envelopes);
-    let signer = operator();
-    let size = envelopes.len() as u64;
-    let given = envelopes
-        .iter()
-        .find(|e| e.event_type == "ConsentGiven")
-        .unwrap();
-    let requested = envelopes
-        .iter()
-        .find(|e| e.stream_id == given.stream_id && e.stream_version == 1)
-        .unwrap();
-    let proven = |event: &confide_audit::envelope::Envelope| confide_audit::receipt::ProvenEvent {
-        envelope: String::from_utf8(event.canonical_bytes().unwrap()).unwrap(),
-        sequence: event.sequence,
-        inclusion_path: confide_audit::merkle::inclusion_proof(event.sequence, size, &mut |id| {
-            tree.node(id)
-        })
-        .unwrap(),
-    };
-    let proof = confide_audit::receipt::ReceiptProof {
-        events: vec![proven(requested), proven(given)],
-        tree_size: size,
-        checkpoint_note: checkpoint_note(&signer, size, tree.root(size)),
-    };
-    let proof_json: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
-    let terms = &requested.payload["terms"];
-    let form = &given.payload["evidence"]["form"];
-    // As consentReceipt answers it over GraphQL (the members the check reads).
-    let answer = serde_json::json!({ "data": { "consentReceipt": {
-        "receipt": {
-            "consentReceiptID": given.event_id,
-            "jurisdiction": "uk_gdpr",
-            "piiPrincipalId": requested.payload["client_id"],
-            "confide": {
-                "tenantId": given.tenant_id,
-                "consentId": requested.payload["consent_id"],
-                "consentForm": {
-                    "id": form["consent_form_id"],
-                    "version": form["version"],
-                    "textSha256": form["text_sha256"],
-                },
-                "purposes": [terms[1], terms[0]],
-            },
-        },
-        "proof": proof_json,
-    }}});
+    let (expiry, termination, expires_at) = support::expiries().swap_remove(1);
+    let case = support::ReceiptCase::new(expiry, termination, expires_at);
+    let answer = case.answer();
     let file = directory.join("receipt.json");
     std::fs::write(&file, answer.to_string()).unwrap();
-    let key = signer.verifier().to_string();
+    let key = operator().verifier().to_string();
     let file_arg = file.to_str().unwrap();
+    let given = serde_json::from_str::<serde_json::Value>(&case.proof.events[1].envelope).unwrap();
 
     let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(stdout.contains("consent receipt verified"), "{stdout}");
-    assert!(stdout.contains(&given.event_id), "{stdout}");
+    assert!(
+        stdout.contains(given["event_id"].as_str().unwrap()),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not proven:  /piiControllers/0/piiController"),
+        "{stdout}"
+    );
 
-    // Another operator's key; an edited envelope; a receipt naming another event; no key.
+    // Another operator's key; an edited envelope; no key.
     let stranger = support::stranger().verifier().to_string();
     let output = run(&["--receipt", file_arg, "--trusted-key", &stranger]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -253,32 +217,77 @@ fn checks_a_consent_receipt_against_the_trusted_key() {
     let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output.stderr).contains("FAILED"),
+        text(&output.stderr).contains("FAILED: ReceiptProof"),
         "{}",
         text(&output.stderr)
     );
-    for (member, value) in [
-        ("/consentReceiptID", serde_json::json!("another")),
-        (
-            "/confide/purposes/0/audience/users",
-            serde_json::json!(["eve"]),
-        ),
-    ] {
+
+    // Each kind of member changed, widened, narrowed, left out or added: exit 1, naming it.
+    let receipt = |member: &str| format!("/data/consentReceipt/receipt{member}");
+    let changed = |member: &str, value: serde_json::Value| {
         let mut other = answer.clone();
-        *other["data"]["consentReceipt"]["receipt"]
-            .pointer_mut(member)
-            .unwrap() = value;
+        *other.pointer_mut(&receipt(member)).unwrap() = value;
+        (member.to_owned(), other)
+    };
+    let mut left_out = answer.clone();
+    left_out
+        .pointer_mut(&receipt("/confide"))
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("expiresAt");
+    let mut added = answer.clone();
+    added.pointer_mut(&receipt("/confide")).unwrap()["sharedWith"] =
+        serde_json::json!("the police");
+    let tampered = [
+        changed("/consentReceiptID", serde_json::json!("another")),
+        changed(
+            "/services/0/purposes/1/thirdPartyName",
+            serde_json::json!("practitioner-0, eve"),
+        ),
+        changed(
+            "/services/0/purposes/0/piiCategory",
+            serde_json::json!(["audio", "video"]),
+        ),
+        changed("/services/0/purposes/0/piiCategory", serde_json::json!([])),
+        changed(
+            "/confide/expiresAt",
+            serde_json::json!("2037-06-30T00:00:00Z"),
+        ),
+        changed(
+            "/services/0/purposes/0/termination",
+            serde_json::json!("does not expire by itself; may be withdrawn at any time"),
+        ),
+        changed(
+            "/confide/purposes/0/audience/users",
+            serde_json::json!(["ada", "bob", "eve"]),
+        ),
+        changed("/confide/purposes/0/audience/roles", serde_json::json!([])),
+        changed("/consentTimestamp", serde_json::json!(0)),
+        changed("/collectionMethod", serde_json::json!("paper_form_scanned")),
+        changed("/sensitive", serde_json::json!(false)),
+        ("/confide/expiresAt".to_owned(), left_out),
+        ("/confide/sharedWith".to_owned(), added),
+    ];
+    for (member, other) in tampered {
         std::fs::write(&file, other.to_string()).unwrap();
         let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
-        assert_eq!(output.status.code(), Some(1), "{member}");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{member}: {stderr}");
         assert!(
-            text(&output.stderr).contains("ReceiptMismatch"),
-            "{}",
-            text(&output.stderr)
+            stderr.contains("FAILED: ReceiptMismatch") && stderr.contains(&member),
+            "{member}: {stderr}"
         );
     }
+    // A text no event states may differ.
+    let (_, retitled) = changed("/services/0/service", serde_json::json!("Another title"));
+    std::fs::write(&file, retitled.to_string()).unwrap();
+    let output = run(&["--receipt", file_arg, "--trusted-key", &key]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
     let output = run(&["--receipt", file_arg]);
     assert_eq!(output.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use confide_api::ApiState;
 use confide_domain::TenantId;
 use tokio::net::TcpListener;
 
+use crate::keys::Missing;
 use crate::settings::{Database, Settings};
 
 #[derive(Parser)]
@@ -141,10 +142,23 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             user,
             hours,
         } => {
-            let token = server::authenticator(&settings)?
+            let tenant = TenantId::parse(&tenant)?;
+            let user = confide_domain::UserId::parse(&user)?;
+            let auth = server::authenticator(&settings, Missing::Refuse)?;
+            let app = server::open_app(&settings, Missing::Refuse).await?;
+            if !app.tenant_exists(&tenant).await? {
+                anyhow::bail!(
+                    "tenant {tenant} does not exist in {}: create it with `confide tenant create \
+                     --tenant {tenant} --name <name> --admin <user>`, or point this command at \
+                     the server's database (DATABASE_URL, or CONFIDE_DATA_DIR for the embedded \
+                     default)",
+                    describe_database(&settings.database)
+                );
+            }
+            let token = auth
                 .mint_user_token(
-                    &TenantId::parse(&tenant)?,
-                    &confide_domain::UserId::parse(&user)?,
+                    &tenant,
+                    &user,
                     chrono::TimeDelta::hours(hours),
                     chrono::Utc::now(),
                 )
@@ -159,7 +173,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             consent_model,
             jurisdiction,
         }) => {
-            let app = server::open_app(&settings).await?;
+            let app = server::open_app(&settings, Missing::Refuse).await?;
             let tenant = TenantId::parse(&tenant)?;
             let policy = confide_domain::policy::TenantPolicy {
                 consent_model: serde_json::from_value(serde_json::json!(consent_model))
@@ -183,14 +197,15 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            server::open_app(&settings).await?;
+            // Needs no key, so creates none.
+            confide_app::migrate_database(server::database(&settings)).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Audit(command) => audit(command, settings).await,
         Command::Checkpoint { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
-            let checkpoint = server::open_app(&settings)
+            let checkpoint = server::open_app(&settings, Missing::Refuse)
                 .await?
                 .sign_checkpoint(&tenant)
                 .await?;
@@ -203,7 +218,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
 async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
     match command {
         AuditCommand::Key => {
-            let seed = keys::load_checkpoint_seed(&settings)?;
+            let seed = keys::load_checkpoint_seed(&settings, Missing::Refuse)?;
             println!(
                 "{}",
                 confide_app::checkpoint_key(&settings.log_origin, &seed)?
@@ -221,7 +236,7 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
             out,
         } => {
             let tenant = TenantId::parse(&tenant)?;
-            let app = server::open_app(&settings).await?;
+            let app = server::open_app(&settings, Missing::Refuse).await?;
             let previous = match previous {
                 Some(path) => Some(
                     std::fs::read_to_string(&path)
@@ -283,7 +298,7 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
             Ok(())
         }
         AuditCommand::VerifyStore { tenant } => {
-            let app = server::open_app(&settings).await?;
+            let app = server::open_app(&settings, Missing::Refuse).await?;
             let tenants = match tenant {
                 Some(tenant) => vec![TenantId::parse(&tenant)?],
                 None => app.tenants().await?,
@@ -307,17 +322,15 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
 }
 
 async fn serve(settings: Settings) -> Result<()> {
-    let app = Arc::new(server::open_app(&settings).await?);
-    let auth = Arc::new(server::authenticator(&settings)?);
+    // The server alone creates the keys it lacks, on its first start.
+    let app = Arc::new(server::open_app(&settings, Missing::Create).await?);
+    let auth = Arc::new(server::authenticator(&settings, Missing::Create)?);
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
     let shutdown = server::shutdown_signal()?;
-    let where_ = match &settings.database {
-        Database::Sqlite(path) => format!("SQLite at {}", path.display()),
-        Database::Postgres(_) => "PostgreSQL".to_owned(),
-    };
+    let where_ = describe_database(&settings.database);
     println!(
         "Confide {} listening on http://{address}",
         env!("CARGO_PKG_VERSION")
@@ -338,4 +351,12 @@ async fn serve(settings: Settings) -> Result<()> {
     println!("  health: http://{address}/health");
     let state = Arc::new(ApiState::new(app, auth, settings.development));
     server::launch(state, listener, shutdown).await
+}
+
+/// Where the events are, for people: the database's URL may hold a password.
+fn describe_database(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => format!("SQLite at {}", path.display()),
+        Database::Postgres(_) => "PostgreSQL".to_owned(),
+    }
 }

@@ -10,12 +10,13 @@ use confide_api::auth::{Authenticator, JWKS_REFRESH_EVERY, RemoteKeySet};
 use confide_app::{App, Media, S3Bucket, Wiring};
 use tokio::net::TcpListener;
 
-use crate::keys;
+use crate::keys::{self, Missing};
 use crate::settings::{Database, MediaStore, Settings};
 
 /// The application over the configured database, key store, blob store and signer, with
-/// pending migrations applied.
-pub(crate) async fn open_app(settings: &Settings) -> Result<App> {
+/// pending migrations applied. The keys are read before the database is opened; a missing
+/// one is created only if `missing` says so (the server's first start).
+pub(crate) async fn open_app(settings: &Settings, missing: Missing) -> Result<App> {
     let media = match &settings.media {
         MediaStore::Local(dir) => Media::Local(dir.clone()),
         MediaStore::S3(s3) => Media::S3(S3Bucket {
@@ -32,22 +33,26 @@ pub(crate) async fn open_app(settings: &Settings) -> Result<App> {
             },
         }),
     };
-    let database = match &settings.database {
-        Database::Sqlite(path) => confide_app::Database::Sqlite(path.clone()),
-        Database::Postgres(url) => confide_app::Database::Postgres(url.clone()),
-    };
     Ok(App::open(Wiring {
-        database,
+        database: database(settings),
         media,
-        master_key: keys::load_master_key(settings)?,
-        checkpoint_seed: keys::load_checkpoint_seed(settings)?,
+        master_key: keys::load_master_key(settings, missing)?,
+        checkpoint_seed: keys::load_checkpoint_seed(settings, missing)?,
         log_origin: settings.log_origin.clone(),
     })
     .await?)
 }
 
+/// The configured database, as the application names it.
+pub(crate) fn database(settings: &Settings) -> confide_app::Database {
+    match &settings.database {
+        Database::Sqlite(path) => confide_app::Database::Sqlite(path.clone()),
+        Database::Postgres(url) => confide_app::Database::Postgres(url.clone()),
+    }
+}
+
 /// The authenticator of tokens: the server's own key, and the identity provider's.
-pub(crate) fn authenticator(settings: &Settings) -> Result<Authenticator> {
+pub(crate) fn authenticator(settings: &Settings, missing: Missing) -> Result<Authenticator> {
     let trusted = match &settings.jwks_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -62,7 +67,7 @@ pub(crate) fn authenticator(settings: &Settings) -> Result<Authenticator> {
     let mut auth = Authenticator::new(
         settings.token_issuer.clone(),
         settings.token_audience.clone(),
-        keys::load_token_key(settings)?,
+        keys::load_token_key(settings, missing)?,
         trusted.as_ref(),
     )
     .map_err(|e| anyhow::anyhow!("the trusted keys: {e}"))?;
@@ -88,15 +93,12 @@ pub(crate) async fn launch(
         .map(|keys| tokio::spawn(async move { keys.keep_fresh(JWKS_REFRESH_EVERY).await }));
     let app = state.app.clone();
     let destructions = tokio::spawn(async move { destruction_jobs(&app).await });
-    let served = axum::serve(listener, confide_api::service(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    confide_api::serve(listener, confide_api::service(state), shutdown).await;
     if let Some(refresher) = refresher {
         refresher.abort();
     }
     destructions.abort();
-    served
+    Ok(())
 }
 
 /// How often retention and scheduled destructions run.

@@ -247,3 +247,153 @@ fn reads_a_configuration_file_under_the_variables() {
     assert!(stderr.contains("`listen_adress`"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `confide <arguments>` on the embedded default in `data_dir`: its exit status, standard
+/// output and standard error.
+fn command_in(data_dir: &Path, arguments: &[&str]) -> (bool, String, String) {
+    let output = confide()
+        .args(arguments)
+        .env("CONFIDE_DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The names in `directory`, sorted (none if it does not exist).
+fn files_in(directory: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A GraphQL query over HTTP with a bearer token: the status and the body.
+fn graphql(address: &str, token: &str, query: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "query": query }).to_string();
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[test]
+fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
+    let data_dir = std::env::temp_dir().join(format!("confide-e2e-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let shown = data_dir.display().to_string();
+
+    // Before the server has ever started: no key, so each command stops, saying where it
+    // looked and how to point it at the server's, and leaves nothing behind.
+    for (arguments, file, variable) in [
+        (
+            &["token", "--tenant", "clinic", "--user", "admin"][..],
+            "token.key",
+            "CONFIDE_TOKEN_KEY_FILE",
+        ),
+        (
+            &["audit", "key"][..],
+            "signing.key",
+            "CONFIDE_SIGNING_KEY_FILE",
+        ),
+        (
+            &[
+                "tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin",
+            ][..],
+            "master.key",
+            "CONFIDE_MASTER_KEY_FILE",
+        ),
+        (
+            &["checkpoint", "--tenant", "clinic"][..],
+            "master.key",
+            "CONFIDE_MASTER_KEY_FILE",
+        ),
+    ] {
+        let (ok, stdout, stderr) = command_in(&data_dir, arguments);
+        assert!(!ok, "{arguments:?} succeeded: {stdout}");
+        for needed in [
+            format!("{shown}/{file}"),
+            "confide serve".to_owned(),
+            "CONFIDE_DATA_DIR".to_owned(),
+            "--config".to_owned(),
+            variable.to_owned(),
+        ] {
+            assert!(
+                stderr.contains(&needed),
+                "{arguments:?}: {needed} in {stderr}"
+            );
+        }
+        assert_eq!(files_in(&data_dir), Vec::<String>::new(), "{arguments:?}");
+    }
+    // Migrating needs no key, and creates none.
+    let (ok, _, stderr) = command_in(&data_dir, &["migrate"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        !files_in(&data_dir)
+            .iter()
+            .any(|name| name.ends_with(".key")),
+        "{:?}",
+        files_in(&data_dir)
+    );
+
+    // The server creates its keys on first start; the commands beside it use them.
+    let running = start(&data_dir);
+    for key in ["master.key", "signing.key", "token.key"] {
+        assert!(files_in(&data_dir).contains(&key.to_owned()), "{key}");
+    }
+    let (ok, stdout, stderr) = command_in(&data_dir, &["audit", "key"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), running.key, "the server's checkpoint key");
+
+    // A token for a tenant that does not exist is refused, naming it.
+    let (ok, stdout, stderr) = command_in(
+        &data_dir,
+        &["token", "--tenant", "no-such-clinic", "--user", "admin"],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(stdout.is_empty(), "no token printed: {stdout}");
+    assert!(
+        stderr.contains("tenant no-such-clinic does not exist")
+            && stderr.contains("confide tenant create"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = command_in(
+        &data_dir,
+        &[
+            "tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let (ok, token, stderr) = command_in(
+        &data_dir,
+        &["token", "--tenant", "clinic", "--user", "admin"],
+    );
+    assert!(ok, "{stderr}");
+    let (status, answer) = graphql(&running.address, token.trim(), "{ tenant { name } }");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["data"]["tenant"]["name"], "Clinic",
+        "the server accepts the token: {answer}"
+    );
+    stop(running);
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}

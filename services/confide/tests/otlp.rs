@@ -248,18 +248,6 @@ fn exports_one_requests_spans_with_their_parentage_and_no_personal_data() {
     let data_dir = std::env::temp_dir().join(format!("confide-otlp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
 
-    run(confide(&data_dir).args([
-        "tenant",
-        "create",
-        "--tenant",
-        TENANT,
-        "--name",
-        "OTLP Clinic",
-        "--admin",
-        ADMIN,
-    ]));
-    let token = run(confide(&data_dir).args(["token", "--tenant", TENANT, "--user", ADMIN]));
-
     let mut server = confide(&data_dir)
         .arg("serve")
         .env("CONFIDE_LISTEN", "127.0.0.1:0")
@@ -285,6 +273,19 @@ fn exports_one_requests_spans_with_their_parentage_and_no_personal_data() {
         }
     }
     let address = address.expect("confide printed its address");
+
+    // Beside the running server, with its keys (which only the server creates).
+    run(confide(&data_dir).args([
+        "tenant",
+        "create",
+        "--tenant",
+        TENANT,
+        "--name",
+        "OTLP Clinic",
+        "--admin",
+        ADMIN,
+    ]));
+    let token = run(confide(&data_dir).args(["token", "--tenant", TENANT, "--user", ADMIN]));
 
     let (status, response) = post_graphql(
         &address,

@@ -107,7 +107,7 @@ async fn serve(app: Arc<App>, auth: Arc<Authenticator>) -> (SocketAddr, JoinHand
         .expect("binding 127.0.0.1:0");
     let address = listener.local_addr().expect("the listener's address");
     let serving = tokio::spawn(async move {
-        axum::serve(listener, service).await.expect("serving HTTP");
+        confide_api::serve(listener, service, std::future::pending()).await;
     });
     (address, serving)
 }

@@ -42,23 +42,44 @@ async fn requests_follow_graphql_over_http() {
         r#"{"query":"{ tenant { id "}"#,
         r#"{"query":"{ tenant { nope } }"}"#,
     ] {
-        let (status, _, body) = http(
+        let (status, head, body) = http(
             a,
             &post("application/json", Some(grj), Some(&token), broken),
         )
         .await;
         assert_eq!(status, 400, "{body}");
-        let answer = serde_json::from_str::<Value>(&body).unwrap();
         assert!(
-            answer.get("data").is_none(),
-            "a 4xx carries no data: {body}"
+            head.contains("content-type: application/graphql-response+json"),
+            "{head}"
         );
-        assert!(answer["errors"][0]["message"].is_string(), "{body}");
+        // Execution never began: no `data` entry at all, not even `null`.
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        let members = answer.as_object().unwrap();
+        assert!(!members.contains_key("data"), "{broken}: {body}");
+        assert!(
+            !answer["errors"].as_array().unwrap().is_empty(),
+            "{broken}: {body}"
+        );
         let (status, _, body) =
             http(a, &post("application/json", None, Some(&token), broken)).await;
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("\"errors\""), "{body}");
     }
+    // A field error during execution keeps its `data` under the new media type.
+    let (status, _, body) = http(
+        a,
+        &post(
+            "application/json",
+            Some(grj),
+            Some(&token),
+            r#"{"query":"{ tenant { id } consentReceipt(consentId: \"00000000-0000-4000-8000-000000000000\") { receipt } }"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert!(answer.as_object().unwrap().contains_key("data"), "{body}");
+    assert!(answer["errors"][0]["path"].is_array(), "{body}");
 
     for (request, expected) in [
         (post("text/plain", None, Some(&token), query), 415),
@@ -180,6 +201,12 @@ async fn bad_tokens_are_refused() {
         .unwrap()
     };
     let own = |f: &dyn Fn(&mut Claims)| server.auth.sign_claims(&claims(f)).unwrap();
+    // The claims with `aud` given otherwise (RFC 7519 allows a string or an array).
+    let with_audience = |audience: Value| {
+        let mut claims = serde_json::to_value(claims(&|_| {})).unwrap();
+        claims["aud"] = audience;
+        claims
+    };
     let cases = [
         ("alg none", unsigned),
         ("HS256 with the public key", confused),
@@ -193,6 +220,17 @@ async fn bad_tokens_are_refused() {
         ),
         ("unknown kid", signed_by("nobody", claims(&|_| {}))),
         ("not a token", "abc".to_owned()),
+        (
+            "an audience array without ours",
+            server
+                .auth
+                .sign_claims(&with_audience(json!(["another-service", "a-third"])))
+                .unwrap(),
+        ),
+        (
+            "an empty audience array",
+            server.auth.sign_claims(&with_audience(json!([]))).unwrap(),
+        ),
     ];
     let query = r#"{"query":"{ tenant { id } }"}"#;
     for (case, token) in cases {
@@ -216,6 +254,103 @@ async fn bad_tokens_are_refused() {
     )
     .await;
     assert_eq!(status, 200, "the same claims, properly signed, pass");
+
+    // An audience array that holds ours is for us.
+    let among_others = server
+        .auth
+        .sign_claims(&with_audience(json!(["another-service", "confide"])))
+        .unwrap();
+    let (status, _, body) = http(
+        server.address,
+        &post("application/json", None, Some(&among_others), query),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["data"]["tenant"]["id"],
+        "clinic",
+        "{body}"
+    );
+
+    // An Authorization header without a bearer token is a malformed credential, refused
+    // with a reason, never taken for an anonymous request.
+    for (authorization, reason) in [
+        ("Bearer ", "carries no token"),
+        ("Bearer", "carries no token"),
+        ("bearer    ", "carries no token"),
+        ("Basic YWRtaW46YWRtaW4=", "must be `Bearer <token>`"),
+        ("", "must be `Bearer <token>`"),
+    ] {
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\nAuthorization: {authorization}\r\n\r\n{query}",
+            query.len()
+        );
+        let (status, head, body) = http(server.address, &request).await;
+        assert_eq!(status, 401, "{authorization:?}: {body}");
+        assert!(head.contains("www-authenticate: bearer"), "{head}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(code(&answer), "UNAUTHENTICATED", "{authorization:?}");
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
+            "{authorization:?}: {body}"
+        );
+    }
+    // The scheme is case-insensitive, and the token may follow more than one space.
+    let (status, _, body) = http(
+        server.address,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\nAuthorization: bEaReR   {good}\r\n\r\n{query}",
+            query.len()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // On the routes outside GraphQL too.
+    let (status, _, body) = http(
+        server.address,
+        "PUT /v1/recordings/00000000-0000-4000-8000-000000000000/media HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nAuthorization: Bearer \r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("carries no token"), "{body}");
+}
+
+#[tokio::test]
+async fn a_megabyte_of_headers_is_answered_with_431() {
+    let server = spawn_app(Backend::Sqlite).await;
+    // A real TCP client sends the whole request, a header of a megabyte among it, and reads
+    // the answer: the status line, not a reset connection.
+    for (size, expected) in [
+        (1_000_000, 431),
+        (1024 * 1024, 431),
+        (confide_api::MAX_HEADER_BYTES + 1, 431),
+        (32 * 1024, 200),
+    ] {
+        let request = format!(
+            "GET /health HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nX-Padding: {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        let (status, head, body) = http(server.address, &request).await;
+        assert_eq!(status, expected, "{size} bytes: {head}");
+        if expected == 431 {
+            assert!(
+                head.starts_with("http/1.1 431 request header fields too large"),
+                "{head}"
+            );
+            assert!(body.contains("at most 65536"), "{body}");
+        }
+    }
+    // Spread over many headers, the same.
+    let mut request = "GET /health HTTP/1.1\r\nHost: confide\r\nConnection: close\r\n".to_owned();
+    for n in 0..150 {
+        request += &format!("X-Padding-{n}: {}\r\n", "b".repeat(7_000));
+    }
+    request += "\r\n";
+    let (status, _, _) = http(server.address, &request).await;
+    assert_eq!(status, 431);
 }
 
 /// A student counsellor's client is asked for consent; the client answers through their

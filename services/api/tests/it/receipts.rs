@@ -57,7 +57,7 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
             }),
         )
         .await;
-    let (_, other_link) = server
+    let (other_consent, other_link) = server
         .request_consent(
             &sam,
             json!({
@@ -106,8 +106,29 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
         .push(json!("eve"));
     assert!(matches!(
         check_receipt_claims(&widened, &verified),
-        Err(ReceiptError::ClaimMismatch { .. })
+        Err(ReceiptError::ClaimMismatch { claim, .. }) if claim == "/confide/purposes/0/audience/users"
     ));
+    // The terms as a person reads them are checked too (issue: a listener, video or a later
+    // expiry added to the human-readable members verified).
+    for (member, value) in [
+        ("/services/0/purposes/0/thirdPartyName", json!("ada, eve")),
+        (
+            "/services/0/purposes/0/piiCategory",
+            json!(["audio", "video"]),
+        ),
+        ("/confide/expiresAt", json!("2037-06-30T00:00:00Z")),
+    ] {
+        let mut tampered = receipt.clone();
+        *tampered.pointer_mut(member).unwrap() = value;
+        match check_receipt_claims(&tampered, &verified) {
+            Err(ReceiptError::ClaimMismatch { claim, .. }) => assert_eq!(claim, member),
+            other => panic!("{member}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        receipt["confide"]["unproven"],
+        json!(confide_audit::receipt::UNPROVEN_MEMBERS)
+    );
     assert_eq!(proof.tree_size, server.log_size("clinic").await);
 
     // The Kantara members.
@@ -217,6 +238,28 @@ async fn a_client_checks_the_receipt_of_their_consent(server: Server) {
         verify_receipt_proof(&proof, &[stranger]),
         Err(ReceiptError::UntrustedCheckpoint { .. })
     ));
+
+    // A consent without an expiry: its receipt says so, and verifies.
+    server
+        .give_consent(&other_link, &other_consent, "Robin Hale")
+        .await;
+    let other = server
+        .ok(&other_link, RECEIPT, json!({ "id": other_consent }))
+        .await;
+    let other_receipt = &other["consentReceipt"]["receipt"];
+    let other_proof: ReceiptProof =
+        serde_json::from_value(other["consentReceipt"]["proof"].clone()).unwrap();
+    let other_verified =
+        verify_receipt_proof(&other_proof, std::slice::from_ref(&verifier)).unwrap();
+    check_receipt_claims(other_receipt, &other_verified).unwrap();
+    assert_eq!(
+        other_receipt["confide"]["expiresAt"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        other_receipt["services"][0]["purposes"][0]["termination"],
+        "does not expire by itself; may be withdrawn at any time"
+    );
 
     // Who else may read it.
     let refused = server

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use confide_audit::checkpoint::NoteVerifier;
-use confide_audit::receipt::{ReceiptProof, check_receipt_claims, verify_receipt_proof};
+use confide_audit::receipt::{
+    ReceiptProof, UNPROVEN_MEMBERS, check_receipt_claims, verify_receipt_proof,
+};
 use confide_audit::report::{ConsentTrail, CsvReport};
 use confide_audit::verify::{self, VerifyOptions};
 
@@ -289,8 +291,9 @@ fn check_receipt(path: &Path, trusted: &[NoteVerifier]) -> Result<ExitCode, Stri
     println!("consent receipt verified");
     if receipt.is_some() {
         println!(
-            "receipt:     its id, tenant, consent, client, consent form, jurisdiction and purposes (each with its named audience, media and derivatives) are the logged events'"
+            "receipt:     every member is the logged events' (the terms: purposes, who may hear, media, derivatives, expiry and termination; the evidence: form, text, when, how, law, language; the ids), except these texts no event states:"
         );
+        println!("not proven:  {}", UNPROVEN_MEMBERS.join(" "));
     } else {
         println!("receipt:     not given: only the proof was checked");
     }

@@ -469,3 +469,151 @@ pub fn reseal(lines: &mut [String]) {
         hex::encode(digest.finalize())
     );
 }
+
+/// A consent receipt as the server issues it (`schema/consent-receipt.md`), for the first
+/// client of a synthetic log of three whose consent ends by `expiry` (the `expiry` member of
+/// the `ConsentRequested` event) and names a role beside its users; and its proof against a
+/// checkpoint signed by [`operator`].
+pub struct ReceiptCase {
+    pub receipt: Value,
+    pub proof: confide_audit::receipt::ReceiptProof,
+}
+
+/// The expiries a consent may have, as logged, and what the receipt says of each: the
+/// `termination` text and `confide.expiresAt`.
+pub fn expiries() -> Vec<(Value, &'static str, Value)> {
+    vec![
+        (
+            Value::Null,
+            "does not expire by itself; may be withdrawn at any time",
+            Value::Null,
+        ),
+        (
+            json!({ "kind": "on_date", "at": "2027-06-30T00:00:00.250Z" }),
+            "expires at 2027-06-30T00:00:00Z; may be withdrawn at any time",
+            json!("2027-06-30T00:00:00Z"),
+        ),
+        (
+            json!({ "kind": "on_event", "trigger": { "kind": "course_ended", "course_id": uuid(7, 1) } }),
+            "expires when course 10000000-0000-4000-8007-000000000001 ends; may be withdrawn at any time",
+            Value::Null,
+        ),
+        (
+            json!({ "kind": "on_event", "trigger": { "kind": "credential_decided" } }),
+            "expires when the credentialing body decides; may be withdrawn at any time",
+            Value::Null,
+        ),
+    ]
+}
+
+impl ReceiptCase {
+    pub fn new(expiry: Value, termination: &str, expires_at: Value) -> Self {
+        let mut envelopes = synthetic_log(3);
+        let consent_stream = format!("consent-{}", consent_id(0));
+        for envelope in &mut envelopes {
+            if envelope.stream_id != consent_stream {
+                continue;
+            }
+            if envelope.event_type == "ConsentRequested" {
+                envelope.payload["expiry"] = expiry.clone();
+                envelope.payload["terms"][0]["audience"]["roles"] = json!(["reviewer"]);
+            } else if envelope.event_type == "ConsentGiven" {
+                envelope.payload["evidence"]["signed_at"] = json!("2025-01-06T10:00:00.250Z");
+            }
+        }
+        let tree = Tree::new(&envelopes);
+        let size = envelopes.len() as u64;
+        let proven: Vec<&Envelope> = envelopes
+            .iter()
+            .filter(|e| e.stream_id == consent_stream && e.stream_version <= 2)
+            .collect();
+        let given = proven[1];
+        let proof = confide_audit::receipt::ReceiptProof {
+            events: proven
+                .iter()
+                .map(|event| confide_audit::receipt::ProvenEvent {
+                    envelope: String::from_utf8(event.canonical_bytes().unwrap()).unwrap(),
+                    sequence: event.sequence,
+                    inclusion_path: merkle::inclusion_proof(event.sequence, size, &mut |id| {
+                        tree.node(id)
+                    })
+                    .unwrap(),
+                })
+                .collect(),
+            tree_size: size,
+            checkpoint_note: checkpoint_note(&operator(), size, tree.root(size)),
+        };
+        let training = "https://w3id.org/dpv#ProfessionalTraining";
+        let receipt = json!({
+            "version": "KI-CR-v1.1.0",
+            "jurisdiction": "uk_gdpr",
+            "consentTimestamp": 1_736_157_600,
+            "collectionMethod": "client_link_signature",
+            "consentReceiptID": given.event_id,
+            "publicKey": operator().verifier().to_string(),
+            "language": "en-GB",
+            "piiPrincipalId": client_id(0),
+            "piiControllers": [{
+                "piiController": "Community Counselling",
+                "onBehalf": false,
+                "contact": "Community Counselling",
+                "address": { "streetAddress": "", "addressCountry": "" },
+                "email": "",
+                "phone": "",
+                "piiControllerUrl": "",
+            }],
+            "policyUrl": format!("urn:confide:consent-form:{}:1", uuid(3, 1)),
+            "services": [{
+                "service": "Recording consent",
+                "purposes": [
+                    { "purpose": "course_assessment", "purposeCategory": [training],
+                      "consentType": "EXPLICIT", "piiCategory": ["audio"],
+                      "primaryPurpose": false, "termination": termination,
+                      "thirdPartyDisclosure": true, "thirdPartyName": "ada, bob, role: reviewer" },
+                    { "purpose": "practitioner_reflection", "purposeCategory": [training],
+                      "consentType": "EXPLICIT", "piiCategory": ["audio"],
+                      "primaryPurpose": false, "termination": termination,
+                      "thirdPartyDisclosure": true, "thirdPartyName": "practitioner-0" },
+                ],
+            }],
+            "sensitive": true,
+            "spiCat": ["health"],
+            "confide": {
+                "tenantId": TENANT,
+                "consentId": consent_id(0),
+                "consentVersion": 2,
+                "consentForm": {
+                    "id": uuid(3, 1),
+                    "version": 1,
+                    "textSha256": "18b471a3db5a2a0b6122eb2b435fe4eaf4bdd778ba1fbbd77362b43efbab8203",
+                },
+                "scope": { "kind": "engagement" },
+                "courseId": null,
+                "expiry": expiry,
+                "expiresAt": expires_at,
+                "signedAt": "2025-01-06T10:00:00Z",
+                "purposes": [
+                    { "purpose": "course_assessment", "dpvPurpose": training,
+                      "audience": { "users": ["ada", "bob"], "roles": ["reviewer"] },
+                      "media": ["audio"], "derivatives": ["transcript"] },
+                    { "purpose": "practitioner_reflection", "dpvPurpose": training,
+                      "audience": { "users": ["practitioner-0"], "roles": [] },
+                      "media": ["audio"], "derivatives": [] },
+                ],
+                "event": {
+                    "eventId": given.event_id,
+                    "sequence": given.sequence,
+                    "stream": consent_stream,
+                },
+                "unproven": confide_audit::receipt::UNPROVEN_MEMBERS,
+            },
+        });
+        Self { receipt, proof }
+    }
+
+    /// The receipt as `consentReceipt` answers it over GraphQL.
+    pub fn answer(&self) -> Value {
+        let proof: Value = serde_json::from_str(&self.proof.to_json()).unwrap();
+        json!({ "data": { "consentReceipt": { "receipt": self.receipt, "proof": proof } } })
+    }
+}
