@@ -209,22 +209,6 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     )
 }
 
-/// The response as JSON text; `without_data` for a request error (the document did not parse
-/// or validate, so execution never began) under `application/graphql-response+json`, which
-/// then has no `data` entry at all (GraphQL-over-HTTP; GraphQL, "Response" section: `data`
-/// is present only if execution began). Under `application/json` such a response keeps its
-/// `"data": null`, as clients of that media type have long expected.
-fn encode(
-    response: &async_graphql::Response,
-    without_data: bool,
-) -> Result<String, serde_json::Error> {
-    let mut value = serde_json::to_value(response)?;
-    if without_data && let Some(members) = value.as_object_mut() {
-        members.remove("data");
-    }
-    serde_json::to_string(&value)
-}
-
 /// `GET` and `POST /graphql`.
 pub(crate) async fn graphql(
     State(state): State<Arc<ApiState>>,

@@ -14,11 +14,11 @@ use confide_domain::aggregates::consent_form::ConsentForm;
 use confide_domain::aggregates::grant::Grant;
 use confide_domain::aggregates::recording::Recording;
 use confide_domain::cascade::{after_consent_event, revocations_for};
+use confide_domain::limits::{MAX_CONTACT_CHARS, MAX_NAME_CHARS};
 use confide_domain::{
     Actor, Aggregate, ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Event, GrantId,
     KeyId, Purpose, Sealed, SystemJob, UserId, reads, text, text_block,
 };
-use confide_domain::limits::{MAX_CONTACT_CHARS, MAX_NAME_CHARS};
 use confide_eventstore::StreamId;
 use confide_vault::KeyError;
 use serde::{Deserialize, Serialize};

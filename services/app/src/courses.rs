@@ -9,11 +9,11 @@ use confide_domain::aggregates::client::Client;
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::course::{Course, CourseCommand};
 use confide_domain::cascade::after_course_ended;
+use confide_domain::limits::MAX_DOCUMENT_CHARS;
 use confide_domain::{
     Actor, CaseStudyId, ClientId, CourseId, Ctx, DomainError, KeyId, Sealed, Sha256, SystemJob,
     TenantId, UserId, reads, text_block,
 };
-use confide_domain::limits::MAX_DOCUMENT_CHARS;
 use confide_eventstore::StreamId;
 use confide_vault::KeyError;
 use uuid::Uuid;

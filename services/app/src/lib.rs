@@ -70,11 +70,11 @@ pub use confide_readmodels::{
 pub use consents::{ClientDetails, ConsentEnd, ConsentRequested, consent_expiry, withdrawal_scope};
 pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
+pub use history::{AccessChange, AccessEntry};
 pub use media::{
     MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload, UploadBody, media_key_id,
 };
 pub use notices::NoticeGiven;
-pub use history::{AccessChange, AccessEntry};
 pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};

@@ -45,9 +45,7 @@ impl App {
             Box::pin(async move {
                 let client: Client = work.load(&stream(notice.client_id)).await?;
                 let form: ConsentForm = work.load(&stream(notice.consent_form_id)).await?;
-                let form_version = notice
-                    .form_version
-                    .unwrap_or_else(|| form.latest_version());
+                let form_version = notice.form_version.unwrap_or_else(|| form.latest_version());
                 let target = stream(consent_id);
                 let consent: Consent = work.load(&target).await?;
                 let command = ConsentCommand::GiveNotice {
@@ -75,8 +73,14 @@ impl App {
         session_on: NaiveDate,
     ) -> Result<Consent, AppError> {
         let command = ConsentCommand::GiveSessionNotice { session_on };
-        self.execute::<Consent>(&caller.tenant, &caller.actor, &stream(consent_id), command, &[])
-            .await?;
+        self.execute::<Consent>(
+            &caller.tenant,
+            &caller.actor,
+            &stream(consent_id),
+            command,
+            &[],
+        )
+        .await?;
         self.consent(caller, consent_id).await
     }
 

@@ -183,7 +183,16 @@ async fn main() {
     );
     println!("| request | tenant | requests/s served | p50 ms | p99 ms | max ms | unexpected |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    let rows: Vec<(&str, &str, &str, Option<&str>, Vec<String>, Expect)> = vec![
+    // (request, tenant, URL, token, bodies, what each answer must be)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Vec<String>,
+        Expect,
+    );
+    let rows: Vec<Row<'_>> = vec![
         (
             "GET /health (baseline)",
             "—",

@@ -88,8 +88,7 @@ impl DomainError {
     /// `ConsentRequired`; the other kinds have one reason, their rule).
     #[must_use]
     pub fn with_reasons(mut self, codes: impl IntoIterator<Item = &'static str>) -> Self {
-        if let Self::Forbidden { reasons, .. } | Self::ConsentRequired { reasons, .. } = &mut self
-        {
+        if let Self::Forbidden { reasons, .. } | Self::ConsentRequired { reasons, .. } = &mut self {
             reasons.extend(codes);
         }
         self

@@ -48,12 +48,12 @@ pub use access::{AccessBasis, AccessDecision, AccessRequest, DenyReason, Viewer,
 pub use aggregates::Aggregate;
 pub use context::{Actor, Ctx, SystemJob};
 pub use error::DomainError;
-pub use limits::{session_date, text, text_block};
 pub use events::{DomainEvent, Event};
 pub use ids::{
     CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, RecordingId,
     SubjectRequestId, TenantId, TranscriptId, UserId,
 };
+pub use limits::{session_date, text, text_block};
 pub use vocabulary::{
     Jurisdiction, KeyId, Language, Medium, Offset, Purpose, Role, Sealed, Sha256,
 };

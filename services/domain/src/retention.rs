@@ -77,10 +77,12 @@ pub fn destroy_after(
             )
         });
         match (consent.status(), consent.ended_at()) {
-            (Some(ConsentStatus::Expired), Some(ended)) if !ends_with_course => candidates.push(RetentionDue {
-                destroy_after: ended,
-                reason: DestructionReason::ConsentExpired { consent_id },
-            }),
+            (Some(ConsentStatus::Expired), Some(ended)) if !ends_with_course => {
+                candidates.push(RetentionDue {
+                    destroy_after: ended,
+                    reason: DestructionReason::ConsentExpired { consent_id },
+                })
+            }
             (Some(ConsentStatus::Withdrawn | ConsentStatus::OptedOut), Some(ended))
                 if consent.deletion_requested() =>
             {

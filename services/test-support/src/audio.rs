@@ -42,7 +42,12 @@ pub fn put(recording: &str, token: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// Uploads `body` as `recording`'s media; the status and the body of the answer.
-pub async fn upload(address: SocketAddr, recording: &str, token: &str, body: &[u8]) -> (u16, String) {
+pub async fn upload(
+    address: SocketAddr,
+    recording: &str,
+    token: &str,
+    body: &[u8],
+) -> (u16, String) {
     let (status, _, answer) =
         crate::server::http_bytes(address, &put(recording, token, body)).await;
     (status, String::from_utf8_lossy(&answer).into_owned())

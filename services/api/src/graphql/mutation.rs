@@ -10,7 +10,9 @@ use confide_domain::aggregates::consent::{Audience, Consent, PurposeTerms};
 use confide_domain::{ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Language};
 use uuid::Uuid;
 
-use super::types::{ConsentEnd, ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy};
+use super::types::{
+    ConsentEnd, ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy,
+};
 use super::{id, user};
 use crate::auth::CLIENT_LINK_LIFETIME;
 use crate::caller::{app, auth, caller};

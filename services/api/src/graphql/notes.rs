@@ -82,7 +82,11 @@ impl NoteQuery {
     }
 }
 
-async fn notes(ctx: &Context<'_>, recording: RecordingId, purpose: Purpose) -> Result<RecordingNotes> {
+async fn notes(
+    ctx: &Context<'_>,
+    recording: RecordingId,
+    purpose: Purpose,
+) -> Result<RecordingNotes> {
     let notes = app(ctx)
         .notes(caller(ctx)?, recording, purpose.into())
         .await?;

@@ -11,10 +11,10 @@ use bytes::Bytes;
 use chrono::Utc;
 use confide_domain::aggregates::recording::RecordingEvent;
 use confide_domain::{Event, KeyId, RecordingId, TenantId};
+use confide_test_support::audio::{put, wav};
 use confide_test_support::server::{
     Backend, Server, code, http, http_bytes, post, spawn_app, spawn_assembled_app,
 };
-use confide_test_support::audio::{put, wav};
 use confide_test_support::{TempDir, app_sqlite, both_backends};
 use confide_vault::{
     BlobError, BlobKey, BlobStore, KeyError, S3BlobStore, S3Config, S3Credentials,
@@ -623,7 +623,11 @@ async fn only_audio_from_its_first_byte_to_its_last_is_kept(server: Server) {
             answer["error"]["code"], "UNSUPPORTED_MEDIA",
             "{what}: {answer}"
         );
-        assert_eq!(answer["error"]["reasons"], json!([reason]), "{what}: {answer}");
+        assert_eq!(
+            answer["error"]["reasons"],
+            json!([reason]),
+            "{what}: {answer}"
+        );
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains("nothing was kept"), "{what}: {message}");
         for internal in ["{", "[", "Error", "symphonia", "probe", "(", "::"] {

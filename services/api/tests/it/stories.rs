@@ -5,9 +5,9 @@
 //! tenant meet.
 
 use chrono::{NaiveDate, TimeDelta, Utc};
-use confide_domain::{TenantId, UserId};
 use confide_domain::policy::{ClientCopies, ConsentModel, MediaPolicy, TenantPolicy};
 use confide_domain::{Jurisdiction, Purpose, Role};
+use confide_domain::{TenantId, UserId};
 use confide_test_support::audio::{upload, wav};
 use confide_test_support::both_backends;
 use confide_test_support::clinic::Clinic;
@@ -107,10 +107,14 @@ async fn a_course_that_ends_takes_its_recordings_with_it(server: Server) {
         assert_eq!(view["courseId"], course);
         let recording = create_recording(&server, sam, &consent, today()).await;
         let recording = recording["data"]["createRecording"]["id"].clone();
-        let (status, body) = upload(server.address, recording.as_str().unwrap(), sam, &wav(2)).await;
+        let (status, body) =
+            upload(server.address, recording.as_str().unwrap(), sam, &wav(2)).await;
         assert_eq!(status, 201, "{body}");
         let played = play(&server, &ada, &recording, "COURSE_ASSESSMENT").await;
-        assert_eq!(played["allowed"], true, "the tutor assesses during the course: {played}");
+        assert_eq!(
+            played["allowed"], true,
+            "the tutor assesses during the course: {played}"
+        );
         courses.push((course, consent, recording, ended_days_ago));
     }
 
@@ -124,7 +128,10 @@ async fn a_course_that_ends_takes_its_recordings_with_it(server: Server) {
             )
             .await;
         let view = consent_view(&server, sam, consent).await;
-        assert_eq!(view["status"], "EXPIRED", "the course's end expires its consent: {view}");
+        assert_eq!(
+            view["status"], "EXPIRED",
+            "the course's end expires its consent: {view}"
+        );
         let refused = play(&server, &ada, recording, "COURSE_ASSESSMENT").await;
         assert_eq!(refused["allowed"], false, "{refused}");
         let explanation = refused["access"]["explanation"].as_str().unwrap();
@@ -204,7 +211,11 @@ async fn a_credential_decision_ends_the_consent_given_for_it(server: Server) {
     let other_end = server
         .graphql(sam, decide, json!({ "c": clinic.consent }))
         .await;
-    assert_eq!(code(&other_end), "CONFLICT", "the first consent names no such end: {other_end}");
+    assert_eq!(
+        code(&other_end),
+        "CONFLICT",
+        "the first consent names no such end: {other_end}"
+    );
 
     let decided = server.ok(sam, decide, json!({ "c": consent })).await;
     assert_eq!(decided["recordCredentialDecision"]["status"], "EXPIRED");
@@ -248,10 +259,15 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
         .add_members(&admin, &[("sam", "PRACTITIONER"), ("quinn", "REVIEWER")])
         .await;
     let form = server
-        .publish_form(&admin, "Sessions are recorded for quality assurance. Tell us to stop.")
+        .publish_form(
+            &admin,
+            "Sessions are recorded for quality assurance. Tell us to stop.",
+        )
         .await;
     let (sam, quinn) = (&server.token(TENANT, "sam"), server.token(TENANT, "quinn"));
-    let client = server.register_client(sam, "Kim Client", "kim@example.org").await;
+    let client = server
+        .register_client(sam, "Kim Client", "kim@example.org")
+        .await;
     let first = today() - TimeDelta::days(14);
     let notice = server
         .ok(
@@ -285,7 +301,10 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
             json!({ "c": consent, "d": second }),
         )
         .await;
-    assert_eq!(opted["optOutOfSession"]["optedOutSessions"], json!([second]));
+    assert_eq!(
+        opted["optOutOfSession"]["optedOutSessions"],
+        json!([second])
+    );
     let notice_anyway = server
         .graphql(
             sam,
@@ -293,7 +312,10 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
             json!({ "c": consent, "d": second }),
         )
         .await;
-    assert!(notice_anyway["errors"].is_null(), "a notice may still be played: {notice_anyway}");
+    assert!(
+        notice_anyway["errors"].is_null(),
+        "a notice may still be played: {notice_anyway}"
+    );
     let refused = create_recording(&server, sam, &consent, second).await;
     assert_eq!(code(&refused), "CONSENT_REQUIRED", "{refused}");
     assert_eq!(
@@ -326,7 +348,10 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
         .await;
     assert_eq!(out["optOut"]["status"], "OPTED_OUT");
     let due = recording_status(&server, sam, &recording, "QUALITY_ASSURANCE").await;
-    assert!(due["destructionDue"].is_string(), "scheduled at once: {due}");
+    assert!(
+        due["destructionDue"].is_string(),
+        "scheduled at once: {due}"
+    );
     let after = play(&server, &quinn, &recording, "QUALITY_ASSURANCE").await;
     assert_eq!(after["allowed"], false);
     let fourth = create_recording(&server, sam, &consent, third).await;
@@ -357,7 +382,9 @@ async fn a_client_link_reaches_only_its_own_clients_recordings(server: Server) {
                     "purposes": [{ "purpose": "CLIENT_COPY", "users": [], "media": ["AUDIO"] }] }),
         )
         .await;
-    server.give_consent(&other_link, &other_consent, "Robin Other").await;
+    server
+        .give_consent(&other_link, &other_consent, "Robin Other")
+        .await;
 
     let before = server.log_size(TENANT).await;
     let probe = server
@@ -384,7 +411,11 @@ async fn a_client_link_reaches_only_its_own_clients_recordings(server: Server) {
         )
         .await;
     assert_eq!(code(&notes), "NOT_FOUND", "{notes}");
-    assert_eq!(server.log_size(TENANT).await, before, "nothing was written about anyone");
+    assert_eq!(
+        server.log_size(TENANT).await,
+        before,
+        "nothing was written about anyone"
+    );
 
     // Their own client's recording is theirs to ask about (the refusal is recorded).
     let own = server
@@ -436,7 +467,11 @@ async fn a_client_stops_part_way_and_nothing_after_is_stored(server: Server) {
             json!({ "r": recording }),
         )
         .await;
-    assert_eq!(code(&later), "CONFLICT", "a later stop changes nothing: {later}");
+    assert_eq!(
+        code(&later),
+        "CONFLICT",
+        "a later stop changes nothing: {later}"
+    );
     let (status, body) = upload(server.address, recording.as_str().unwrap(), sam, &wav(4)).await;
     assert_eq!(status, 201, "{body}");
     let stored = recording_status(&server, sam, &recording, "COURSE_ASSESSMENT").await;
@@ -487,11 +522,19 @@ async fn a_tutors_comments_are_sealed_and_read_back(server: Server) {
         "{not_named}"
     );
     let past_end = server
-        .graphql(&ada, comment, json!({ "r": recording, "o": 60_000, "t": "x" }))
+        .graphql(
+            &ada,
+            comment,
+            json!({ "r": recording, "o": 60_000, "t": "x" }),
+        )
         .await;
     assert_eq!(code(&past_end), "BAD_USER_INPUT", "{past_end}");
     let nul = server
-        .graphql(&ada, comment, json!({ "r": recording, "o": 100, "t": "a\u{0}b" }))
+        .graphql(
+            &ada,
+            comment,
+            json!({ "r": recording, "o": 100, "t": "a\u{0}b" }),
+        )
         .await;
     assert_eq!(code(&nul), "BAD_USER_INPUT", "{nul}");
 
@@ -502,10 +545,18 @@ async fn a_tutors_comments_are_sealed_and_read_back(server: Server) {
             notes["recordingNotes"]["bookmarks"],
             json!([{ "offsetMs": 500, "text": "Opening", "by": "sam" }])
         );
-        assert_eq!(notes["recordingNotes"]["comments"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            notes["recordingNotes"]["comments"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
     for outsider in [&lee, &clinic.admin] {
-        let refused = server.graphql(outsider, read, json!({ "r": recording })).await;
+        let refused = server
+            .graphql(outsider, read, json!({ "r": recording }))
+            .await;
         assert_eq!(code(&refused), "FORBIDDEN", "{refused}");
     }
 
@@ -531,7 +582,11 @@ async fn inputs_have_limits(server: Server) {
     let sam = &clinic.practitioner;
     let before = server.log_size(TENANT).await;
     let huge = "x".repeat(48 * 1024);
-    for (name, contact) in [(huge.as_str(), "c"), ("a\u{0}b", "c"), ("Ok Name", huge.as_str())] {
+    for (name, contact) in [
+        (huge.as_str(), "c"),
+        ("a\u{0}b", "c"),
+        ("Ok Name", huge.as_str()),
+    ] {
         let refused = server
             .graphql(
                 sam,
@@ -541,7 +596,10 @@ async fn inputs_have_limits(server: Server) {
             .await;
         assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
         let message = refused["errors"][0]["message"].as_str().unwrap();
-        assert!(message.len() < 200, "the message does not echo the input: {message}");
+        assert!(
+            message.len() < 200,
+            "the message does not echo the input: {message}"
+        );
     }
     for on in ["1900-01-01", "9999-12-31"] {
         let refused = server

@@ -375,7 +375,11 @@ impl Aggregate for CaseStudy {
                         "plaintext",
                         format!(
                             "the text contains client names (name numbers {} of those given); remove them before publishing",
-                            found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                            found
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ));
                 }

@@ -102,15 +102,17 @@ impl fmt::Display for ConsentGap {
             Self::OtherTenant | Self::OtherClient => {
                 f.write_str("the consent is about another client")
             }
-            Self::NotInForce { status } => write!(f, "the consent is not in force (it is {status})"),
+            Self::NotInForce { status } => {
+                write!(f, "the consent is not in force (it is {status})")
+            }
             Self::PastExpiry { expired_at } => write!(f, "the consent expired at {expired_at}"),
             Self::OtherPractitioner => f.write_str("the consent is with another practitioner"),
             Self::SessionOutOfScope => f.write_str("the consent does not cover this session"),
             Self::SessionNotNoticed => f.write_str("no notice was given for this session"),
             Self::SessionOptedOut => f.write_str("the client opted out of this session"),
-            Self::NoticeNotValidUnderPolicy => f.write_str(
-                "a notice counts only while the tenant records under notified opt-out",
-            ),
+            Self::NoticeNotValidUnderPolicy => {
+                f.write_str("a notice counts only while the tenant records under notified opt-out")
+            }
             Self::PurposeNotConsented { purpose } => {
                 write!(f, "the client did not consent to {purpose}")
             }
@@ -123,7 +125,10 @@ impl fmt::Display for ConsentGap {
             Self::DerivativeNotConsented {
                 purpose,
                 derivative,
-            } => write!(f, "the client did not consent to a {derivative} for {purpose}"),
+            } => write!(
+                f,
+                "the client did not consent to a {derivative} for {purpose}"
+            ),
             Self::ViewerNotInAudience { purpose } => {
                 write!(f, "the client did not name this person for {purpose}")
             }

@@ -15,8 +15,8 @@ use crate::aggregates::consent_form::ConsentForm;
 use crate::aggregates::not_found;
 use crate::context::{Actor, Ctx};
 use crate::error::DomainError;
-use crate::limits::session_date;
 use crate::ids::{ConsentId, CourseId, UserId};
+use crate::limits::session_date;
 use crate::policy::{ClientCopies, ConsentModel, TenantPolicy};
 use crate::vocabulary::{Purpose, Role};
 
@@ -340,7 +340,8 @@ impl Consent {
                 if self.status != Some(ConsentStatus::Requested) {
                     return Err(DomainError::conflict(format!(
                         "consent can be given only when requested; it is {}",
-                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+                        self.status
+                            .map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 check_client_side(core, ctx, "give")?;
@@ -396,7 +397,8 @@ impl Consent {
                 if !self.status.is_some_and(ConsentStatus::is_in_force) {
                     return Err(DomainError::conflict(format!(
                         "only a consent in force can be withdrawn; it is {}",
-                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+                        self.status
+                            .map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 match scope {
@@ -574,7 +576,8 @@ impl Consent {
                 if self.status != Some(ConsentStatus::Noticed) {
                     return Err(DomainError::conflict(format!(
                         "no notice can be given: the client opted out for good or this is not a notice record (it is {})",
-                        self.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+                        self.status
+                            .map_or_else(|| "unknown".to_owned(), |s| s.to_string())
                     )));
                 }
                 if self.noticed_sessions.contains(&session_on) {
