@@ -167,25 +167,25 @@ fn killed_mid_load_keeps_every_acknowledged_write(mut server: Confide) {
 /// The tenant's whole log as `auditEvents` pages it, as JSON text.
 fn read_log(server: &Confide, admin: &str) -> String {
     let mut log = String::new();
-    let mut from = 0u64;
+    let mut after = Value::Null;
     loop {
         let page = server.ok(
             admin,
-            "query($from: Int!) { auditEvents(fromSequence: $from, limit: 1000) { sequence stream eventType payload } }",
-            json!({ "from": from }),
+            "query($after: String) { auditEvents(first: 1000, after: $after) { nodes { sequence stream eventType payload } pageInfo { hasNextPage endCursor } } }",
+            json!({ "after": after }),
         )["auditEvents"]
             .clone();
-        let Value::Array(events) = page else {
-            panic!("auditEvents is a list");
+        let Value::Array(events) = page["nodes"].clone() else {
+            panic!("auditEvents has nodes: {page}");
         };
-        if events.is_empty() {
-            return log;
-        }
-        from += events.len() as u64;
         for event in events {
             log.push_str(&event.to_string());
             log.push('\n');
         }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return log;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
     }
 }
 

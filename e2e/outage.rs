@@ -544,9 +544,9 @@ fn stored(server: &Confide, sam: &str, admin: &str, recording: &str) -> (bool, b
         .clone();
     let log = server.ok(
         admin,
-        "{ auditEvents(limit: 1000) { eventType stream } }",
+        "{ auditEvents(first: 1000) { nodes { eventType stream } } }",
         json!({}),
-    )["auditEvents"]
+    )["auditEvents"]["nodes"]
         .as_array()
         .unwrap()
         .iter()

@@ -110,7 +110,8 @@ where
         }
     }
 
-    /// Asserts a refusal of this kind (`DomainError::code`) whose message contains `fragment`.
+    /// Asserts a refusal of this kind (`DomainError::code`) whose message contains `fragment`,
+    /// or that names `fragment` among its stable reasons.
     #[track_caller]
     pub(crate) fn then_error(self, code: &str, fragment: &str) {
         match self.result {
@@ -118,7 +119,7 @@ where
             Err(e) => {
                 assert_eq!(e.code(), code, "wrong kind of error: {e}");
                 assert!(
-                    e.to_string().contains(fragment),
+                    e.to_string().contains(fragment) || e.reasons().contains(&fragment),
                     "error {e:?} does not mention {fragment:?}"
                 );
             }

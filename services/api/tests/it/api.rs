@@ -663,6 +663,46 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
             json!({ "r": ids["recording"] }),
         ),
         (
+            "addComment",
+            "mutation($r: UUID!) { addComment(recordingId: $r, purpose: COURSE_ASSESSMENT, offsetMs: 1000, text: \"x\") { comments { text } } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "recordingNotes",
+            "query($r: UUID!) { recordingNotes(recordingId: $r, purpose: COURSE_ASSESSMENT) { bookmarks { text } comments { text } } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "requestStop",
+            "mutation($r: UUID!) { requestStop(recordingId: $r, offsetMs: 1000) { id } }",
+            json!({ "r": ids["recording"] }),
+        ),
+        (
+            "giveNotice",
+            "mutation($c: UUID!, $f: UUID!) { giveNotice(input: { clientId: $c, consentFormId: $f, sessionOn: \"2026-11-21\", purposes: [{ purpose: QUALITY_ASSURANCE, users: [], roles: [REVIEWER], media: [AUDIO] }] }) { consent { id } } }",
+            json!({ "c": ids["client"], "f": ids["form"] }),
+        ),
+        (
+            "giveSessionNotice",
+            "mutation($id: UUID!) { giveSessionNotice(consentId: $id, sessionOn: \"2026-11-21\") { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "optOutOfSession",
+            "mutation($id: UUID!) { optOutOfSession(consentId: $id, sessionOn: \"2026-11-21\") { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "optOut",
+            "mutation($id: UUID!) { optOut(consentId: $id, deletionRequested: true) { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
+            "recordCredentialDecision",
+            "mutation($id: UUID!) { recordCredentialDecision(consentId: $id) { id } }",
+            json!({ "id": ids["consent"] }),
+        ),
+        (
             "attachTranscript",
             "mutation($r: UUID!) { attachTranscript(input: { recordingId: $r, purpose: COURSE_ASSESSMENT, sha256: \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\" }) }",
             json!({ "r": ids["recording"] }),
@@ -1086,36 +1126,15 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
 
     for (name, query, variables) in &probes {
         let response = server.graphql(&other_link, query, variables.clone()).await;
-        if *name == "startPlayback" {
-            assert_eq!(
-                response["data"]["startPlayback"]["allowed"], false,
-                "{response}"
-            );
-            continue;
-        }
         assert!(
             ["NOT_FOUND", "FORBIDDEN"].contains(&code(&response)),
             "{name} by another client's link: {response}"
         );
     }
-    let stream =
-        confide_app::StreamId::parse(&format!("recording-{}", recording.as_str().unwrap()))
-            .unwrap();
-    let last = server
-        .store
-        .read_stream(&TenantId::parse("clinic").unwrap(), &stream, 1, 100)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
-    assert_eq!(
-        last.event_type, "PlaybackRefused",
-        "the refusal is recorded"
-    );
     assert_eq!(
         server.log_size("clinic").await,
-        before + 1,
-        "the link changed nothing else"
+        before,
+        "another client's link reaches nothing and writes nothing about anyone"
     );
 
     // The end of the course, destruction, and erasure.

@@ -1232,7 +1232,10 @@ async fn a_courses_end_expires_its_consents_and_its_recordings_fall_due(story: S
         "{after:?}"
     );
 
-    story.clock.day(11);
+    // The recordings stay for the tenant's course grace (14 days) after the end, then go.
+    story.clock.day(23);
+    assert!(app.run_retention(tenant).await.unwrap().is_empty());
+    story.clock.day(24);
     assert_eq!(app.run_retention(tenant).await.unwrap(), vec![recording]);
 }
 

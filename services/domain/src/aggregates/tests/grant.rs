@@ -77,7 +77,7 @@ fn a_grant_never_widens_consent() {
             ),
             &ctx,
         )
-        .then_error("consent_required", "ViewerNotInAudience");
+        .then_error("consent_required", "viewer_not_in_audience");
     // Nor can a member the consent does not name.
     given::<GrantEvent>([])
         .when(
@@ -89,7 +89,7 @@ fn a_grant_never_widens_consent() {
             ),
             &ctx,
         )
-        .then_error("consent_required", "ViewerNotInAudience");
+        .then_error("consent_required", "viewer_not_in_audience");
     // An auditor never plays, grant or not.
     given::<GrantEvent>([])
         .when(

@@ -40,12 +40,12 @@ fn create_recording_refuses_without_consent_in_force() {
     let ctx = as_user(&tenant, "sam", t(1, 9)).with_new_ids(&ids);
     given::<RecordingEvent>([])
         .when(create(Consent::default(), Medium::Audio), &ctx)
-        .then_error("consent_required", "covers it");
+        .then_error("not_found", "consent");
     let requested =
         Consent::from_events(&[consent_requested(consent_id(), assessment_terms(), None)]);
     given::<RecordingEvent>([])
         .when(create(requested, Medium::Audio), &ctx)
-        .then_error("consent_required", "NotInForce");
+        .then_error("consent_required", "not_in_force");
     let mut refused = vec![consent_requested(consent_id(), assessment_terms(), None)];
     refused.push(ConsentEvent::ConsentRefused {
         by: Actor::client(client_id()),
@@ -53,11 +53,11 @@ fn create_recording_refuses_without_consent_in_force() {
     });
     given::<RecordingEvent>([])
         .when(create(Consent::from_events(&refused), Medium::Audio), &ctx)
-        .then_error("consent_required", "Refused");
+        .then_error("consent_required", "it is refused");
     let expired = given_consent(assessment_terms(), Some(Expiry::OnDate { at: t(1, 0) }));
     given::<RecordingEvent>([])
         .when(create(expired, Medium::Audio), &ctx)
-        .then_error("consent_required", "PastExpiry");
+        .then_error("consent_required", "past_expiry");
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn under_notified_opt_out_a_recording_needs_the_notice_and_no_opt_out() {
             },
             &ctx,
         )
-        .then_error("consent_required", "SessionNotNoticed");
+        .then_error("consent_required", "session_not_noticed");
     let opted = Consent::from_events(&[
         notice_given(),
         ConsentEvent::ConsentOptedOutOfSession {
@@ -126,7 +126,7 @@ fn under_notified_opt_out_a_recording_needs_the_notice_and_no_opt_out() {
     ]);
     given::<RecordingEvent>([])
         .when(create(opted, Medium::Audio), &ctx)
-        .then_error("consent_required", "SessionOptedOut");
+        .then_error("consent_required", "session_opted_out");
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn a_tutor_comments_only_on_what_they_may_play() {
     assert_eq!(state.comments().len(), 1);
     // Cai is a tutor too, but the client did not name him.
     h.when(comment(), &as_user(&tenant, "cai", t(2, 9)))
-        .then_error("forbidden", "ViewerNotInAudience");
+        .then_error("forbidden", "did not name this person");
     h.when(comment(), &as_user(&tenant, "sam", t(2, 9)))
         .then_error("forbidden", "tutor role");
 }
@@ -351,7 +351,7 @@ fn attach_transcript_needs_the_consented_derivative() {
         },
         &as_user(&tenant, "sam", t(2, 9)).with_new_ids(&ids),
     )
-    .then_error("consent_required", "MediumNotConsented");
+    .then_error("consent_required", "medium_not_consented");
     h.when(
         RecordingCommand::AttachTranscript {
             span: TranscriptSpan::Excerpt {
