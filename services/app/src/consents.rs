@@ -435,18 +435,6 @@ impl App {
         Ok(consent)
     }
 
-    /// A client's consents, each folded to its current state (its history is its stream): the
-    /// client through their link, or a member of the organisation.
-    pub async fn consents(
-        &self,
-        caller: &Caller,
-        client: ClientId,
-    ) -> Result<Vec<Consent>, AppError> {
-        let organisation = self.organisation(&caller.tenant).await?;
-        reads::client_records(&organisation, &caller.actor, client)?;
-        self.consent_history(&caller.tenant, client).await
-    }
-
     /// A client's consents, each folded to its current state.
     pub async fn consent_history(
         &self,

@@ -1,8 +1,6 @@
 //! Recordings and access to them: creating a recording under its consent, grants, playback
 //! decisions (recorded either way), transcripts, and what the caller may see.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::grant::{
@@ -12,8 +10,8 @@ use confide_domain::aggregates::recording::{
     AccessFacts, Recording, RecordingCommand, RecordingEvent, TranscriptSpan,
 };
 use confide_domain::{
-    AccessDecision, Actor, ClientId, ConsentId, Ctx, DomainError, GrantId, Medium, Offset, Purpose,
-    RecordingId, Sha256, TenantId, TranscriptId, Viewer, reads,
+    AccessDecision, Actor, ConsentId, DomainError, GrantId, Medium, Offset, Purpose, RecordingId,
+    Sha256, TenantId, TranscriptId, Viewer, reads,
 };
 use uuid::Uuid;
 
@@ -263,61 +261,6 @@ impl App {
         Ok(recording)
     }
 
-    /// The organisation's recordings, each with the caller's access for `purpose` (in
-    /// audio) now; someone who is not a member (an external assessor) sees only those they
-    /// may play. Nothing is recorded; playing is [`App::start_playback`].
-    pub async fn recordings(
-        &self,
-        caller: &Caller,
-        purpose: Purpose,
-    ) -> Result<Vec<RecordingView>, AppError> {
-        reads::member(&caller.actor)?;
-        let organisation = self.organisation(&caller.tenant).await?;
-        let outsider = reads::outsider(&organisation, &caller.actor);
-        let ctx = Ctx::new(
-            caller.tenant.clone(),
-            &organisation,
-            caller.actor.clone(),
-            self.clock.now(),
-        );
-        // Three reads whatever the number of recordings: the recordings, every consent and
-        // every grant of the tenant, matched up here.
-        let tenant = &caller.tenant;
-        let recordings = self
-            .linked::<Recording>(tenant, &Subject::Recordings, "recording")
-            .await?;
-        let mut consents: BTreeMap<ClientId, Vec<Consent>> = BTreeMap::new();
-        for consent in self.of_kind::<Consent>(tenant, "consent").await? {
-            if let Some(client) = consent.core().map(|c| c.client_id) {
-                consents.entry(client).or_default().push(consent);
-            }
-        }
-        let mut grants: BTreeMap<RecordingId, Vec<Grant>> = BTreeMap::new();
-        for grant in self.of_kind::<Grant>(tenant, "grant").await? {
-            if let Some(recording) = grant.core().map(|g| g.recording_id) {
-                grants.entry(recording).or_default().push(grant);
-            }
-        }
-        let mut views = Vec::with_capacity(recordings.len());
-        for (_, recording) in recordings {
-            let Some(core) = recording.core() else {
-                continue;
-            };
-            let facts = AccessFacts {
-                consents: consents.remove(&core.client_id).unwrap_or_default(),
-                grants: grants.remove(&core.id).unwrap_or_default(),
-            };
-            let (_, access) = recording.access(purpose, Medium::Audio, &facts, &ctx)?;
-            // A client's consents serve each of their recordings.
-            consents.insert(core.client_id, facts.consents);
-            if outsider && !access.is_allowed() {
-                continue;
-            }
-            views.push(RecordingView { recording, access });
-        }
-        Ok(views)
-    }
-
     /// One recording with whether the caller may play it for `purpose` (in audio) now,
     /// decided as `start_playback` decides and recorded by nothing; `None` for a recording
     /// that does not exist, or one an outsider may not play.
@@ -359,20 +302,6 @@ impl App {
         let (_, access) = recording.access(purpose, medium, &facts, &work.ctx())?;
         let outsider = reads::outsider(work.organisation(), &caller.actor);
         Ok((RecordingView { recording, access }, outsider))
-    }
-
-    /// Every stream of `kind` in the tenant, loaded.
-    async fn of_kind<A: confide_domain::Aggregate>(
-        &self,
-        tenant: &TenantId,
-        kind: &str,
-    ) -> Result<Vec<A>, AppError> {
-        self.read
-            .states_of_kind(tenant, kind)
-            .await?
-            .into_iter()
-            .map(|(_, (_, json))| Ok(confide_readmodels::parse_state(Some(&json))?))
-            .collect()
     }
 
     /// A unit of work that will only read, with `prefetch` read together with the tenant's

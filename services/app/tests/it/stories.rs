@@ -1062,16 +1062,18 @@ async fn queries_show_access_history_due_destructions_and_overdue_requests(story
     let allowed = |who: &str| {
         let actor = as_user(who);
         async move {
-            let views = app
-                .recordings(
+            let page = app
+                .recordings_page(
                     &Caller {
                         tenant: tenant.clone(),
                         actor,
                     },
                     Purpose::CourseAssessment,
+                    &confide_app::PageRequest::new(10, None, confide_app::MAX_PAGE).unwrap(),
                 )
                 .await
                 .unwrap();
+            let views: Vec<_> = page.rows.into_iter().map(|(_, view)| view).collect();
             assert_eq!(views.len(), 1);
             assert_eq!(views[0].recording.id(), Some(recording));
             matches!(
