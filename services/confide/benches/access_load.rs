@@ -468,7 +468,7 @@ async fn write_large_tenant(server: &Confide, schema_url: &str, events: u64) -> 
         .collect();
     assert_eq!(
         kinds,
-        ["RecordingCreated", "MediaStored", "PlaybackStarted"],
+        ["RecordingCreated", "RecordingStored", "PlaybackStarted"],
         "the template recording"
     );
 
