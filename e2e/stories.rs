@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const ADD_MEMBER: &str =
     "mutation($u: String!, $r: [Role!]!) { addMember(userId: $u, roles: $r) { id } }";
 const FORM: &str = "mutation($t: String!) { publishConsentForm(title: \"Recording consent\", language: \"en-GB\", text: $t) { id textSha256 } }";
-const REQUEST: &str = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id status } clientLink } }";
+const REQUEST: &str = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id status } clientLink { token } } }";
 const GIVE: &str = "mutation($id: UUID!, $n: String!) { giveConsent(consentId: $id, typedName: $n) { status version } }";
 const CREATE_RECORDING: &str = "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id status } }";
 const PLAY: &str = "mutation($r: UUID!, $p: Purpose!) { startPlayback(recordingId: $r, purpose: $p) { allowed access { reasons } } }";
@@ -106,7 +106,10 @@ async fn a_student_counsellors_client_withdraws_with_deletion() {
     )["requestConsent"]
         .clone();
     let consent = requested["consent"]["id"].clone();
-    let link = requested["clientLink"].as_str().unwrap().to_owned();
+    let link = requested["clientLink"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let given = server.ok(&link, GIVE, json!({ "id": consent, "n": "Jordan Price" }));
     assert_eq!(given["giveConsent"]["status"], "GIVEN");
     let recording = server.ok(
@@ -201,7 +204,10 @@ async fn a_credential_submission_grants_only_the_named_assessor() {
     )["requestConsent"]
         .clone();
     let consent = requested["consent"]["id"].clone();
-    let link = requested["clientLink"].as_str().unwrap().to_owned();
+    let link = requested["clientLink"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server.ok(&link, GIVE, json!({ "id": consent, "n": "Alex Moore" }));
     let recording = server.ok(
         &kim,

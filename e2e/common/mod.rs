@@ -223,7 +223,7 @@ impl Confide {
                     .clone();
                 let requested = self.ok(
                     &sam,
-                    "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+                    "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { token } } }",
                     json!({ "input": {
                         "clientId": client, "consentFormId": form,
                         "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
@@ -231,7 +231,7 @@ impl Confide {
                 )["requestConsent"]
                     .clone();
                 self.ok(
-                    requested["clientLink"].as_str().unwrap(),
+                    requested["clientLink"]["token"].as_str().unwrap(),
                     "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
                     json!({ "id": requested["consent"]["id"] }),
                 );

@@ -60,14 +60,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
 }
 
 /// The whole service as the binary serves it ([`serve`]): [`router`], the probes
-/// (`/health`, `/ready`), every route in a traced, counted and timed request span
-/// ([`observe`]), and a request head over [`MAX_HEADER_BYTES`] answered with 431.
-pub fn service(state: Arc<ApiState>) -> Router {
+/// (`/health`, `/ready`), the `pages` beside them (the web edge's router), every route in a
+/// traced, counted and timed request span ([`observe`]), and a request head over
+/// [`MAX_HEADER_BYTES`] answered with 431.
+pub fn service(state: Arc<ApiState>, pages: Router) -> Router {
     Router::new()
         .route("/health", get(routes::probes::health))
         .route("/ready", get(routes::probes::ready))
         .with_state(state.clone())
         .merge(router(state))
+        .merge(pages)
         .layer(axum::middleware::from_fn(serving::limit_header_size))
         .layer(axum::middleware::from_fn(observe))
 }

@@ -17,9 +17,16 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(app: Arc<App>, auth: Arc<Authenticator>, development: bool) -> Self {
+    /// The API over `app`, reached by people at `public_url` (the base of the client links
+    /// it hands out, e.g. `https://confide.example.org`).
+    pub fn new(
+        app: Arc<App>,
+        auth: Arc<Authenticator>,
+        development: bool,
+        public_url: &str,
+    ) -> Self {
         Self {
-            schema: schema(app.clone(), auth.clone()),
+            schema: schema(app.clone(), auth.clone(), public_url),
             app,
             auth,
             development,

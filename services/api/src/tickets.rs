@@ -10,7 +10,7 @@ use confide_domain::{Actor, Medium, Purpose, RecordingId, TenantId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::{Authenticator, TicketKind};
+use crate::auth::{AuthError, Authenticator, TicketKind};
 use crate::error::{ApiError, Code, Result};
 use crate::telemetry::record_tenant;
 
@@ -47,14 +47,14 @@ pub struct ExportTicket {
 }
 
 /// The ticket URL for a playback `startPlayback` allowed, and when it expires.
-pub(crate) fn issue_media(
+pub fn issue_media(
     auth: &Authenticator,
     caller: &Caller,
     recording: RecordingId,
     purpose: Purpose,
     medium: Medium,
     now: DateTime<Utc>,
-) -> Result<(String, DateTime<Utc>)> {
+) -> std::result::Result<(String, DateTime<Utc>), AuthError> {
     let expires = now + TICKET_LIFETIME;
     let ticket = Ticket {
         tenant: caller.tenant.to_string(),
@@ -65,21 +65,19 @@ pub(crate) fn issue_media(
         iat: now.timestamp(),
         exp: expires.timestamp(),
     };
-    let token = auth
-        .sign_ticket(TicketKind::Media, &ticket)
-        .map_err(|e| ApiError::internal(&e))?;
+    let token = auth.sign_ticket(TicketKind::Media, &ticket)?;
     Ok((format!("/v1/media/{token}"), expires))
 }
 
 /// The download URL of a recorded export, and when it expires.
-pub(crate) fn issue_export(
+pub fn issue_export(
     auth: &Authenticator,
     caller: &Caller,
     export_id: Uuid,
     covers: AuditScope,
     previous: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(String, DateTime<Utc>)> {
+) -> std::result::Result<(String, DateTime<Utc>), AuthError> {
     let expires = now + EXPORT_TICKET_LIFETIME;
     let ticket = ExportTicket {
         tenant: caller.tenant.to_string(),
@@ -90,9 +88,7 @@ pub(crate) fn issue_export(
         iat: now.timestamp(),
         exp: expires.timestamp(),
     };
-    let token = auth
-        .sign_ticket(TicketKind::AuditExport, &ticket)
-        .map_err(|e| ApiError::internal(&e))?;
+    let token = auth.sign_ticket(TicketKind::AuditExport, &ticket)?;
     Ok((format!("/v1/audit/exports/{token}"), expires))
 }
 

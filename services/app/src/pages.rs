@@ -159,6 +159,55 @@ impl App {
         Ok(Page::of(rows, page.first()))
     }
 
+    /// A page of one client's recordings, in the order they were made, each with the
+    /// caller's access for `purpose` (in audio) now: the client through their link (`client`
+    /// is theirs when absent), or a member of the organisation, who names the client. Each
+    /// page is two reads, as [`App::recordings_page`]'s.
+    pub async fn client_recordings_page(
+        &self,
+        caller: &Caller,
+        client: Option<ClientId>,
+        purpose: Purpose,
+        page: &PageRequest,
+    ) -> Result<Page<RecordingView>, AppError> {
+        let client = client.or(caller.client()).ok_or_else(|| {
+            DomainError::invalid("clientId", "name the client whose recordings to list")
+        })?;
+        let tenant = &caller.tenant;
+        let organisation = self.organisation(tenant).await?;
+        reads::client_records(&organisation, &caller.actor, client)?;
+        let ctx = Ctx::new(
+            tenant.clone(),
+            &organisation,
+            caller.actor.clone(),
+            self.clock.now(),
+        );
+        let recordings: Vec<(StreamId, Recording)> = self
+            .read
+            .linked_states_page(
+                tenant,
+                &Subject::Client(client.to_string()),
+                "recording",
+                page.after_stream("recording")?.as_ref(),
+                page.first() + 1,
+            )
+            .await?
+            .into_iter()
+            .map(|(stream, (_, json))| Ok((stream, confide_readmodels::parse_state(Some(&json))?)))
+            .collect::<Result<_, AppError>>()?;
+        let mut facts = self.facts_of(tenant, &recordings).await?;
+        let mut rows = Vec::with_capacity(recordings.len());
+        for (stream, recording) in recordings {
+            if recording.core().is_none() {
+                continue;
+            }
+            let facts = facts.remove(&stream).unwrap_or_default();
+            let (_, access) = recording.access(purpose, Medium::Audio, &facts, &ctx)?;
+            rows.push((stream.to_string(), RecordingView { recording, access }));
+        }
+        Ok(Page::of(rows, page.first()))
+    }
+
     /// The consents about each recording's client and the grants on it, in one read.
     async fn facts_of(
         &self,

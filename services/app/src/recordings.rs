@@ -282,6 +282,28 @@ impl App {
         }
     }
 
+    /// One of a client's recordings with the caller's access for `purpose` (in audio) now,
+    /// recorded by nothing: the client through their link (another client's recording is not
+    /// found), or a member of the organisation.
+    pub async fn client_recording(
+        &self,
+        caller: &Caller,
+        recording_id: RecordingId,
+        purpose: Purpose,
+    ) -> Result<RecordingView, AppError> {
+        let (view, _) = self
+            .access_now(caller, recording_id, purpose, Medium::Audio)
+            .await?;
+        let client = view
+            .recording
+            .core()
+            .ok_or_else(|| DomainError::not_found("recording"))?
+            .client_id;
+        let organisation = self.organisation(&caller.tenant).await?;
+        reads::client_records(&organisation, &caller.actor, client)?;
+        Ok(view)
+    }
+
     /// Whether the caller may play the recording for `purpose` in `medium` now, decided as
     /// `start_playback` decides and recorded by nothing, and whether the caller is an outsider
     /// (a user with no role in the tenant). Two reads: the tenant's stream with the

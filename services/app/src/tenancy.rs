@@ -59,6 +59,16 @@ impl App {
 
     /// The roles the caller holds in their tenant now (from membership events, never the
     /// token); none for a client link.
+    /// The organisation's name: what its members and its clients (through their links) see
+    /// it called.
+    pub async fn organisation_name(&self, caller: &Caller) -> Result<String, AppError> {
+        let organisation = self.organisation(&caller.tenant).await?;
+        if caller.client().is_none() {
+            reads::organisation_member(&organisation, &caller.actor)?;
+        }
+        Ok(organisation.name().to_owned())
+    }
+
     pub async fn roles(&self, caller: &Caller) -> Result<BTreeSet<Role>, AppError> {
         let organisation = self.organisation(&caller.tenant).await?;
         Ok(reads::roles_of(&organisation, &caller.actor))

@@ -391,7 +391,7 @@ async fn write_large_tenant(server: &Confide, schema_url: &str, events: u64) -> 
         .to_owned();
     let requested = server.ok(
         &sam,
-        "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+        "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { token } } }",
         json!({ "input": {
             "clientId": client, "consentFormId": form, "sessionOn": today,
             "purposes": [
@@ -403,7 +403,7 @@ async fn write_large_tenant(server: &Confide, schema_url: &str, events: u64) -> 
         .clone();
     let consent = requested["consent"]["id"].as_str().unwrap().to_owned();
     server.ok(
-        requested["clientLink"].as_str().unwrap(),
+        requested["clientLink"]["token"].as_str().unwrap(),
         "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
         json!({ "id": consent }),
     );

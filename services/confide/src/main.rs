@@ -343,14 +343,19 @@ async fn serve(settings: Settings) -> Result<()> {
     }
     println!("  checkpoint key: {}", app.checkpoint_key());
     println!("  GraphQL: http://{address}/graphql");
+    println!("  pages: http://{address}/ (client links open under /link/, auditors at /audit)");
     if settings.development {
         println!("  GraphiQL: open http://{address}/graphql in a browser");
         println!("  a token: confide token --tenant <tenant> --user <user>");
     }
     // Last: scripts and tests read up to this line.
     println!("  health: http://{address}/health");
-    let state = Arc::new(ApiState::new(app, auth, settings.development));
-    server::launch(state, listener, shutdown).await
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let state = Arc::new(ApiState::new(app, auth, settings.development, &public_url));
+    server::launch(state, &public_url, listener, shutdown).await
 }
 
 /// Where the events are, for people: the database's URL may hold a password.

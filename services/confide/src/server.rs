@@ -83,6 +83,7 @@ pub(crate) fn authenticator(settings: &Settings, missing: Missing) -> Result<Aut
 /// identity provider's key set, if one is configured, is fetched now and kept fresh meanwhile.
 pub(crate) async fn launch(
     state: Arc<ApiState>,
+    public_url: &str,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
@@ -93,7 +94,12 @@ pub(crate) async fn launch(
         .map(|keys| tokio::spawn(async move { keys.keep_fresh(JWKS_REFRESH_EVERY).await }));
     let app = state.app.clone();
     let destructions = tokio::spawn(async move { destruction_jobs(&app).await });
-    confide_api::serve(listener, confide_api::service(state), shutdown).await;
+    let pages = confide_web::router(Arc::new(confide_web::WebState::new(
+        state.app.clone(),
+        state.auth.clone(),
+        public_url,
+    )));
+    confide_api::serve(listener, confide_api::service(state, pages), shutdown).await;
     if let Some(refresher) = refresher {
         refresher.abort();
     }

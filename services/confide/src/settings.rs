@@ -103,6 +103,10 @@ pub(crate) struct Settings {
     pub(crate) development: bool,
     /// Where recordings' ciphertext is kept.
     pub(crate) media: MediaStore,
+    /// Where people reach the server (`CONFIDE_PUBLIC_URL`, e.g. `https://confide.example.org`):
+    /// the base of the client links it hands out. By default, `http://` and the address it
+    /// listens on. With `https://`, the pages' cookies are `Secure`.
+    pub(crate) public_url: Option<String>,
 }
 
 impl Settings {
@@ -177,7 +181,19 @@ impl Settings {
                     .unwrap_or_else(|| data_dir.join("media")),
             ),
         };
+        let public_url = var("CONFIDE_PUBLIC_URL")
+            .map(|url| {
+                if url.starts_with("https://") || url.starts_with("http://") {
+                    Ok(url.trim_end_matches('/').to_owned())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "CONFIDE_PUBLIC_URL must start with https:// or http://, not {url}"
+                    ))
+                }
+            })
+            .transpose()?;
         Ok(Self {
+            public_url,
             media,
             token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
             token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
@@ -205,6 +221,7 @@ impl Settings {
 /// The keys a configuration file may hold: each stands for the variable `CONFIDE_<KEY>`.
 const FILE_KEYS: &[&str] = &[
     "data_dir",
+    "public_url",
     "database_url",
     "listen",
     "signing_key",

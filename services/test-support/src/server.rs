@@ -99,13 +99,22 @@ impl Drop for Server {
 }
 
 /// Serves `app` as the binary does: [`confide_api::service`] (the API, `/health`, `/ready`,
-/// telemetry) on `127.0.0.1:0`.
+/// the pages, telemetry) on `127.0.0.1:0`.
 async fn serve(app: Arc<App>, auth: Arc<Authenticator>) -> (SocketAddr, JoinHandle<()>) {
-    let service = confide_api::service(Arc::new(ApiState::new(app, auth, false)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding 127.0.0.1:0");
     let address = listener.local_addr().expect("the listener's address");
+    let public_url = format!("http://{address}");
+    let pages = confide_web::router(Arc::new(confide_web::WebState::new(
+        app.clone(),
+        auth.clone(),
+        &public_url,
+    )));
+    let service = confide_api::service(
+        Arc::new(ApiState::new(app, auth, false, &public_url)),
+        pages,
+    );
     let serving = tokio::spawn(async move {
         confide_api::serve(listener, service, std::future::pending()).await;
     });
@@ -430,12 +439,12 @@ impl Server {
         let requested = self
             .ok(
                 practitioner,
-                "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+                "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { token } } }",
                 json!({ "input": input }),
             )
             .await["requestConsent"]
             .clone();
-        let link = requested["clientLink"]
+        let link = requested["clientLink"]["token"]
             .as_str()
             .expect("a client link")
             .to_owned();

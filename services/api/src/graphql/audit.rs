@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::lists::{connection, page_request};
 use crate::caller::{app, auth, caller};
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::tickets;
 
 #[derive(Default)]
@@ -135,7 +135,8 @@ impl AuditMutation {
             scope,
             input.previous_checkpoint,
             Utc::now(),
-        )?;
+        )
+        .map_err(|e| ApiError::internal(&e))?;
         Ok(AuditExport {
             export_id,
             download_url,

@@ -56,14 +56,52 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 1_000;
 
 /// Builds the schema over the application and the authenticator every request shares.
-pub(crate) fn schema(app: Arc<App>, auth: Arc<Authenticator>) -> ConfideSchema {
+pub(crate) fn schema(app: Arc<App>, auth: Arc<Authenticator>, public_url: &str) -> ConfideSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
         .data(auth)
+        .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
         .extension(crate::telemetry::ResolverSpans)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
+}
+
+/// Where people reach this server (no trailing slash): the base of the links it hands out.
+pub(crate) struct PublicUrl(String);
+
+/// A client's link as a resolver hands it out: the URL the client opens from an e-mail
+/// (`{public URL}/link/{secret}`), the same secret as a bearer token for programs acting for
+/// the client, and when both expire.
+#[derive(async_graphql::SimpleObject)]
+pub(crate) struct ClientLink {
+    /// The page the client opens: it reads the form, gives or refuses consent, withdraws it,
+    /// sees who accessed their recordings and makes requests, and nothing else.
+    pub(crate) url: String,
+    /// The link's secret as a bearer token, for a program acting for the client (the API
+    /// grants it exactly what the page does).
+    pub(crate) token: String,
+    pub(crate) expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A fresh link for `client` of the caller's tenant.
+pub(crate) fn client_link(
+    ctx: &async_graphql::Context<'_>,
+    tenant: &confide_domain::TenantId,
+    client: confide_domain::ClientId,
+) -> Result<ClientLink> {
+    let now = chrono::Utc::now();
+    let lifetime = crate::auth::CLIENT_LINK_LIFETIME;
+    let token = ctx
+        .data_unchecked::<Arc<Authenticator>>()
+        .mint_client_link(tenant, client, lifetime, now)
+        .map_err(|e| crate::error::ApiError::internal(&e))?;
+    let PublicUrl(base) = ctx.data_unchecked::<PublicUrl>();
+    Ok(ClientLink {
+        url: format!("{base}/link/{token}"),
+        token,
+        expires_at: now + lifetime,
+    })
 }
 
 /// The schema in SDL, as committed in `schema/graphql/schema.graphql`.

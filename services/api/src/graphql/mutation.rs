@@ -13,9 +13,8 @@ use uuid::Uuid;
 use super::types::{
     ConsentEnd, ConsentView, Purpose, PurposeTermsInput, Role, Tenant, TenantPolicy,
 };
-use super::{id, user};
-use crate::auth::CLIENT_LINK_LIFETIME;
-use crate::caller::{app, auth, caller};
+use super::{ClientLink, client_link, id, user};
+use crate::caller::{app, caller};
 use crate::error::{ApiError, Result};
 
 #[derive(Default)]
@@ -36,10 +35,9 @@ struct PublishedForm {
 #[derive(SimpleObject)]
 struct RequestedConsent {
     consent: ConsentView,
-    /// A signed, expiring link token for the client: with it they read the form, give or
-    /// refuse consent, withdraw it and make requests, and nothing else.
-    client_link: String,
-    client_link_expires_at: DateTime<Utc>,
+    /// The client's link: with it they read the form, give or refuse consent, withdraw it
+    /// and make requests, and nothing else.
+    client_link: ClientLink,
 }
 
 #[derive(InputObject)]
@@ -182,14 +180,9 @@ impl ConsentMutation {
                 },
             )
             .await?;
-        let now = Utc::now();
-        let client_link = auth(ctx)
-            .mint_client_link(&caller.tenant, client_id, CLIENT_LINK_LIFETIME, now)
-            .map_err(|e| ApiError::internal(&e))?;
         Ok(RequestedConsent {
             consent: view(&consent)?,
-            client_link,
-            client_link_expires_at: now + CLIENT_LINK_LIFETIME,
+            client_link: client_link(ctx, &caller.tenant, client_id)?,
         })
     }
 

@@ -3,17 +3,16 @@
 //! through their link or through staff.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use confide_app::NoticeGiven;
 use confide_domain::{ClientId, ConsentFormId, ConsentId};
 use uuid::Uuid;
 
-use super::id;
 use super::mutation::{purpose_terms, view};
 use super::types::{ConsentView, PurposeTermsInput};
-use crate::auth::CLIENT_LINK_LIFETIME;
-use crate::caller::{app, auth, caller};
-use crate::error::{ApiError, Result};
+use super::{ClientLink, client_link, id};
+use crate::caller::{app, caller};
+use crate::error::Result;
 
 #[derive(Default)]
 pub(super) struct NoticeMutation;
@@ -34,10 +33,9 @@ struct GiveNoticeInput {
 #[derive(SimpleObject)]
 struct GivenNotice {
     consent: ConsentView,
-    /// A signed, expiring link token for the client, sent with the notice: with it they read
-    /// the notice and opt out of a session or for good, and nothing else.
-    client_link: String,
-    client_link_expires_at: DateTime<Utc>,
+    /// The client's link, sent with the notice: with it they read the notice and opt out of
+    /// a session or for good.
+    client_link: ClientLink,
 }
 
 #[Object]
@@ -55,14 +53,9 @@ impl NoticeMutation {
             session_on: input.session_on,
         };
         let consent = app(ctx).give_notice(caller, notice).await?;
-        let now = Utc::now();
-        let client_link = auth(ctx)
-            .mint_client_link(&caller.tenant, client_id, CLIENT_LINK_LIFETIME, now)
-            .map_err(|e| ApiError::internal(&e))?;
         Ok(GivenNotice {
             consent: view(&consent)?,
-            client_link,
-            client_link_expires_at: now + CLIENT_LINK_LIFETIME,
+            client_link: client_link(ctx, &caller.tenant, client_id)?,
         })
     }
 

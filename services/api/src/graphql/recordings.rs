@@ -123,14 +123,17 @@ impl RecordingMutation {
             .await?;
         let allowed = playback.decision.is_allowed();
         let ticket = if allowed && playback.recording.media().is_some() {
-            Some(tickets::issue_media(
-                auth(ctx),
-                caller,
-                recording_id,
-                purpose,
-                medium,
-                playback.at,
-            )?)
+            Some(
+                tickets::issue_media(
+                    auth(ctx),
+                    caller,
+                    recording_id,
+                    purpose,
+                    medium,
+                    playback.at,
+                )
+                .map_err(|e| ApiError::internal(&e))?,
+            )
         } else {
             None
         };

@@ -386,7 +386,7 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
         server.graphql(&sam, register, json!({})).await["data"]["registerClient"].clone();
     let other_client =
         server.graphql(&sam, register, json!({})).await["data"]["registerClient"].clone();
-    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id status } clientLink } }";
+    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id status } clientLink { token } } }";
     let input = |client: &Value| {
         json!({ "input": {
             "clientId": client, "consentFormId": form_id,
@@ -399,7 +399,7 @@ async fn a_consent_story_over_graphql_stays_in_its_tenant(server: Server) {
         "{requested}"
     );
     let consent_id = requested["data"]["requestConsent"]["consent"]["id"].clone();
-    let link = requested["data"]["requestConsent"]["clientLink"]
+    let link = requested["data"]["requestConsent"]["clientLink"]["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -842,7 +842,7 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
         .ok(&sam, register, json!({ "n": "Robin Hale" }))
         .await["registerClient"]
         .clone();
-    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }";
+    let request = "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { token } } }";
     let requested = server
         .ok(
             &sam,
@@ -858,7 +858,10 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
         .await["requestConsent"]
         .clone();
     let consent = requested["consent"]["id"].clone();
-    let link = requested["clientLink"].as_str().unwrap().to_owned();
+    let link = requested["clientLink"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let other_link = server
         .ok(
             &sam,
@@ -868,7 +871,7 @@ async fn every_operation_works_in_its_tenant_and_nowhere_else(server: Server) {
                 "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
             }}),
         )
-        .await["requestConsent"]["clientLink"]
+        .await["requestConsent"]["clientLink"]["token"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -12,7 +12,20 @@ use serde_json::Value;
 /// reach further).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("confide-api", &["confide-app", "confide-domain"]),
-    ("confide", &["confide-api", "confide-app", "confide-domain"]),
+    // The pages use the API crate only for its token and ticket edge (`auth`, `tickets`).
+    (
+        "confide-web",
+        &["confide-api", "confide-app", "confide-domain"],
+    ),
+    (
+        "confide",
+        &[
+            "confide-api",
+            "confide-app",
+            "confide-domain",
+            "confide-web",
+        ],
+    ),
     ("confide-domain", &[]),
     ("confide-audit", &[]),
 ];

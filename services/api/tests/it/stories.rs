@@ -199,7 +199,7 @@ async fn a_credential_decision_ends_the_consent_given_for_it(server: Server) {
     let both = server
         .graphql(
             sam,
-            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { clientLink } }",
+            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { clientLink { token } } }",
             json!({ "input": {
                 "clientId": clinic.client, "consentFormId": clinic.form["id"],
                 "endsWith": "CREDENTIAL_DECISION", "expiresAt": Utc::now() + TimeDelta::days(9),
@@ -277,7 +277,7 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
     let notice = server
         .ok(
             sam,
-            "mutation($input: GiveNoticeInput!) { giveNotice(input: $input) { consent { id status noticedSessions } clientLink } }",
+            "mutation($input: GiveNoticeInput!) { giveNotice(input: $input) { consent { id status noticedSessions } clientLink { token } } }",
             json!({ "input": {
                 "clientId": client, "consentFormId": form["id"], "sessionOn": first,
                 "purposes": [{ "purpose": "QUALITY_ASSURANCE", "users": [], "roles": ["REVIEWER"], "media": ["AUDIO"] }],
@@ -288,7 +288,7 @@ async fn the_coaching_company_records_after_a_notice_and_the_client_opts_out(ser
     assert_eq!(notice["consent"]["status"], "NOTICED", "{notice}");
     assert_eq!(notice["consent"]["noticedSessions"], json!([first]));
     let consent = notice["consent"]["id"].clone();
-    let link = notice["clientLink"].as_str().unwrap().to_owned();
+    let link = notice["clientLink"]["token"].as_str().unwrap().to_owned();
     let recording = create_recording(&server, sam, &consent, first).await;
     let recording = recording["data"]["createRecording"]["id"].clone();
     assert!(recording.is_string(), "the noticed session is recorded");

@@ -1,0 +1,318 @@
+//! The auditor's page: sign in with a token (kept in an HttpOnly cookie), ask for an export
+//! of the log (whole, or chosen clients, recordings, consents and dates, with the checkpoint
+//! of the last audit), download the bundle, and drop it on the page to verify it there with
+//! the in-browser verifier. An `auditor` or an `org_admin` may; anyone else is told so, and
+//! the refusal is the application's, as through the API.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use confide_api::tickets;
+use confide_app::Caller;
+use confide_domain::DomainError;
+use confide_domain::aggregates::tenant::AuditScope;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::WebState;
+use crate::client::Empty;
+use crate::error::PageError;
+use crate::security::{
+    Checked, CsrfToken, STAFF_COOKIE, append_cookie, cookie, cookie_header, removed_cookie,
+};
+
+/// A staff member signed in on this browser, if one is.
+pub(crate) struct StaffCaller(Option<Caller>);
+
+impl FromRequestParts<Arc<WebState>> for StaffCaller {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, STAFF_COOKIE) else {
+            return Ok(Self(None));
+        };
+        Ok(Self(
+            state
+                .auth
+                .verify(&token)
+                .await
+                .ok()
+                .filter(|caller| caller.client().is_none()),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auditor.html")]
+struct AuditorPage {
+    csrf: String,
+    signed_in: bool,
+    organisation: String,
+    refused: Option<String>,
+    problem: Option<String>,
+    export: Option<ExportReady>,
+    checkpoint_key: String,
+}
+
+struct ExportReady {
+    url: String,
+    expires: String,
+    covers: String,
+}
+
+impl AuditorPage {
+    fn signed_out(csrf: String, problem: Option<String>) -> Self {
+        Self {
+            csrf,
+            signed_in: false,
+            organisation: String::new(),
+            refused: None,
+            problem,
+            export: None,
+            checkpoint_key: String::new(),
+        }
+    }
+}
+
+/// `GET /audit`: the sign-in form, or the console.
+pub(crate) async fn page(
+    State(state): State<Arc<WebState>>,
+    StaffCaller(caller): StaffCaller,
+    Extension(CsrfToken(csrf)): Extension<CsrfToken>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller else {
+        return Ok(Html(AuditorPage::signed_out(csrf, None).render()?).into_response());
+    };
+    let page = console(&state, &caller, csrf, None).await?;
+    let status = if page.refused.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+async fn console(
+    state: &WebState,
+    caller: &Caller,
+    csrf: String,
+    export: Option<ExportReady>,
+) -> Result<AuditorPage, PageError> {
+    let app = &state.app;
+    let refused = match app.may_read_log(caller).await {
+        Ok(()) => None,
+        Err(confide_app::AppError::Domain(error @ DomainError::Forbidden { .. })) => {
+            Some(sentence(&error))
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let organisation = match app.organisation_name(caller).await {
+        Ok(name) => name,
+        Err(confide_app::AppError::Domain(DomainError::Forbidden { .. })) => String::new(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(AuditorPage {
+        csrf,
+        signed_in: true,
+        organisation,
+        refused,
+        problem: None,
+        export,
+        checkpoint_key: app.checkpoint_key(),
+    })
+}
+
+fn sentence(error: &DomainError) -> String {
+    match error {
+        DomainError::Forbidden { rule, .. } => {
+            let mut text = rule.clone();
+            if let Some(first) = text.get(..1) {
+                text.replace_range(..1, &first.to_uppercase());
+            }
+            format!("{text}. Ask the organisation's administrator for the auditor role.")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SignInForm {
+    token: String,
+}
+
+/// `POST /audit/sign-in`: a bearer token of the organisation's identity provider (or one
+/// `confide token` made), kept in an HttpOnly cookie for this browser's session.
+pub(crate) async fn sign_in(
+    State(state): State<Arc<WebState>>,
+    Extension(CsrfToken(csrf)): Extension<CsrfToken>,
+    Checked(form): Checked<SignInForm>,
+) -> Result<Response, PageError> {
+    let token = form.token.trim();
+    match state.auth.verify(token).await {
+        Ok(caller) if caller.client().is_none() => {
+            let mut response = Redirect::to("/audit").into_response();
+            append_cookie(
+                response.headers_mut(),
+                &cookie_header(STAFF_COOKIE, token, None, "Strict", state.secure_cookies),
+            );
+            Ok(response)
+        }
+        verified => {
+            let problem = match verified {
+                Ok(_) => "A client's link cannot sign in here.".to_owned(),
+                Err(error) => format!("The token was not accepted: {error}."),
+            };
+            let page = AuditorPage::signed_out(csrf, Some(problem));
+            Ok((StatusCode::UNAUTHORIZED, Html(page.render()?)).into_response())
+        }
+    }
+}
+
+/// `POST /audit/sign-out`.
+pub(crate) async fn sign_out(
+    State(state): State<Arc<WebState>>,
+    Checked(_): Checked<Empty>,
+) -> Response {
+    let mut response = Redirect::to("/audit").into_response();
+    append_cookie(
+        response.headers_mut(),
+        &removed_cookie(STAFF_COOKIE, state.secure_cookies),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ExportForm {
+    #[serde(default)]
+    clients: String,
+    #[serde(default)]
+    recordings: String,
+    #[serde(default)]
+    consents: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    previous: String,
+}
+
+/// `POST /audit/exports`: records the export (an event of the log) and offers its bundle.
+pub(crate) async fn export(
+    State(state): State<Arc<WebState>>,
+    StaffCaller(caller): StaffCaller,
+    Extension(CsrfToken(csrf)): Extension<CsrfToken>,
+    Checked(form): Checked<ExportForm>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller else {
+        return Ok(Redirect::to("/audit").into_response());
+    };
+    let scope = AuditScope::new(
+        day("from", &form.from, NaiveTime::MIN)?,
+        day("until", &form.until, NaiveTime::MIN)?.map(|d| d + chrono::TimeDelta::days(1)),
+        &ids("clients", &form.clients)?,
+        &ids("recordings", &form.recordings)?,
+        &ids("consents", &form.consents)?,
+    )?;
+    let previous = Some(form.previous.trim().replace("\r\n", "\n"))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.ends_with('\n') {
+                p
+            } else {
+                format!("{p}\n")
+            }
+        });
+    let export_id = state
+        .app
+        .record_audit_export(&caller, scope.clone(), previous.as_deref())
+        .await?;
+    let covers = describe(&form);
+    let (url, expires) =
+        tickets::issue_export(&state.auth, &caller, export_id, scope, previous, Utc::now())
+            .map_err(|_| {
+                PageError::App(confide_app::AppError::Domain(DomainError::conflict(
+                    "the download could not be prepared",
+                )))
+            })?;
+    let ready = ExportReady {
+        url,
+        expires: crate::words::moment(expires),
+        covers,
+    };
+    let page = console(&state, &caller, csrf, Some(ready)).await?;
+    Ok(Html(page.render()?).into_response())
+}
+
+/// A date field (`YYYY-MM-DD`) as the moment `time` of that day, UTC.
+fn day(
+    field: &'static str,
+    value: &str,
+    time: NaiveTime,
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|date| Some(date.and_time(time).and_utc()))
+        .map_err(|_| DomainError::invalid(field, "a date is written YYYY-MM-DD"))
+}
+
+/// Ids separated by spaces, commas or new lines.
+fn ids(field: &'static str, value: &str) -> Result<Vec<Uuid>, DomainError> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Uuid::parse_str(s)
+                .map_err(|_| DomainError::invalid(field, format!("“{s}” is not an id")))
+        })
+        .collect()
+}
+
+fn describe(form: &ExportForm) -> String {
+    let mut parts = Vec::new();
+    for (name, value) in [
+        ("clients", &form.clients),
+        ("recordings", &form.recordings),
+        ("consents", &form.consents),
+    ] {
+        let count = value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .count();
+        if count > 0 {
+            parts.push(format!("{count} {name}"));
+        }
+    }
+    if !form.from.trim().is_empty() || !form.until.trim().is_empty() {
+        parts.push(format!(
+            "events from {} until {}",
+            if form.from.trim().is_empty() {
+                "the start"
+            } else {
+                form.from.trim()
+            },
+            if form.until.trim().is_empty() {
+                "now"
+            } else {
+                form.until.trim()
+            }
+        ));
+    }
+    if parts.is_empty() {
+        "the whole log".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}

@@ -1,0 +1,85 @@
+//! Confide's pages: the client's (opened from the link they were sent) and the auditor's.
+//! Server-rendered HTML from the application's use cases, as the API calls them: no rule
+//! lives here, only words and forms. Every form works without JavaScript (a post, then a
+//! redirect to a page that says what happened); the scripts, served from `/assets`, only
+//! check proofs in the browser.
+//!
+//! Layout, leaves first:
+//! - `security`: headers, cookies and CSRF for every page ([`security::CONTENT_SECURITY_POLICY`]).
+//! - `error`: every failure as a plain page that says what to do.
+//! - `words`: the domain's values in plain words.
+//! - `assets`: the stylesheet and the in-browser verifier, compiled in.
+//! - `client`: `/link/{secret}` and the client's pages under `/me`.
+//! - `auditor`: `/audit`, sign-in with a token, exports, and verification in the page.
+
+mod assets;
+mod auditor;
+mod client;
+mod error;
+mod security;
+mod words;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::response::Html;
+use axum::routing::{get, post};
+use confide_api::auth::Authenticator;
+use confide_app::App;
+
+/// What the pages share.
+pub struct WebState {
+    pub app: Arc<App>,
+    pub auth: Arc<Authenticator>,
+    /// Cookies are `Secure` (sent only over HTTPS) when the public URL is HTTPS.
+    pub secure_cookies: bool,
+}
+
+impl WebState {
+    /// The pages over `app`, for a server reached at `public_url`.
+    pub fn new(app: Arc<App>, auth: Arc<Authenticator>, public_url: &str) -> Self {
+        Self {
+            app,
+            auth,
+            secure_cookies: public_url.starts_with("https://"),
+        }
+    }
+}
+
+/// The pages' routes.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(welcome))
+        .route("/link/{secret}", get(client::open_link))
+        .route("/me", get(client::home))
+        .route("/me/sign-out", post(client::sign_out))
+        .route("/me/requests", post(client::open_request))
+        .route("/me/consents/{id}", get(client::consent))
+        .route("/me/consents/{id}/give", post(client::give))
+        .route("/me/consents/{id}/refuse", post(client::refuse))
+        .route("/me/consents/{id}/withdraw", post(client::withdraw))
+        .route("/me/consents/{id}/opt-out", post(client::opt_out))
+        .route("/me/consents/{id}/receipt.json", get(client::receipt))
+        .route("/me/recordings/{id}", get(client::recording))
+        .route("/me/recordings/{id}/listen", post(client::listen))
+        .route("/audit", get(auditor::page))
+        .route("/audit/sign-in", post(auditor::sign_in))
+        .route("/audit/sign-out", post(auditor::sign_out))
+        .route("/audit/exports", post(auditor::export))
+        .route("/assets/{*path}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::protect,
+        ))
+        .with_state(state)
+}
+
+#[derive(Template)]
+#[template(path = "welcome.html")]
+struct Welcome;
+
+/// `GET /`: where people are sent from here.
+async fn welcome() -> Result<Html<String>, error::PageError> {
+    Ok(Html(Welcome.render()?))
+}
