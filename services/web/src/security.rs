@@ -83,7 +83,8 @@ pub(crate) fn set_page_headers(headers: &mut HeaderMap) {
 }
 
 /// Whether a browser says the request comes from another site (`Sec-Fetch-Site`), or its
-/// `Origin` is another origin's.
+/// `Origin` is another origin's. (`Origin: null` says nothing: under `no-referrer` a
+/// browser sends it for this site's own forms; the CSRF token still decides.)
 fn from_another_site(headers: &HeaderMap) -> bool {
     let site = headers
         .get("sec-fetch-site")
@@ -96,7 +97,7 @@ fn from_another_site(headers: &HeaderMap) -> bool {
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
         headers.get(header::HOST).and_then(|v| v.to_str().ok()),
     ) {
-        (Some("null"), _) => true,
+        (Some("null"), _) => false,
         (Some(origin), Some(host)) => {
             let authority = origin
                 .strip_prefix("https://")

@@ -37,8 +37,9 @@ const phases = {
     // By keyboard: Tab to the name, type it, Tab to the button, Enter.
     await tabTo(page, '#typed_name');
     await page.keyboard.type('Chris Client');
-    await tabTo(page, 'button[type=submit]:has-text("I give my consent")', 5);
-    await Promise.all([page.waitForURL('**done=given**'), page.keyboard.press('Enter')]);
+    await tabTo(page, '#give', 5);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+    assert.match(page.url(), /done=given/, await page.locator('main').innerText());
     await page.getByRole('heading', { name: 'Thank you: your consent is given' }).waitFor();
     await assertGoodPage(page, 'client-consent-given');
     assertQuiet(page);
