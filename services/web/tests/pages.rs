@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use confide_domain::policy::{ClientCopies, TenantPolicy};
 use confide_domain::{Purpose, Role};
 use confide_test_support::audio::{upload, wav};
 use confide_test_support::both_backends;
@@ -462,6 +463,52 @@ async fn the_client_sees_every_access_and_every_refused_attempt(server: Server) 
     );
 }
 
+async fn the_client_listens_to_their_own_copy_with_a_player_that_seeks(server: Server) {
+    let clinic = Clinic::new(TENANT)
+        .consent("sam", &[(Purpose::ClientCopy, &[])])
+        .policy(TenantPolicy {
+            client_copies: ClientCopies::Allowed,
+            ..confide_test_support::server::counselling_policy()
+        })
+        .open_over_http(&server)
+        .await;
+    let sam = &clinic.practitioner;
+    let recording = server
+        .ok(
+            sam,
+            "mutation($c: UUID!, $d: NaiveDate!) { createRecording(consentId: $c, sessionOn: $d, medium: AUDIO) { id } }",
+            json!({ "c": clinic.consent, "d": Utc::now().date_naive() }),
+        )
+        .await["createRecording"]["id"]
+        .clone();
+    let id = recording.as_str().unwrap();
+    assert_eq!(upload(server.address, id, sam, &wav(1)).await.0, 201);
+    let mut browser = Browser::new(&server);
+    open(&mut browser, &format!("http://x/link/{}", clinic.link)).await;
+    let page = browser.get(&format!("/me/recordings/{id}")).await;
+    assert!(page.body.contains("Listen to your copy"), "{}", page.body);
+    let player = browser.post(&format!("/me/recordings/{id}/listen"), &[]).await;
+    assert_eq!(player.status, 200, "{}", player.body);
+    let src = player
+        .body
+        .split("<audio controls preload=\"metadata\" src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a player")
+        .to_owned();
+    assert!(src.starts_with("/v1/media/"), "{src}");
+    let range = reqwest::Client::new()
+        .get(format!("http://{}{src}", server.address))
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), 206);
+    assert_eq!(range.bytes().await.unwrap().len(), 100);
+    let history = browser.get(&format!("/me/recordings/{id}")).await;
+    assert!(history.body.contains("listened for your own copy"), "{}", history.body);
+}
+
 async fn another_clients_consent_and_recording_are_not_found(server: Server) {
     let (clinic, _, consent) = clinic(&server).await;
     let other = server
@@ -601,6 +648,7 @@ both_backends!(
     a_forged_expired_or_missing_link_gets_a_page_that_says_what_to_do,
     the_client_reads_gives_and_withdraws_with_forms_that_need_this_browsers_token,
     the_client_sees_every_access_and_every_refused_attempt,
+    the_client_listens_to_their_own_copy_with_a_player_that_seeks,
     another_clients_consent_and_recording_are_not_found,
     the_receipt_downloads_as_a_file,
     the_auditor_signs_in_with_a_token_and_exports,
