@@ -1066,6 +1066,16 @@ fn receipts(corpus: &mut Corpus) {
             &keys,
         );
     }
+    // Two faults in one object: the member the format does not have is named.
+    let mut receipt = case.receipt.clone();
+    receipt["confide"]["sharedWith"] = json!("the police");
+    receipt["confide"]["consentId"] = json!("another");
+    corpus.receipt(
+        "unknown",
+        "unknown-and-changed",
+        &with(&receipt),
+        &keys,
+    );
     // The unproven texts: any text, nothing else.
     for unproven in UNPROVEN_MEMBERS {
         let mut renamed = case.receipt.clone();

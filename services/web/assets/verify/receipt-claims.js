@@ -223,14 +223,16 @@ function check(value, spec, pointer) {
       return;
     case 'object':
       if (!isObject(value)) throw mismatch('an object');
-      for (const [name, member] of spec.members) {
-        if (!Object.hasOwn(value, name)) throw new ClaimFailure('MissingClaim', `${pointer}/${name}`, 'the member is missing');
-        check(value[name], member, `${pointer}/${name}`);
-      }
-      for (const name of Object.keys(value)) {
+      // A member the format does not have is named first (the first by name), as it cannot
+      // be proven whatever the others say.
+      for (const name of Object.keys(value).sort()) {
         if (!spec.members.some(([known]) => known === name)) {
           throw new ClaimFailure('UnknownMember', `${pointer}/${name}`, 'not a member of the receipt format');
         }
+      }
+      for (const [name, member] of spec.members) {
+        if (!Object.hasOwn(value, name)) throw new ClaimFailure('MissingClaim', `${pointer}/${name}`, 'the member is missing');
+        check(value[name], member, `${pointer}/${name}`);
       }
       return;
     case 'items':
