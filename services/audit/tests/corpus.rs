@@ -904,6 +904,9 @@ fn changed(value: &Value) -> Value {
     }
 }
 
+/// An edit of a receipt's proof.
+type ProofEdit = Box<dyn Fn(&mut Value)>;
+
 fn slug(pointer: &str) -> String {
     pointer.trim_start_matches('/').replace('/', ".")
 }
@@ -1070,12 +1073,7 @@ fn receipts(corpus: &mut Corpus) {
     let mut receipt = case.receipt.clone();
     receipt["confide"]["sharedWith"] = json!("the police");
     receipt["confide"]["consentId"] = json!("another");
-    corpus.receipt(
-        "unknown",
-        "unknown-and-changed",
-        &with(&receipt),
-        &keys,
-    );
+    corpus.receipt("unknown", "unknown-and-changed", &with(&receipt), &keys);
     // The unproven texts: any text, nothing else.
     for unproven in UNPROVEN_MEMBERS {
         let mut renamed = case.receipt.clone();
@@ -1124,7 +1122,7 @@ fn receipts(corpus: &mut Corpus) {
         edit(&mut answer["data"]["consentReceipt"]["proof"]);
         answer
     };
-    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let edits: Vec<(&str, ProofEdit)> = vec![
         (
             "envelope-edited",
             Box::new(|proof| {

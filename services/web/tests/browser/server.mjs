@@ -69,6 +69,7 @@ function run(message) {
     worker.postMessage(message);
   });
 }
+window.runFile = (file, trustedKeys) => run({ kind: 'bundle', file, trustedKeys, previous: null });
 window.runCase = async (c) => {
   const blob = await (await fetch('/files/' + c.file)).blob();
   if (c.kind === 'receipt') return run({ kind: 'receipt', text: await blob.text(), trustedKeys: c.trustedKeys });
@@ -80,4 +81,5 @@ window.harnessReady = true;
 `;
 
 export const HARNESS_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Verifier harness</title>
-<script type="module" src="/harness.js"></script></head><body></body></html>`;
+<script type="module" src="/harness.js"></script></head><body>
+<label for="file">Bundle</label><input type="file" id="file"></body></html>`;
