@@ -536,8 +536,14 @@ fn verify_lines<R: Read>(
     let mut number = 0u64;
     loop {
         number += 1;
-        let Some(line) = reader.next_line()? else {
-            break;
+        let line = match reader.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            // Whatever follows the end line, even a part of a line, is data after it.
+            Err(_) if stage == Stage::Ended => {
+                return Err(VerifyError::TrailingData { line: number });
+            }
+            Err(error) => return Err(error.into()),
         };
         let malformed = |reason: &str| VerifyError::Malformed {
             line: number,

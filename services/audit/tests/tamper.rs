@@ -13,6 +13,7 @@ use confide_audit::verify::{
     verify_bundle,
 };
 use proptest::prelude::*;
+use support::mutation::{apply, mutation};
 use support::{Export, Tree, checkpoint_note, lines, operator, reseal, stranger};
 
 fn trusted() -> VerifyOptions {
@@ -613,6 +614,20 @@ fn other_tampering_is_named_too() {
             line: lines.len() as u64
         }
     );
+    // Data after the end line that is not a line, or not JSON: data after the end line all
+    // the same, not a truncated or malformed bundle.
+    let (_, lines) = honest();
+    for tail in [&b"x"[..], b"not json\n", b"\n"] {
+        let mut bytes = support::join(&lines);
+        bytes.extend_from_slice(tail);
+        assert_eq!(
+            verify(&bytes, &trusted()).unwrap_err(),
+            VerifyError::TrailingData {
+                line: lines.len() as u64 + 1
+            },
+            "{tail:?}"
+        );
+    }
     // Another tenant's event.
     let (log, mut lines) = honest();
     let mut foreign = log.envelopes[30].clone();
@@ -748,91 +763,6 @@ fn fuzz_bundle() -> &'static [u8] {
         assert!(verified.events > 10 && verified.hidden_in_scan > 10);
         bundle
     })
-}
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    FlipByte {
-        at: prop::sample::Index,
-        bits: u8,
-    },
-    InsertByte {
-        at: prop::sample::Index,
-        byte: u8,
-    },
-    DeleteByte {
-        at: prop::sample::Index,
-    },
-    Truncate {
-        at: prop::sample::Index,
-    },
-    DeleteLine {
-        line: prop::sample::Index,
-    },
-    DuplicateLine {
-        line: prop::sample::Index,
-        to: prop::sample::Index,
-    },
-    SwapLines {
-        a: prop::sample::Index,
-        b: prop::sample::Index,
-    },
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let index = any::<prop::sample::Index>;
-    prop_oneof![
-        (index(), 1..=255u8).prop_map(|(at, bits)| Mutation::FlipByte { at, bits }),
-        (index(), any::<u8>()).prop_map(|(at, byte)| Mutation::InsertByte { at, byte }),
-        index().prop_map(|at| Mutation::DeleteByte { at }),
-        index().prop_map(|at| Mutation::Truncate { at }),
-        index().prop_map(|line| Mutation::DeleteLine { line }),
-        (index(), index()).prop_map(|(line, to)| Mutation::DuplicateLine { line, to }),
-        (index(), index()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),
-    ]
-}
-
-fn apply(bundle: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut bytes = bundle.to_vec();
-    for mutation in mutations {
-        let mut lines: Vec<Vec<u8>> = bytes
-            .split_inclusive(|&b| b == b'\n')
-            .map(<[u8]>::to_vec)
-            .collect();
-        match mutation {
-            Mutation::FlipByte { at, bits } if !bytes.is_empty() => {
-                let at = at.index(bytes.len());
-                bytes[at] ^= bits;
-                continue;
-            }
-            Mutation::InsertByte { at, byte } => {
-                bytes.insert(at.index(bytes.len() + 1), *byte);
-                continue;
-            }
-            Mutation::DeleteByte { at } if !bytes.is_empty() => {
-                bytes.remove(at.index(bytes.len()));
-                continue;
-            }
-            Mutation::Truncate { at } => {
-                bytes.truncate(at.index(bytes.len().max(1)));
-                continue;
-            }
-            Mutation::DeleteLine { line } if !lines.is_empty() => {
-                lines.remove(line.index(lines.len()));
-            }
-            Mutation::DuplicateLine { line, to } if !lines.is_empty() => {
-                let copy = lines[line.index(lines.len())].clone();
-                lines.insert(to.index(lines.len() + 1), copy);
-            }
-            Mutation::SwapLines { a, b } if !lines.is_empty() => {
-                let (a, b) = (a.index(lines.len()), b.index(lines.len()));
-                lines.swap(a, b);
-            }
-            _ => continue,
-        }
-        bytes = lines.concat();
-    }
-    bytes
 }
 
 proptest! {

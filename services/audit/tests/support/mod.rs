@@ -10,6 +10,8 @@ use confide_audit::envelope::Envelope;
 use confide_audit::merkle::{self, Frontier, Hash, NodeId};
 use serde_json::{Value, json};
 
+pub mod mutation;
+
 pub const TENANT: &str = "community-counselling";
 pub const ORIGIN_PREFIX: &str = "confide.example";
 

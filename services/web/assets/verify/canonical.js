@@ -1,0 +1,70 @@
+/**
+ * Canonical JSON: RFC 8785 (JSON Canonicalization Scheme) restricted to integers in
+ * ±(2^53 - 1), as `schema/audit-bundle.md` section 2 defines it.
+ * @module
+ */
+
+/** Thrown for a value that has no canonical form (a fraction, a large number, a lone surrogate). */
+export class NotCanonicalError extends Error {}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a string is well-formed Unicode (no unpaired surrogate).
+ * @param {string} text
+ * @returns {boolean}
+ */
+export function isWellFormed(text) {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * The canonical JSON text of a value.
+ * @param {unknown} value
+ * @returns {string}
+ * @throws {NotCanonicalError}
+ */
+export function canonicalize(value) {
+  if (value === null || value === true || value === false) return String(value);
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isSafeInteger(value)) throw new NotCanonicalError(`${value} is not an integer within ±(2^53 - 1)`);
+      return Object.is(value, -0) ? '0' : String(value);
+    case 'string':
+      if (!isWellFormed(value)) throw new NotCanonicalError('a string holds an unpaired surrogate');
+      // ECMAScript's JSON.stringify escapes strings exactly as RFC 8785 requires.
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(canonicalize).join(',')}]`;
+      // Default string order is by UTF-16 code units, the order RFC 8785 prescribes.
+      const names = Object.keys(value).sort();
+      const members = names.map((name) => `${canonicalize(name)}:${canonicalize(value[name])}`);
+      return `{${members.join(',')}}`;
+    }
+    default:
+      throw new NotCanonicalError(`${typeof value} is not JSON`);
+  }
+}
+
+/**
+ * Parses JSON text and tells whether it is exactly its value's canonical form. JSON.parse keeps
+ * the last of repeated names and rounds large numbers; either way the canonical form of what it
+ * read differs from the text, so repeats and inexact numbers are caught by the comparison.
+ * @param {string} text
+ * @returns {{value: unknown, json: true, canonical: boolean} | {json: false}}
+ */
+export function parseCanonical(text) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { json: false };
+  }
+  let canonical;
+  try {
+    canonical = canonicalize(value) === text;
+  } catch {
+    canonical = false;
+  }
+  return { value, json: true, canonical };
+}

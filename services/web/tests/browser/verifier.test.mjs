@@ -1,0 +1,116 @@
+// The JavaScript verifier in Debian's Chromium, in its Web Worker, on every case of the tamper
+// corpus written by services/audit/tests/corpus.rs: the same verdict as the Rust verifier. Then
+// the auditor's page and the client's receipt check, wired to their DOM contracts, under a
+// strict Content-Security-Policy.
+//
+//   CONFIDE_CORPUS_DIR=/tmp/corpus node --test services/web/tests/browser/verifier.test.mjs
+//
+// With CI=true a missing browser fails; elsewhere the test is skipped.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve, HARNESS_HTML, HARNESS_JS } from './server.mjs';
+import { comparableVerdict, expectedVerdict } from '../js/verdict.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const dir = process.env.CONFIDE_CORPUS_DIR;
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is needed (CI=true)`);
+if (!dir) throw new Error('set CONFIDE_CORPUS_DIR to a corpus written by services/audit/tests/corpus.rs');
+
+const cases = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).cases;
+
+const AUDITOR_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Verify a bundle</title>
+<script type="module" src="/assets/verify/auditor.js"></script></head><body><main>
+<form id="verify-bundle" data-trusted-keys="KEYS"><label for="bundle-file">Bundle</label>
+<input type="file" id="bundle-file"><button>Verify</button></form>
+<div id="bundle-drop" tabindex="0">Drop a bundle here</div>
+<progress id="verify-progress" max="100" hidden></progress>
+<div id="verify-result" aria-live="polite"></div></main></body></html>`;
+
+const RECEIPT_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Your receipt</title>
+<script type="module" src="/assets/verify/receipt.js"></script></head><body><main>
+<section id="receipt-check" data-receipt-url="URL" data-verifier-key="KEY"><h2>Receipt</h2>
+<p id="receipt-result" aria-live="polite"></p></section></main></body></html>`;
+
+test('the verifier in Chromium', { skip: missing && `${CHROMIUM} is not installed` }, async (t) => {
+  const firstValid = (kind) => cases.find((c) => c.kind === kind && c.expect.ok && c.trustedKeys.length > 0);
+  const bundle = firstValid('bundle');
+  const receipt = firstValid('receipt');
+  const failing = cases.find((c) => c.kind === 'receipt' && !c.expect.ok && c.expect.reason === 'ClaimMismatch');
+  const server = await serve({
+    files: dir,
+    pages: {
+      '/favicon.ico': '',
+      '/harness.html': HARNESS_HTML,
+      '/harness.js': HARNESS_JS,
+      '/auditor.html': AUDITOR_HTML.replace('KEYS', bundle.trustedKeys.join(' ')),
+      '/receipt.html': RECEIPT_HTML.replace('URL', `/files/${receipt.file}`).replace('KEY', receipt.trustedKeys[0]),
+      '/receipt-failing.html': RECEIPT_HTML.replace('URL', `/files/${failing.file}`).replace('KEY', failing.trustedKeys[0]),
+    },
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const errors = [];
+  try {
+    const page = await browser.newPage();
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${server.url}/harness.html`);
+    await page.waitForFunction(() => window.harnessReady === true);
+
+    for (const kind of ['bundle', 'receipt']) {
+      await t.test(`${kind}s in the Worker`, async (t) => {
+        for (const c of cases.filter((c) => c.kind === kind)) {
+          await t.test(c.name, async () => {
+            const message = await page.evaluate((c) => window.runCase(c), c);
+            assert.equal(message.type, 'result', message.message);
+            assert.deepEqual(comparableVerdict(kind, message.verdict), expectedVerdict(kind, c.expect), message.verdict.detail);
+          });
+        }
+      });
+    }
+
+    await t.test('the auditor page verifies a chosen file and renders the summary', async () => {
+      const auditor = await browser.newPage();
+      auditor.on('pageerror', (error) => errors.push(error.message));
+      await auditor.goto(`${server.url}/auditor.html`);
+      await auditor.setInputFiles('#bundle-file', join(dir, bundle.file));
+      await auditor.waitForSelector('#verify-result h2');
+      assert.equal(await auditor.textContent('#verify-result h2'), 'Verified');
+      assert.equal(await auditor.getAttribute('#verify-result', 'class'), 'result-ok');
+      const terms = await auditor.$$eval('#verify-result dt', (nodes) => nodes.map((n) => n.textContent));
+      const values = await auditor.$$eval('#verify-result dd', (nodes) => nodes.map((n) => n.textContent));
+      assert.equal(values[terms.indexOf('Events disclosed')], String(bundle.expect.summary.events));
+      assert.equal(await auditor.isHidden('#verify-progress'), true);
+
+      const tampered = cases.find((c) => c.name === 'bundle-payload-edited');
+      await auditor.setInputFiles('#bundle-file', join(dir, tampered.file));
+      await auditor.waitForFunction(() => document.querySelector('#verify-result h2')?.textContent === 'Not verified');
+      assert.match(await auditor.textContent('#verify-result li'), /^PayloadAltered/);
+      assert.equal(await auditor.getAttribute('#verify-result', 'class'), 'result-failed');
+      // The drop zone can be reached from the keyboard.
+      assert.equal(await auditor.getAttribute('#bundle-drop', 'tabindex'), '0');
+      await auditor.close();
+    });
+
+    await t.test('the receipt check says whether the receipt is genuine', async () => {
+      const genuine = await browser.newPage();
+      await genuine.goto(`${server.url}/receipt.html`);
+      await genuine.waitForFunction(() => /genuine|could not/.test(document.querySelector('#receipt-result').textContent));
+      assert.match(await genuine.textContent('#receipt-result'),
+        new RegExp(`^This receipt is genuine: ${receipt.expect.summary.events} events proven in the organisation's signed log at checkpoint ${receipt.expect.summary.treeSize} `));
+      const forged = await browser.newPage();
+      await forged.goto(`${server.url}/receipt-failing.html`);
+      await forged.waitForFunction(() => /genuine|could not/.test(document.querySelector('#receipt-result').textContent));
+      assert.match(await forged.textContent('#receipt-result'), new RegExp(`ReceiptMismatch \\(ClaimMismatch at ${failing.expect.claim}\\)`));
+    });
+
+    assert.deepEqual(errors, [], 'no script error or CSP violation');
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
