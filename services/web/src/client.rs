@@ -640,7 +640,7 @@ pub(crate) async fn recording(
     Path(id): Path<Uuid>,
     Query(page): Query<HistoryPage>,
 ) -> Result<Html<String>, PageError> {
-    let page = recording_page(&state, &caller, csrf, id, page.after, None).await?;
+    let page = recording_page(&state, &caller, csrf, id, page.after, None, false).await?;
     Ok(Html(page.render()?))
 }
 
@@ -677,7 +677,7 @@ pub(crate) async fn listen(
         ),
         AccessDecision::Deny { .. } => None,
     };
-    let page = recording_page(&state, &caller, csrf, id, None, player).await?;
+    let page = recording_page(&state, &caller, csrf, id, None, player, true).await?;
     let status = if page.player.is_some() {
         StatusCode::OK
     } else {
@@ -693,6 +693,7 @@ async fn recording_page(
     id: Uuid,
     after: Option<String>,
     player: Option<String>,
+    asked: bool,
 ) -> Result<RecordingPage, PageError> {
     let recording_id = RecordingId::from_uuid(id)?;
     let app = &state.app;
@@ -707,9 +708,12 @@ async fn recording_page(
             &PageRequest::new(confide_app::MAX_PAGE, after, confide_app::MAX_PAGE)?,
         )
         .await?;
-    let copy_refused = match &view.access {
-        AccessDecision::Deny { reasons } => reasons.iter().map(ToString::to_string).collect(),
-        AccessDecision::Allow { .. } => Vec::new(),
+    // Why not, said only to a client who asked to listen.
+    let copy_refused = match (&view.access, asked) {
+        (AccessDecision::Deny { reasons }, true) => {
+            reasons.iter().map(ToString::to_string).collect()
+        }
+        _ => Vec::new(),
     };
     Ok(RecordingPage {
         organisation: app.organisation_name(caller).await?,

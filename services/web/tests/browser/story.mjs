@@ -101,9 +101,9 @@ const phases = {
     const bundle = `${process.env.WORK_DIR}/bundle.jsonl`;
     await download.saveAs(bundle);
     await page.locator('#bundle-file').setInputFiles(bundle);
-    await page.locator('#verify-result .result-ok').waitFor({ timeout: 30000 });
+    await page.locator('#verify-result.result-ok, #verify-result.result-failed').waitFor({ timeout: 30000 });
     const summary = await page.locator('#verify-result').innerText();
-    assert.match(summary, /Verified/);
+    assert.match(summary, /^Verified/, summary);
     await assertGoodPage(page, 'auditor-verified');
 
     // One event's payload edited: the page names the failure.
@@ -114,7 +114,7 @@ const phases = {
     const tampered = `${process.env.WORK_DIR}/tampered.jsonl`;
     writeFileSync(tampered, lines.join('\n'));
     await page.locator('#bundle-file').setInputFiles(tampered);
-    await page.locator('#verify-result .result-failed').waitFor({ timeout: 30000 });
+    await page.locator('#verify-result.result-failed').waitFor({ timeout: 30000 });
     const failure = await page.locator('#verify-result').innerText();
     assert.match(failure, /Not verified/);
     writeFileSync(`${process.env.WORK_DIR}/tampered-failure.txt`, failure);
