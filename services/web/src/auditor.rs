@@ -54,6 +54,7 @@ impl FromRequestParts<Arc<WebState>> for StaffCaller {
 #[derive(Template)]
 #[template(path = "auditor.html")]
 struct AuditorPage {
+    t: &'static crate::texts::Texts,
     csrf: String,
     signed_in: bool,
     organisation: String,
@@ -72,6 +73,7 @@ struct ExportReady {
 impl AuditorPage {
     fn signed_out(csrf: String, problem: Option<String>) -> Self {
         Self {
+            t: &crate::texts::EN,
             csrf,
             signed_in: false,
             organisation: String::new(),
@@ -121,6 +123,7 @@ async fn console(
         Err(other) => return Err(other.into()),
     };
     Ok(AuditorPage {
+        t: &crate::texts::EN,
         csrf,
         signed_in: true,
         organisation,
@@ -246,7 +249,7 @@ pub(crate) async fn export(
             })?;
     let ready = ExportReady {
         url,
-        expires: crate::words::moment(expires),
+        expires: crate::words::moment(crate::words::Lang::En, expires),
         covers,
     };
     let page = console(&state, &caller, csrf, Some(ready)).await?;

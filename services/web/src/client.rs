@@ -32,6 +32,8 @@ use crate::error::PageError;
 use crate::security::{
     CLIENT_COOKIE, Checked, CsrfToken, append_cookie, cookie, cookie_header, removed_cookie,
 };
+use crate::texts::Texts;
+use crate::words::Lang;
 use crate::{WebState, words};
 
 /// The caller of a client page: the client link kept in this browser's cookie.
@@ -77,7 +79,14 @@ pub(crate) async fn sign_out(
     State(state): State<Arc<WebState>>,
     Checked(_): Checked<Empty>,
 ) -> Response {
-    let mut response = Html(SignedOut.render().unwrap_or_default()).into_response();
+    let mut response = Html(
+        SignedOut {
+            t: &crate::texts::EN,
+        }
+        .render()
+        .unwrap_or_default(),
+    )
+    .into_response();
     append_cookie(
         response.headers_mut(),
         &removed_cookie(CLIENT_COOKIE, state.secure_cookies),
@@ -90,7 +99,9 @@ pub(crate) struct Empty {}
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-struct SignedOut;
+struct SignedOut {
+    t: &'static Texts,
+}
 
 // ---------------------------------------------------------------------------------------
 // The client's home page.
@@ -98,6 +109,8 @@ struct SignedOut;
 #[derive(Template)]
 #[template(path = "client_home.html")]
 struct Home {
+    t: &'static Texts,
+    lead: String,
     organisation: String,
     csrf: String,
     consents: Vec<ConsentLine>,
@@ -118,6 +131,7 @@ struct ConsentLine {
 struct RecordingLine {
     id: String,
     session_on: String,
+    see: String,
     status: &'static str,
     note: String,
 }
@@ -144,24 +158,33 @@ pub(crate) async fn home(
     let organisation = app.organisation_name(&caller).await?;
     let first = PageRequest::new(confide_app::MAX_PAGE, None, confide_app::MAX_PAGE)?;
     let mut consents = Vec::new();
+    // The page speaks the language of the latest form the client was asked with.
+    let mut lang = Lang::En;
+    let mut forms = Vec::new();
     for (_, consent) in app.consents_page(&caller, None, &first).await?.rows {
         let Some(core) = consent.core() else { continue };
         let (_, form) = app.consent_form_of(&caller, core.id).await?;
+        lang = Lang::of(form.language.as_str());
+        forms.push((consent, form.title));
+    }
+    for (consent, title) in forms {
+        let Some(core) = consent.core() else { continue };
         let status = consent.status().unwrap_or(ConsentStatus::Requested);
         consents.push(ConsentLine {
             id: core.id.to_string(),
-            title: form.title,
-            scope: scope_words(core.scope, &core.practitioner),
-            status: words::consent_status(status).0,
+            title,
+            scope: capitalised(&scope_words(lang, core.scope, &core.practitioner)),
+            status: words::consent_status(lang, status).0,
             waiting: status == ConsentStatus::Requested,
         });
     }
+    let t = lang.texts();
     let recordings = app
         .client_recordings_page(&caller, None, Purpose::ClientCopy, &first)
         .await?
         .rows
         .into_iter()
-        .filter_map(|(_, view)| recording_line(&view))
+        .filter_map(|(_, view)| recording_line(lang, &view))
         .collect();
     let now = Utc::now();
     let requests = app
@@ -170,19 +193,22 @@ pub(crate) async fn home(
         .into_iter()
         .filter_map(|request| {
             Some(RequestLine {
-                kind: words::request_kind(request.kind()?),
+                kind: words::request_kind(lang, request.kind()?),
                 state: match request.outcome() {
-                    Some(outcome) => format!("Decided: {}", outcome_words(outcome)),
-                    None if request.is_overdue(now) => {
-                        "Overdue: the legal deadline has passed".to_owned()
-                    }
-                    None => "Open".to_owned(),
+                    Some(outcome) => t.decided.replace("{outcome}", outcome_words(t, outcome)),
+                    None if request.is_overdue(now) => t.overdue.to_owned(),
+                    None => t.open.to_owned(),
                 },
-                due: request.due_by().map(words::moment).unwrap_or_default(),
+                due: request
+                    .due_by()
+                    .map(|at| words::moment(lang, at))
+                    .unwrap_or_default(),
             })
         })
         .collect();
     let page = Home {
+        t,
+        lead: t.home_lead.replace("{org}", &organisation),
         organisation,
         csrf,
         consents,
@@ -190,12 +216,10 @@ pub(crate) async fn home(
         requests,
         request_kinds: REQUEST_KINDS
             .iter()
-            .map(|(value, kind)| (*value, words::request_kind(*kind)))
+            .map(|(value, kind)| (*value, words::request_kind(lang, *kind)))
             .collect(),
         done: match done.done.as_deref() {
-            Some("request") => Some(
-                "Your request has been sent to the organisation. Its legal deadline is shown below.",
-            ),
+            Some("request") => Some(t.request_sent),
             _ => None,
         },
     };
@@ -210,41 +234,54 @@ const REQUEST_KINDS: [(&str, SubjectRequestKind); 4] = [
 ];
 
 fn outcome_words(
+    t: &'static Texts,
     outcome: confide_domain::aggregates::subject_request::SubjectRequestOutcome,
 ) -> &'static str {
     use confide_domain::aggregates::subject_request::SubjectRequestOutcome as O;
     match outcome {
-        O::Granted => "done as you asked",
-        O::PartiallyGranted => "done in part",
-        O::Refused => "refused",
+        O::Granted => t.granted_outcome,
+        O::PartiallyGranted => t.partly_outcome,
+        O::Refused => t.refused_outcome,
     }
 }
 
-fn recording_line(view: &RecordingView) -> Option<RecordingLine> {
+fn recording_line(lang: Lang, view: &RecordingView) -> Option<RecordingLine> {
+    let t = lang.texts();
     let core = view.recording.core()?;
     let note = if let Some(at) = view.recording.destroyed_at() {
-        format!("Destroyed on {}", words::moment(at))
+        t.destroyed_on.replace("{at}", &words::moment(lang, at))
     } else if let Some((due, _)) = view.recording.scheduled_destruction() {
-        format!("To be destroyed by {}", words::moment(due))
+        t.destroyed_by.replace("{at}", &words::moment(lang, due))
     } else if view.access.is_allowed() {
-        "You may listen to your copy".to_owned()
+        t.may_listen_copy.to_owned()
     } else {
         String::new()
     };
+    let session_on = words::day(lang, core.session_on);
     Some(RecordingLine {
         id: core.id.to_string(),
-        session_on: core.session_on.format("%-d %B %Y").to_string(),
-        status: words::recording_status(view.recording.status()),
+        see: t.see_access.replace("{day}", &session_on),
+        session_on,
+        status: words::recording_status(lang, view.recording.status()),
         note,
     })
 }
 
-fn scope_words(scope: ConsentScope, practitioner: &UserId) -> String {
+fn scope_words(lang: Lang, scope: ConsentScope, practitioner: &UserId) -> String {
+    let t = lang.texts();
     match scope {
-        ConsentScope::Session { session_on } => {
-            format!("Your session on {}", session_on.format("%-d %B %Y"))
-        }
-        ConsentScope::Engagement => format!("All your sessions with {practitioner}"),
+        ConsentScope::Session { session_on } => t
+            .scope_session
+            .replace("{day}", &words::day(lang, session_on)),
+        ConsentScope::Engagement => t.scope_engagement.replace("{who}", practitioner.as_ref()),
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -254,11 +291,12 @@ fn scope_words(scope: ConsentScope, practitioner: &UserId) -> String {
 #[derive(Template)]
 #[template(path = "client_consent.html")]
 struct ConsentPage {
+    t: &'static Texts,
+    asks: String,
+    lasts: String,
     organisation: String,
     csrf: String,
     id: String,
-    practitioner: String,
-    scope: String,
     status: &'static str,
     status_meaning: &'static str,
     form_title: String,
@@ -267,7 +305,6 @@ struct ConsentPage {
     form_sha256: String,
     form_text: String,
     terms: Vec<TermsLine>,
-    until: String,
     may_answer: bool,
     may_withdraw: bool,
     may_opt_out: bool,
@@ -279,7 +316,7 @@ struct ConsentPage {
 
 struct TermsLine {
     purpose: &'static str,
-    meaning: &'static str,
+    meaning: String,
     listeners: String,
     media: String,
     derivatives: String,
@@ -308,14 +345,25 @@ pub(crate) async fn consent(
         .core()
         .ok_or_else(|| DomainError::not_found("consent"))?;
     let status = consent.status().unwrap_or(ConsentStatus::Requested);
-    let (status_words, status_meaning) = words::consent_status(status);
+    let lang = Lang::of(form.language.as_str());
+    let t = lang.texts();
+    let (status_words, status_meaning) = words::consent_status(lang, status);
     let in_force = matches!(status, ConsentStatus::Given);
+    let organisation = app.organisation_name(&caller).await?;
     let page = ConsentPage {
-        organisation: app.organisation_name(&caller).await?,
+        t,
+        asks: t
+            .asks
+            .replace("{org}", &organisation)
+            .replace("{who}", core.practitioner.as_ref())
+            .replace(
+                "{scope}",
+                &scope_words(lang, core.scope, &core.practitioner),
+            ),
+        lasts: t.lasts.replace("{until}", &until_words(lang, &consent)),
+        organisation,
         csrf,
         id: core.id.to_string(),
-        practitioner: core.practitioner.to_string(),
-        scope: scope_words(core.scope, &core.practitioner),
         status: status_words,
         status_meaning,
         form_title: form.title,
@@ -323,24 +371,24 @@ pub(crate) async fn consent(
         form_version: form.version,
         form_sha256: form.text_sha256.to_string(),
         form_text: form.text.unwrap_or_default(),
-        terms: terms(&consent),
-        until: until_words(&consent),
+        terms: terms(lang, &consent),
         may_answer: status == ConsentStatus::Requested,
         may_withdraw: in_force,
         may_opt_out: status == ConsentStatus::Noticed,
         has_receipt: consent.evidence().is_some(),
         choices: if in_force {
-            choices(&consent)
+            choices(lang, &consent)
         } else {
             Vec::new()
         },
-        outcome: outcome(done.done.as_deref(), &consent),
+        outcome: outcome(t, done.done.as_deref(), &consent),
         checkpoint_key: app.checkpoint_key(),
     };
     Ok(Html(page.render()?))
 }
 
-fn terms(consent: &Consent) -> Vec<TermsLine> {
+fn terms(lang: Lang, consent: &Consent) -> Vec<TermsLine> {
+    let t = lang.texts();
     consent
         .purposes()
         .iter()
@@ -348,27 +396,34 @@ fn terms(consent: &Consent) -> Vec<TermsLine> {
             let audience = &state.terms.audience;
             let mut listeners: Vec<String> =
                 audience.users.iter().map(ToString::to_string).collect();
-            listeners.extend(audience.roles.iter().map(|r| words::role(*r).to_owned()));
+            listeners.extend(
+                audience
+                    .roles
+                    .iter()
+                    .map(|r| words::role(lang, *r).to_owned()),
+            );
             TermsLine {
-                purpose: words::purpose_name(*purpose),
-                meaning: words::purpose(*purpose),
+                purpose: words::purpose_name(lang, *purpose),
+                meaning: t
+                    .for_meaning
+                    .replace("{meaning}", words::purpose(lang, *purpose)),
                 listeners: if *purpose == Purpose::ClientCopy {
-                    "only you".to_owned()
+                    t.only_you.to_owned()
                 } else if listeners.is_empty() {
-                    "no one".to_owned()
+                    t.no_one.to_owned()
                 } else {
                     listeners.join(", ")
                 },
-                media: list(state.terms.media.iter().map(|m| words::medium(*m))),
+                media: list(state.terms.media.iter().map(|m| words::medium(lang, *m))),
                 derivatives: if state.terms.derivatives.is_empty() {
-                    "nothing".to_owned()
+                    t.nothing.to_owned()
                 } else {
                     list(
                         state
                             .terms
                             .derivatives
                             .iter()
-                            .map(|d| words::derivative(*d)),
+                            .map(|d| words::derivative(lang, *d)),
                     )
                 },
                 withdrawn: state.withdrawn_at.is_some(),
@@ -381,26 +436,25 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }
 
-fn until_words(consent: &Consent) -> String {
+fn until_words(lang: Lang, consent: &Consent) -> String {
+    let t = lang.texts();
     match consent.core().and_then(|core| core.expiry) {
-        Some(Expiry::OnDate { at }) => format!("until {}, unless you withdraw it sooner", words::moment(at)),
+        Some(Expiry::OnDate { at }) => t.until_date.replace("{at}", &words::moment(lang, at)),
         Some(Expiry::OnEvent {
             trigger: ExpiryTrigger::CourseEnded { .. },
-        }) => "until the course ends (the recordings are then destroyed), unless you withdraw it sooner".to_owned(),
+        }) => t.until_course.to_owned(),
         Some(Expiry::OnEvent {
             trigger: ExpiryTrigger::CredentialDecided,
-        }) => "until the credentialing body decides on the application, unless you withdraw it sooner".to_owned(),
-        None => "until you withdraw it".to_owned(),
+        }) => t.until_credential.to_owned(),
+        None => t.until_withdrawn.to_owned(),
     }
 }
 
 /// The withdrawal choices: all of it, one purpose, or one named listener of one purpose.
 /// Each value is what the withdraw form posts as `scope`.
-fn choices(consent: &Consent) -> Vec<(String, String)> {
-    let mut choices = vec![(
-        "whole".to_owned(),
-        "All of it: no one may listen any more, and nothing more is recorded".to_owned(),
-    )];
+fn choices(lang: Lang, consent: &Consent) -> Vec<(String, String)> {
+    let t = lang.texts();
+    let mut choices = vec![("whole".to_owned(), t.choice_whole.to_owned())];
     let live: Vec<_> = consent
         .purposes()
         .iter()
@@ -410,7 +464,8 @@ fn choices(consent: &Consent) -> Vec<(String, String)> {
         for (purpose, _) in &live {
             choices.push((
                 format!("purpose:{purpose}"),
-                format!("Only {}", words::purpose(**purpose)),
+                t.choice_purpose
+                    .replace("{purpose}", words::purpose(lang, **purpose)),
             ));
         }
     }
@@ -419,7 +474,9 @@ fn choices(consent: &Consent) -> Vec<(String, String)> {
             for user in &state.terms.audience.users {
                 choices.push((
                     format!("listener:{purpose}:{user}"),
-                    format!("Only {user}, for {}", words::purpose(**purpose)),
+                    t.choice_listener
+                        .replace("{who}", user.as_ref())
+                        .replace("{purpose}", words::purpose(lang, **purpose)),
                 ));
             }
         }
@@ -427,50 +484,38 @@ fn choices(consent: &Consent) -> Vec<(String, String)> {
     choices
 }
 
-fn outcome(done: Option<&str>, consent: &Consent) -> Option<Outcome> {
+fn outcome(t: &'static Texts, done: Option<&str>, consent: &Consent) -> Option<Outcome> {
     match done? {
         "given" => Some(Outcome {
-            heading: "Thank you: your consent is given",
-            lines: vec![
-                "It is recorded in the organisation's signed log. Your receipt is below."
-                    .to_owned(),
-                "You can withdraw it on this page at any time.".to_owned(),
-            ],
+            heading: t.outcome_given_h,
+            lines: t
+                .outcome_given
+                .iter()
+                .map(|line| (*line).to_owned())
+                .collect(),
         }),
         "refused" => Some(Outcome {
-            heading: "You refused: nothing will be recorded",
-            lines: vec!["Your answer is recorded. Nothing more is needed from you.".to_owned()],
+            heading: t.outcome_refused_h,
+            lines: vec![t.outcome_refused.to_owned()],
         }),
         "withdrawn" => {
-            let mut lines = vec![
-                "From now on no one may listen for what you withdrew, and the organisation cannot record anything more under it."
-                    .to_owned(),
-            ];
+            let mut lines = vec![t.outcome_withdrawn.to_owned()];
             if consent.deletion_requested() {
-                lines.push(
-                    "The recordings it covered are being destroyed: their encryption keys are erased within a minute, so no copy can ever be read again."
-                        .to_owned(),
-                );
+                lines.push(t.outcome_destroyed.to_owned());
             }
             if !consent.notified().is_empty() {
-                lines.push(format!(
-                    "Everyone who had access is being told: {}.",
-                    consent
-                        .notified()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                let told: Vec<String> =
+                    consent.notified().iter().map(ToString::to_string).collect();
+                lines.push(t.outcome_told.replace("{who}", &told.join(", ")));
             }
             Some(Outcome {
-                heading: "Your withdrawal is recorded",
+                heading: t.outcome_withdrawn_h,
                 lines,
             })
         }
         "opted_out" => Some(Outcome {
-            heading: "You have opted out",
-            lines: vec!["Nothing more will be recorded.".to_owned()],
+            heading: t.outcome_opted_out_h,
+            lines: vec![t.outcome_opted_out.to_owned()],
         }),
         _ => None,
     }
@@ -614,10 +659,12 @@ pub(crate) async fn receipt(
 #[derive(Template)]
 #[template(path = "client_recording.html")]
 struct RecordingPage {
+    t: &'static Texts,
+    title: String,
+    caption: String,
     organisation: String,
     csrf: String,
     id: String,
-    session_on: String,
     status: &'static str,
     note: String,
     rows: Vec<words::AccessRow>,
@@ -700,7 +747,15 @@ async fn recording_page(
     let view = app
         .client_recording(caller, recording_id, Purpose::ClientCopy)
         .await?;
-    let line = recording_line(&view).ok_or_else(|| DomainError::not_found("recording"))?;
+    let core = view
+        .recording
+        .core()
+        .ok_or_else(|| DomainError::not_found("recording"))?;
+    // In the language of the form its consent was asked with.
+    let (_, form) = app.consent_form_of(caller, core.consent_id).await?;
+    let lang = Lang::of(form.language.as_str());
+    let t = lang.texts();
+    let line = recording_line(lang, &view).ok_or_else(|| DomainError::not_found("recording"))?;
     let history = app
         .access_history(
             caller,
@@ -716,17 +771,19 @@ async fn recording_page(
         _ => Vec::new(),
     };
     Ok(RecordingPage {
+        t,
+        title: t.session_title.replace("{day}", &line.session_on),
+        caption: t.accessed_caption.replace("{day}", &line.session_on),
         organisation: app.organisation_name(caller).await?,
         csrf,
         id: line.id,
-        session_on: line.session_on,
         status: line.status,
         note: line.note,
         more: history.has_next_page,
         rows: history
             .rows
             .iter()
-            .filter_map(|(_, entry)| words::access_row(entry))
+            .filter_map(|(_, entry)| words::access_row(lang, entry))
             .collect(),
         may_listen: view.access.is_allowed(),
         copy_refused,

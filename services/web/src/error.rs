@@ -52,6 +52,7 @@ impl From<askama::Error> for PageError {
 #[derive(Template)]
 #[template(path = "problem.html")]
 struct Problem<'a> {
+    t: &'static crate::texts::Texts,
     title: &'a str,
     message: String,
     next: &'a str,
@@ -173,6 +174,7 @@ impl IntoResponse for PageError {
             _ => {}
         }
         let body = Problem {
+            t: &crate::texts::EN,
             title,
             message,
             next,

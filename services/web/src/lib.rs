@@ -17,6 +17,7 @@ mod auditor;
 mod client;
 mod error;
 mod security;
+mod texts;
 mod words;
 
 use std::sync::Arc;
@@ -77,9 +78,11 @@ pub fn router(state: Arc<WebState>) -> Router {
 
 #[derive(Template)]
 #[template(path = "welcome.html")]
-struct Welcome;
+struct Welcome {
+    t: &'static texts::Texts,
+}
 
 /// `GET /`: where people are sent from here.
 async fn welcome() -> Result<Html<String>, error::PageError> {
-    Ok(Html(Welcome.render()?))
+    Ok(Html(Welcome { t: &texts::EN }.render()?))
 }

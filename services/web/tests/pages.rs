@@ -515,6 +515,53 @@ async fn the_client_listens_to_their_own_copy_with_a_player_that_seeks(server: S
     );
 }
 
+async fn a_german_form_gets_its_page_in_german(server: Server) {
+    let (clinic, _, _) = clinic(&server).await;
+    let form = server
+        .ok(
+            &clinic.admin,
+            "mutation($t: String!) { publishConsentForm(title: \"Einwilligung zur Aufzeichnung\", language: \"de-DE\", text: $t) { id } }",
+            json!({ "t": "Wir zeichnen Sitzungen für die Supervision auf." }),
+        )
+        .await["publishConsentForm"]["id"]
+        .clone();
+    let requested = server
+        .ok(
+            &clinic.practitioner,
+            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { url } } }",
+            json!({ "input": {
+                "clientId": clinic.client, "consentFormId": form,
+                "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
+            } }),
+        )
+        .await["requestConsent"]
+        .clone();
+    let mut browser = Browser::new(&server);
+    open(
+        &mut browser,
+        requested["clientLink"]["url"].as_str().unwrap(),
+    )
+    .await;
+    let id = requested["consent"]["id"].as_str().unwrap();
+    let page = browser.get(&format!("/me/consents/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<html lang=\"de\">"), "{}", page.body);
+    assert!(page.body.contains("Ich willige ein"));
+    assert!(
+        page.body
+            .contains("Worin Sie einwilligen, in einfachen Worten")
+    );
+    assert!(
+        page.body
+            .contains("die Supervision Ihrer Beraterin oder Ihres Beraters")
+    );
+    let home = browser.get("/me").await;
+    assert!(
+        home.body.contains("Ihre Einwilligungen und Aufzeichnungen"),
+        "the latest form's language"
+    );
+}
+
 async fn another_clients_consent_and_recording_are_not_found(server: Server) {
     let (clinic, _, consent) = clinic(&server).await;
     let other = server
@@ -655,6 +702,7 @@ both_backends!(
     the_client_reads_gives_and_withdraws_with_forms_that_need_this_browsers_token,
     the_client_sees_every_access_and_every_refused_attempt,
     the_client_listens_to_their_own_copy_with_a_player_that_seeks,
+    a_german_form_gets_its_page_in_german,
     another_clients_consent_and_recording_are_not_found,
     the_receipt_downloads_as_a_file,
     the_auditor_signs_in_with_a_token_and_exports,
