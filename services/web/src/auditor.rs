@@ -137,11 +137,10 @@ async fn console(
 fn sentence(error: &DomainError) -> String {
     match error {
         DomainError::Forbidden { rule, .. } => {
-            let mut text = rule.clone();
-            if let Some(first) = text.get(..1) {
-                text.replace_range(..1, &first.to_uppercase());
-            }
-            format!("{text}. Ask the organisation's administrator for the auditor role.")
+            format!(
+                "{}. Ask the organisation's administrator for the auditor role.",
+                crate::words::capitalised(rule)
+            )
         }
         other => other.to_string(),
     }

@@ -173,7 +173,7 @@ pub(crate) async fn home(
         consents.push(ConsentLine {
             id: core.id.to_string(),
             title,
-            scope: capitalised(&scope_words(lang, core.scope, &core.practitioner)),
+            scope: words::capitalised(&scope_words(lang, core.scope, &core.practitioner)),
             status: words::consent_status(lang, status).0,
             waiting: status == ConsentStatus::Requested,
         });
@@ -274,14 +274,6 @@ fn scope_words(lang: Lang, scope: ConsentScope, practitioner: &UserId) -> String
             .scope_session
             .replace("{day}", &words::day(lang, session_on)),
         ConsentScope::Engagement => t.scope_engagement.replace("{who}", practitioner.as_ref()),
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -138,7 +138,10 @@ impl PageError {
             Self::App(AppError::Gone { what }) => (
                 StatusCode::GONE,
                 "Destroyed",
-                format!("{} has been destroyed for good.", capitalised(what)),
+                format!(
+                    "{} has been destroyed for good.",
+                    crate::words::capitalised(what)
+                ),
                 "Go back to your page.",
             ),
             Self::App(AppError::Contention { .. }) => (
@@ -194,17 +197,9 @@ impl IntoResponse for PageError {
 
 /// A rule as a sentence: capitalised, with a full stop.
 fn sentence(rule: &str) -> String {
-    let mut text = capitalised(rule);
+    let mut text = crate::words::capitalised(rule);
     if !text.ends_with('.') {
         text.push('.');
     }
     text
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }

@@ -212,6 +212,15 @@ pub(crate) fn request_kind(lang: Lang, kind: SubjectRequestKind) -> &'static str
     }
 }
 
+/// `text` with its first letter in upper case.
+pub(crate) fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// A moment as people read it, in UTC (said so).
 pub(crate) fn moment(lang: Lang, at: DateTime<Utc>) -> String {
     match lang {
