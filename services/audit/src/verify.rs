@@ -936,6 +936,17 @@ impl State {
                         reason: format!("the skipped run {start}..{end} is empty"),
                     });
                 }
+                // The number of hashes is the line's own form, checked before its place.
+                let tiles = merkle::range_nodes(start, end).count();
+                if hashes.len() != tiles {
+                    return Err(VerifyError::Malformed {
+                        line,
+                        reason: format!(
+                            "the skipped run {start}..{end} is tiled by {tiles} subtrees but the line has {} hashes",
+                            hashes.len()
+                        ),
+                    });
+                }
                 if start > expected {
                     return Ok(Step::Gap {
                         start,
@@ -953,16 +964,6 @@ impl State {
                     return Err(VerifyError::EventInserted {
                         line,
                         sequence: size,
-                    });
-                }
-                let tiles = merkle::range_nodes(start, end).count();
-                if hashes.len() != tiles {
-                    return Err(VerifyError::Malformed {
-                        line,
-                        reason: format!(
-                            "the skipped run {start}..{end} is tiled by {tiles} subtrees but the line has {} hashes",
-                            hashes.len()
-                        ),
                     });
                 }
                 for (node, hash) in merkle::range_nodes(start, end).zip(hashes) {
