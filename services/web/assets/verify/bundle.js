@@ -286,15 +286,15 @@ class Verifier {
    */
   place(start, end) {
     const size = this.checkpoint.size;
-    if (end > size) this.fail('EventInserted', `leaves ${start}..${end} are beyond the tree of ${size}`);
-    if (start < this.next) this.fail('EventInserted', `leaf ${start} is already covered`);
-    if (start === this.next) {
-      this.next = end;
-      return true;
+    if (start > this.next) {
+      this.gap = { line: this.lineNo, start, end, expected: this.next, supplier: 0 };
+      this.state = 'gap';
+      return false;
     }
-    this.gap = { line: this.lineNo, start, end, expected: this.next, supplier: 0 };
-    this.state = 'gap';
-    return false;
+    if (start < this.next) this.fail('EventInserted', `leaf ${start} is already covered`);
+    if (end > size) this.fail('EventInserted', `leaves ${start}..${end} are beyond the tree of ${size}`);
+    this.next = end;
+    return true;
   }
 
   /**
@@ -343,12 +343,15 @@ class Verifier {
     }
   }
 
-  /** @param {Record<string, unknown>} value a skip line @returns {boolean} whether it is well formed */
+  /**
+   * Whether a skip line has its members, of their types (its run and number of hashes are
+   * not looked at: an empty run covers nothing).
+   * @param {Record<string, unknown>} value
+   * @returns {boolean}
+   */
   skipRange(value) {
-    if (!hasExactly(value, ['end', 'hashes', 'start', 'type']) || !isInteger(value.start) || !isInteger(value.end)
-      || !Array.isArray(value.hashes) || value.start >= value.end) return false;
-    return value.hashes.every((hash) => parseHash(hash) !== null)
-      && rangeNodes(value.start, value.end).length === value.hashes.length;
+    return hasExactly(value, ['end', 'hashes', 'start', 'type']) && isInteger(value.start) && isInteger(value.end)
+      && Array.isArray(value.hashes) && value.hashes.every((hash) => parseHash(hash) !== null);
   }
 
   eventLine(value, bytes) {

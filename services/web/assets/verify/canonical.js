@@ -49,7 +49,8 @@ export function canonicalize(value) {
 /**
  * Parses JSON text and tells whether it is exactly its value's canonical form. JSON.parse keeps
  * the last of repeated names and rounds large numbers; either way the canonical form of what it
- * read differs from the text, so repeats and inexact numbers are caught by the comparison.
+ * read differs from the text, so repeats and inexact numbers are caught by the comparison. A
+ * string escaping an unpaired surrogate is not text at all: not JSON, as far as the format goes.
  * @param {string} text
  * @returns {{value: unknown, json: true, canonical: boolean} | {json: false}}
  */
@@ -60,6 +61,8 @@ export function parseCanonical(text) {
   } catch {
     return { json: false };
   }
+  // Decoded UTF-8 holds no surrogate; only an escape can bring in an unpaired one.
+  if (text.includes('\\u') && !isWellFormedDeep(value)) return { json: false };
   let canonical;
   try {
     canonical = canonicalize(value) === text;
@@ -67,4 +70,18 @@ export function parseCanonical(text) {
     canonical = false;
   }
   return { value, json: true, canonical };
+}
+
+/**
+ * Whether every string (and member name) in a parsed value is well-formed Unicode.
+ * @param {unknown} value
+ * @returns {boolean}
+ */
+function isWellFormedDeep(value) {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (Array.isArray(value)) return value.every(isWellFormedDeep);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).every(([name, member]) => isWellFormed(name) && isWellFormedDeep(member));
+  }
+  return true;
 }
