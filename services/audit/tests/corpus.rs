@@ -1552,6 +1552,64 @@ fn receipts(corpus: &mut Corpus) {
     );
     corpus.receipt("unprovable", "moon-phase", &moon.answer(), &keys);
 
+    // A receipt that is not an object; a member whose name needs escaping in a pointer.
+    corpus.receipt("edge", "receipt-text", &with(&json!("a receipt")), &keys);
+    let mut receipt = case.receipt.clone();
+    receipt["confide"]["shared/with~"] = json!("the police");
+    corpus.receipt("edge", "unknown-escaped", &with(&receipt), &keys);
+    // Numbers written as fractions, times with offsets.
+    let mut receipt = case.receipt.clone();
+    receipt["consentTimestamp"] = json!(1_736_157_600.0);
+    corpus.receipt("edge", "timestamp-fraction", &with(&receipt), &keys);
+    let mut receipt = case.receipt.clone();
+    receipt["confide"]["consentVersion"] = json!(2.0);
+    corpus.receipt("edge", "version-fraction", &with(&receipt), &keys);
+    for (name, at, expires_at) in [
+        (
+            "offset",
+            "2027-06-30T01:00:00.250+01:00",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "offset-kept",
+            "2027-06-30T01:00:00.250+01:00",
+            "2027-06-30T01:00:00+01:00",
+        ),
+        (
+            "no-fraction",
+            "2027-06-30T00:00:00Z",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "lowercase-z",
+            "2027-06-30t00:00:00z",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "no-such-day",
+            "2027-02-30T00:00:00Z",
+            "2027-02-30T00:00:00Z",
+        ),
+        (
+            "leap-day",
+            "2028-02-29T23:59:59.999Z",
+            "2028-02-29T23:59:59Z",
+        ),
+        (
+            "leap-second",
+            "2027-06-30T23:59:60Z",
+            "2027-06-30T23:59:60Z",
+        ),
+    ] {
+        let termination = format!("expires at {expires_at}; may be withdrawn at any time");
+        let dated = ReceiptCase::new(
+            json!({ "kind": "on_date", "at": at }),
+            &termination,
+            json!(expires_at),
+        );
+        corpus.receipt("edge", &format!("expiry-{name}"), &dated.answer(), &keys);
+    }
+
     // The proof.
     corpus.receipt("proof", "stranger-key", &answer, &[stranger().verifier()]);
     corpus.receipt(
