@@ -15,7 +15,20 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * @returns {boolean}
  */
 export function isWellFormed(text) {
-  return !LONE_SURROGATE.test(text);
+  return typeof text.isWellFormed === 'function' ? text.isWellFormed() : !LONE_SURROGATE.test(text);
+}
+
+/** Canonical member names seen before: names repeat from line to line. */
+const names = new Map();
+
+/** @param {string} name @returns {string} its canonical JSON */
+function canonicalName(name) {
+  let text = names.get(name);
+  if (text === undefined) {
+    text = canonicalize(name);
+    if (names.size < 10_000) names.set(name, text);
+  }
+  return text;
 }
 
 /**
@@ -35,11 +48,18 @@ export function canonicalize(value) {
       // ECMAScript's JSON.stringify escapes strings exactly as RFC 8785 requires.
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map(canonicalize).join(',')}]`;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalize(value[i]);
+        return `${out}]`;
+      }
       // Default string order is by UTF-16 code units, the order RFC 8785 prescribes.
-      const names = Object.keys(value).sort();
-      const members = names.map((name) => `${canonicalize(name)}:${canonicalize(value[name])}`);
-      return `{${members.join(',')}}`;
+      const members = Object.keys(value).sort();
+      let out = '{';
+      for (let i = 0; i < members.length; i++) {
+        out += `${i > 0 ? ',' : ''}${canonicalName(members[i])}:${canonicalize(value[members[i]])}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new NotCanonicalError(`${typeof value} is not JSON`);
