@@ -364,6 +364,10 @@ fn signed_checkpoint(
     Ok((checkpoint, signed_by))
 }
 
+/// The largest integer the formats' JSON holds (`schema/audit-bundle.md` section 2): sequence
+/// numbers and tree sizes beyond it are not of the format, whatever a parser reads.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
 /// The JSON shape of a [`ReceiptProof`].
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -435,6 +439,11 @@ impl TryFrom<ProofJson> for ReceiptProof {
                         })
                     })
                     .collect::<Result<_, _>>()?;
+                if event.sequence > MAX_SAFE_INTEGER {
+                    return Err(format!(
+                        "events[{index}].sequence is beyond 2^53 - 1, which no sequence number is"
+                    ));
+                }
                 Ok(ProvenEvent {
                     envelope: event.envelope,
                     sequence: event.sequence,
@@ -442,6 +451,9 @@ impl TryFrom<ProofJson> for ReceiptProof {
                 })
             })
             .collect::<Result<_, String>>()?;
+        if proof.tree_size > MAX_SAFE_INTEGER {
+            return Err("treeSize is beyond 2^53 - 1, which no tree size is".to_owned());
+        }
         Ok(Self {
             events,
             tree_size: proof.tree_size,

@@ -204,7 +204,6 @@ fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(
             let mut unlisted: Vec<&(String, Expected)> = purposes.iter().collect();
             for (index, item) in list.iter().enumerate() {
                 let item_at = format!("{at}/{index}");
-                let purpose = item.get("purpose");
                 let unlisted_purposes = || {
                     Value::Array(
                         unlisted
@@ -213,6 +212,16 @@ fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(
                             .collect(),
                     )
                 };
+                if !item.is_object() {
+                    // Not a purpose at all: the item says other than the events, as any
+                    // member that should be an object does.
+                    return Err(ReceiptError::ClaimMismatch {
+                        claim: item_at,
+                        receipt: item.to_string(),
+                        logged: format!("one of {}", unlisted_purposes()),
+                    });
+                }
+                let purpose = item.get("purpose");
                 if purpose.is_none() {
                     return Err(ReceiptError::MissingClaim {
                         claim: format!("{item_at}/purpose"),
