@@ -33,9 +33,16 @@ use support::{
     Export, ReceiptCase, Tree, checkpoint_note, expiries, join, lines, operator, reseal, stranger,
 };
 
-/// Mutated bundles drawn from the fuzzer's strategy, and hostile tails.
+/// Mutated bundles drawn from the fuzzer's strategy, and hostile tails; more with
+/// `CONFIDE_CORPUS_MUTATIONS=N` (N mutated bundles and N / 4 hostile tails).
 const MUTATED_CASES: usize = 160;
-const HOSTILE_CASES: usize = 40;
+
+fn mutated_cases() -> usize {
+    std::env::var("CONFIDE_CORPUS_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(MUTATED_CASES)
+}
 
 struct Corpus {
     dir: PathBuf,
@@ -1260,7 +1267,7 @@ fn mutated(corpus: &mut Corpus) {
     let original = fuzz_bundle();
     let mut runner = runner();
     let strategy = proptest::collection::vec(mutation(), 1..4);
-    for n in 0..MUTATED_CASES {
+    for n in 0..mutated_cases() {
         let mutations = strategy.new_tree(&mut runner).unwrap().current();
         let bytes = apply(original, &mutations);
         corpus.bundle("mutated", &format!("mutated-{n:03}"), &bytes, &trusted());
@@ -1268,7 +1275,7 @@ fn mutated(corpus: &mut Corpus) {
     let original = lines(original);
     let keep = 0usize..12;
     let junk = proptest::collection::vec("[\\[\\]{}\",:0-9a-z\\\\ .\\-]{0,40}", 1..4);
-    for n in 0..HOSTILE_CASES {
+    for n in 0..mutated_cases() / 4 {
         let keep = keep.new_tree(&mut runner).unwrap().current();
         let mut tail = original[..keep.min(original.len())].to_vec();
         tail.extend(junk.new_tree(&mut runner).unwrap().current());
@@ -1748,6 +1755,95 @@ fn receipts(corpus: &mut Corpus) {
     corpus.receipt("proof", "origin-of-another-tenant", &foreign, &keys);
 }
 
+/// Receipts edited at random, value by value: members replaced by values of other types,
+/// other members' values, numbers at the edges, or removed; list items repeated.
+fn fuzzed_receipts(corpus: &mut Corpus) {
+    let keys = [operator().verifier()];
+    let (expiry, termination, expires_at) = expiries().swap_remove(2);
+    let answer = ReceiptCase::new(expiry, termination, expires_at).answer();
+    let mut pointers = Vec::new();
+    every_pointer(&answer, "", &mut pointers);
+    // A fixed xorshift, so the cases are the same in every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(2.0),
+        json!(9_007_199_254_740_993_u64),
+        json!(""),
+        json!("x"),
+        json!("2027-06-30T00:00:00Z"),
+        json!([]),
+        json!({}),
+        json!(["x"]),
+    ];
+    for n in 0..mutated_cases() * 2 {
+        let mut edited = answer.clone();
+        for _ in 0..1 + next(2) {
+            let pointer = &pointers[next(pointers.len())];
+            let Some(target) = edited.pointer(pointer).cloned() else {
+                continue;
+            };
+            let choice = next(replacements.len() + 3);
+            let value = if choice < replacements.len() {
+                replacements[choice].clone()
+            } else if choice == replacements.len() {
+                // Another member's value.
+                let other = &pointers[next(pointers.len())];
+                edited.pointer(other).cloned().unwrap_or(Value::Null)
+            } else if choice == replacements.len() + 1 {
+                // Removed.
+                let (parent, name) = pointer.rsplit_once('/').unwrap();
+                if let Some(Value::Object(object)) = edited.pointer_mut(parent) {
+                    object.remove(name);
+                }
+                continue;
+            } else {
+                // A list's item repeated.
+                match target {
+                    Value::Array(mut items) if !items.is_empty() => {
+                        items.push(items[0].clone());
+                        Value::Array(items)
+                    }
+                    other => other,
+                }
+            };
+            *edited.pointer_mut(pointer).unwrap() = value;
+        }
+        corpus.receipt("fuzzed", &format!("fuzzed-{n:03}"), &edited, &keys);
+    }
+}
+
+/// Every member and item of `value` below `at`, as JSON pointers.
+fn every_pointer(value: &Value, at: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (name, member) in object {
+                let pointer = format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+                out.push(pointer.clone());
+                every_pointer(member, &pointer, out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let pointer = format!("{at}/{index}");
+                out.push(pointer.clone());
+                every_pointer(item, &pointer, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 // -------------------------------------------------------------------------------------
 // Running the JavaScript verifier on the corpus.
 
@@ -1764,6 +1860,7 @@ fn corpus_dir() -> &'static Path {
         edges(&mut corpus);
         mutated(&mut corpus);
         receipts(&mut corpus);
+        fuzzed_receipts(&mut corpus);
         corpus.finish()
     })
 }
