@@ -403,5 +403,13 @@ fn sequence_numbers_and_sizes_beyond_the_formats_integers_are_not_a_proof() {
             matches!(error, ReceiptError::MalformedProof(_)),
             "{pointer}: {error}"
         );
+        // The same number with a zero fraction is the same number; a fraction is none.
+        let mut whole = proof.clone();
+        let value = whole.pointer(pointer).unwrap().as_u64().unwrap();
+        *whole.pointer_mut(pointer).unwrap() = json!(value as f64);
+        let read = confide_audit::receipt::ReceiptProof::from_json(&whole.to_string()).unwrap();
+        assert_eq!(read, case.proof);
+        *whole.pointer_mut(pointer).unwrap() = json!(value as f64 + 0.5);
+        assert!(confide_audit::receipt::ReceiptProof::from_json(&whole.to_string()).is_err());
     }
 }
