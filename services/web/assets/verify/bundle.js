@@ -130,9 +130,9 @@ class Verifier {
     }
     const parsed = parseCanonical(text);
     if (!parsed.json) this.fail('Malformed', 'the line is not JSON');
+    if (!parsed.canonical) this.fail('NotCanonical', 'the line is not its canonical JSON');
     const value = parsed.value;
     if (!isObject(value) || typeof value.type !== 'string') this.fail('Malformed', 'the line is not an object with a type');
-    if (!parsed.canonical) this.fail('NotCanonical', 'the line is not its canonical JSON');
 
     const type = value.type;
     if (type === 'event' || type === 'skip' || type === 'end') {
