@@ -107,6 +107,31 @@ test('the verifier in Chromium', { skip: missing && `${CHROMIUM} is not installe
       await auditor.close();
     });
 
+    await t.test('a file dropped on the drop zone, or chosen from it with the keyboard, is verified', async () => {
+      const auditor = await browser.newPage();
+      auditor.on('pageerror', (error) => errors.push(error.message));
+      // Listening from the start makes Playwright intercept file choosers before the key press.
+      auditor.on('filechooser', () => {});
+      await auditor.goto(`${server.url}/auditor.html`);
+      const tampered = cases.find((c) => c.name === 'bundle-dropped-middle');
+      await auditor.evaluate(async (path) => {
+        const blob = await (await fetch(path)).blob();
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([blob], 'bundle.jsonl'));
+        const drop = document.getElementById('bundle-drop');
+        drop.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        drop.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, `/files/${tampered.file}`);
+      await auditor.waitForSelector('#verify-result li');
+      assert.match(await auditor.textContent('#verify-result li'), /^EventDropped/);
+
+      await auditor.focus('#bundle-drop');
+      const [chooser] = await Promise.all([auditor.waitForEvent('filechooser'), auditor.keyboard.press('Enter')]);
+      await chooser.setFiles(join(dir, bundle.file));
+      await auditor.waitForFunction(() => document.querySelector('#verify-result h2')?.textContent === 'Verified');
+      await auditor.close();
+    });
+
     await t.test('the rendered results pass axe-core', async () => {
       // axe is injected for the check alone, so this page's context lets it past the CSP.
       const context = await browser.newContext({ bypassCSP: true });
