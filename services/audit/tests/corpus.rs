@@ -137,6 +137,7 @@ impl Corpus {
             Err(error) => json!({
                 "ok": false,
                 "failures": [error.name()],
+                "line": error.line(),
                 "detail": error.to_string(),
             }),
         };

@@ -399,7 +399,7 @@ class Verifier {
     if (digest === null) this.fail('Malformed', 'the digest is not 64 lowercase hex digits');
     if (this.next < this.checkpoint.size) this.fail('EventDropped', `leaf ${this.next} is missing`);
     if (!equalBytes(this.frontier.root(), this.checkpoint.root)) {
-      this.fail('BadInclusionProof', 'the leaves and hashes do not lead to the checkpoint\'s root', this.checkpointLineNo);
+      this.fail('BadInclusionProof', `the leaves and hashes do not lead to the root of the checkpoint on line ${this.checkpointLineNo}`);
     }
     if (value.events !== this.events || value.lines !== this.lineNo - 1) {
       this.fail('CountMismatch', `${this.events} events and ${this.lineNo - 1} lines, not ${value.events} and ${value.lines}`);
