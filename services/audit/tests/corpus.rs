@@ -2,8 +2,9 @@
 //!
 //! Writes every tampering class of `tamper.rs` and `receipt.rs` (bundles and consent
 //! receipts), a fixed-seed sample of the fuzzer's mutations, and untampered bundles of several
-//! sizes and filters into a directory (`CONFIDE_CORPUS_DIR`, else a fresh temporary one), with
-//! `manifest.json` saying what this crate's verifier concluded for each. Then the JavaScript
+//! sizes and filters into a directory (`CONFIDE_CORPUS_DIR`, else `confide-corpus` in Cargo's
+//! temporary directory for tests), with `manifest.json` saying what this crate's verifier
+//! concluded for each. Then the JavaScript
 //! verifier (`services/web/assets/verify/`) must conclude the same: under Node
 //! (`services/web/tests/js/`) and in Chromium (`services/web/tests/browser/`). With `CI=true`
 //! a missing `node` or browser fails the test.
@@ -1853,7 +1854,9 @@ fn corpus_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = match std::env::var_os("CONFIDE_CORPUS_DIR") {
             Some(dir) => PathBuf::from(dir),
-            None => std::env::temp_dir().join(format!("confide-corpus-{}", std::process::id())),
+            // Cargo's temporary directory for this crate's tests: written anew each run, not
+            // left behind once per run.
+            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("confide-corpus"),
         };
         let mut corpus = Corpus::new(dir);
         untampered(&mut corpus);
