@@ -364,11 +364,33 @@ fn signed_checkpoint(
     Ok((checkpoint, signed_by))
 }
 
+/// The largest integer the formats' JSON holds (`schema/audit-bundle.md` section 2): sequence
+/// numbers and tree sizes beyond it are not of the format, whatever a parser reads.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A natural number read by its value: `33` and `33.0` are one JSON number (RFC 8259
+/// section 6), and a browser's parser cannot tell them apart.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|value| {
+                    value.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(value)
+                })
+                .map(|value| value as u64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a natural number")))
+}
+
 /// The JSON shape of a [`ReceiptProof`].
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ProofJson {
     events: Vec<EventJson>,
+    #[serde(deserialize_with = "whole_number")]
     tree_size: u64,
     checkpoint: String,
 }
@@ -378,6 +400,7 @@ struct ProofJson {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EventJson {
     envelope: String,
+    #[serde(deserialize_with = "whole_number")]
     sequence: u64,
     inclusion_path: Vec<String>,
 }
@@ -435,6 +458,11 @@ impl TryFrom<ProofJson> for ReceiptProof {
                         })
                     })
                     .collect::<Result<_, _>>()?;
+                if event.sequence > MAX_SAFE_INTEGER {
+                    return Err(format!(
+                        "events[{index}].sequence is beyond 2^53 - 1, which no sequence number is"
+                    ));
+                }
                 Ok(ProvenEvent {
                     envelope: event.envelope,
                     sequence: event.sequence,
@@ -442,6 +470,9 @@ impl TryFrom<ProofJson> for ReceiptProof {
                 })
             })
             .collect::<Result<_, String>>()?;
+        if proof.tree_size > MAX_SAFE_INTEGER {
+            return Err("treeSize is beyond 2^53 - 1, which no tree size is".to_owned());
+        }
         Ok(Self {
             events,
             tree_size: proof.tree_size,

@@ -279,6 +279,36 @@ fn at(line: u64) -> String {
 }
 
 impl VerifyError {
+    /// The line the failure is reported at (1-based), as `confide-verify` prints it: `0` for
+    /// the auditor's previous checkpoint (and a consistency proof missing from it).
+    pub fn line(&self) -> u64 {
+        match self {
+            VerifyError::ConsistencyProofMissing { .. } => 0,
+            VerifyError::Io { line, .. }
+            | VerifyError::Truncated { line }
+            | VerifyError::TrailingData { line }
+            | VerifyError::Malformed { line, .. }
+            | VerifyError::NotCanonical { line, .. }
+            | VerifyError::UnsupportedVersion { line, .. }
+            | VerifyError::UnknownSigner { line, .. }
+            | VerifyError::BadCheckpointSignature { line, .. }
+            | VerifyError::OriginMismatch { line, .. }
+            | VerifyError::CheckpointRollback { line, .. }
+            | VerifyError::InconsistentTrees { line, .. }
+            | VerifyError::PayloadAltered { line, .. }
+            | VerifyError::WrongTenant { line, .. }
+            | VerifyError::EventDropped { line, .. }
+            | VerifyError::EventsOutOfOrder { line, .. }
+            | VerifyError::EventInserted { line, .. }
+            | VerifyError::OutsideScan { line, .. }
+            | VerifyError::FilterMismatch { line, .. }
+            | VerifyError::FilterNotClosed { line, .. }
+            | VerifyError::BadInclusionProof { line, .. }
+            | VerifyError::CountMismatch { line, .. }
+            | VerifyError::DigestMismatch { line } => *line,
+        }
+    }
+
     /// The variant's name, e.g. `PayloadAltered`: a stable, precise name for the failure.
     pub fn name(&self) -> &'static str {
         match self {
@@ -936,6 +966,17 @@ impl State {
                         reason: format!("the skipped run {start}..{end} is empty"),
                     });
                 }
+                // The number of hashes is the line's own form, checked before its place.
+                let tiles = merkle::range_nodes(start, end).count();
+                if hashes.len() != tiles {
+                    return Err(VerifyError::Malformed {
+                        line,
+                        reason: format!(
+                            "the skipped run {start}..{end} is tiled by {tiles} subtrees but the line has {} hashes",
+                            hashes.len()
+                        ),
+                    });
+                }
                 if start > expected {
                     return Ok(Step::Gap {
                         start,
@@ -953,16 +994,6 @@ impl State {
                     return Err(VerifyError::EventInserted {
                         line,
                         sequence: size,
-                    });
-                }
-                let tiles = merkle::range_nodes(start, end).count();
-                if hashes.len() != tiles {
-                    return Err(VerifyError::Malformed {
-                        line,
-                        reason: format!(
-                            "the skipped run {start}..{end} is tiled by {tiles} subtrees but the line has {} hashes",
-                            hashes.len()
-                        ),
                     });
                 }
                 for (node, hash) in merkle::range_nodes(start, end).zip(hashes) {

@@ -2,8 +2,9 @@
 //!
 //! Writes every tampering class of `tamper.rs` and `receipt.rs` (bundles and consent
 //! receipts), a fixed-seed sample of the fuzzer's mutations, and untampered bundles of several
-//! sizes and filters into a directory (`CONFIDE_CORPUS_DIR`, else a fresh temporary one), with
-//! `manifest.json` saying what this crate's verifier concluded for each. Then the JavaScript
+//! sizes and filters into a directory (`CONFIDE_CORPUS_DIR`, else `confide-corpus` in Cargo's
+//! temporary directory for tests), with `manifest.json` saying what this crate's verifier
+//! concluded for each. Then the JavaScript
 //! verifier (`services/web/assets/verify/`) must conclude the same: under Node
 //! (`services/web/tests/js/`) and in Chromium (`services/web/tests/browser/`). With `CI=true`
 //! a missing `node` or browser fails the test.
@@ -33,9 +34,16 @@ use support::{
     Export, ReceiptCase, Tree, checkpoint_note, expiries, join, lines, operator, reseal, stranger,
 };
 
-/// Mutated bundles drawn from the fuzzer's strategy, and hostile tails.
+/// Mutated bundles drawn from the fuzzer's strategy, and hostile tails; more with
+/// `CONFIDE_CORPUS_MUTATIONS=N` (N mutated bundles and N / 4 hostile tails).
 const MUTATED_CASES: usize = 160;
-const HOSTILE_CASES: usize = 40;
+
+fn mutated_cases() -> usize {
+    std::env::var("CONFIDE_CORPUS_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(MUTATED_CASES)
+}
 
 struct Corpus {
     dir: PathBuf,
@@ -130,6 +138,7 @@ impl Corpus {
             Err(error) => json!({
                 "ok": false,
                 "failures": [error.name()],
+                "line": error.line(),
                 "detail": error.to_string(),
             }),
         };
@@ -789,6 +798,449 @@ fn tampered(corpus: &mut Corpus) {
 }
 
 // -------------------------------------------------------------------------------------
+// Corners of the format: encodings, notes and lines at the edge of what section 2 allows.
+// Named by whatever the Rust verifier concludes; the JavaScript one must agree.
+
+/// The bundle's lines with line `index` replaced by `text`, resealed.
+fn replaced(lines: &[String], index: usize, text: String) -> Vec<u8> {
+    let mut lines = lines.to_vec();
+    lines[index] = text;
+    resealed(lines)
+}
+
+fn edges(corpus: &mut Corpus) {
+    let options = trusted();
+    let (log, l0) = honest();
+    let size = log.envelopes.len() as u64;
+    let class = "edge";
+    // Encodings a JSON parser accepts and the canonical form does not.
+    let key = l0[1].clone();
+    let key_value: Value = serde_json::from_str(&key).unwrap();
+    let key_text = key_value["key"].as_str().unwrap().to_owned();
+    for (name, text) in [
+        (
+            "duplicate-member",
+            format!("{{\"key\":\"{key_text}\",\"key\":\"{key_text}\",\"type\":\"key\"}}"),
+        ),
+        (
+            "escaped-letter",
+            key.replacen("\"type\":\"key\"", "\"type\":\"k\\u0065y\"", 1),
+        ),
+        ("escaped-slash", key.replacen('/', "\\/", 1)),
+        ("bom", format!("\u{feff}{key}")),
+    ] {
+        corpus.bundle(class, name, &replaced(&l0, 1, text), &options);
+    }
+    for (name, number) in [
+        ("too-large", "9007199254740993"),
+        ("max", "9007199254740991"),
+        ("negative-zero", "-0"),
+        ("exponent", "1e0"),
+        ("leading-zero", "01"),
+    ] {
+        let text = l0[5].replacen(
+            "\"schema_version\":1",
+            &format!("\"schema_version\":{number}"),
+            1,
+        );
+        corpus.bundle(
+            class,
+            &format!("number-{name}"),
+            &replaced(&l0, 5, text),
+            &options,
+        );
+    }
+    for (name, escape) in [
+        ("lone-surrogate", "\\ud800"),
+        ("control-raw", "\u{1}"),
+        ("control-escaped", "\\u0001"),
+        ("control-uppercase-hex", "\\u001F"),
+        ("delete", "\u{7f}"),
+        ("non-ascii", "é"),
+    ] {
+        let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+        header["generator"] = json!("placeholder");
+        let text = canonical(&header).replacen("placeholder", escape, 1);
+        corpus.bundle(
+            class,
+            &format!("string-{name}"),
+            &replaced(&l0, 0, text),
+            &options,
+        );
+    }
+    // Lines out of their form.
+    corpus.bundle(
+        class,
+        "key-twice",
+        &{
+            let mut l = l0.clone();
+            l.insert(2, key.clone());
+            resealed(l)
+        },
+        &options,
+    );
+    let other_key = stranger().verifier().to_string();
+    let (name, rest) = other_key.split_once('+').unwrap();
+    let (_, key64) = rest.split_once('+').unwrap();
+    corpus.bundle(
+        class,
+        "key-id-mismatch",
+        &replaced(
+            &l0,
+            1,
+            canonical(&json!({"key": format!("{name}+00000000+{key64}"), "type": "key"})),
+        ),
+        &VerifyOptions::default(),
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["filter"]["subjects"] = json!({"client": ["b", "a"]});
+    corpus.bundle(
+        class,
+        "filter-unsorted",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    header["filter"]["subjects"] = json!({"client": []});
+    corpus.bundle(
+        class,
+        "filter-empty-list",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    header["filter"]["subjects"] = json!({"Client": ["a"]});
+    corpus.bundle(
+        class,
+        "filter-kind-uppercase",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["filter"]["from"] = json!("2025-01-05T00:00:00Z");
+    corpus.bundle(
+        class,
+        "filter-from-short",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["scan"] = json!({"end": 5, "start": 6});
+    corpus.bundle(
+        class,
+        "scan-reversed",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["tenant_id"] = json!("");
+    corpus.bundle(
+        class,
+        "tenant-empty",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["version"] = json!("1");
+    corpus.bundle(
+        class,
+        "version-text",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header.as_object_mut().unwrap().remove("generator");
+    corpus.bundle(
+        class,
+        "header-member-missing",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    let mut header: Value = serde_json::from_str(&l0[0]).unwrap();
+    header["exported_at"] = json!("2025-03-01T12:00:00Z");
+    corpus.bundle(
+        class,
+        "exported-at-short",
+        &replaced(&l0, 0, canonical(&header)),
+        &options,
+    );
+    corpus.bundle(
+        class,
+        "blank-line",
+        &{
+            let mut l = l0.clone();
+            l.insert(4, String::new());
+            resealed(l)
+        },
+        &options,
+    );
+    corpus.bundle(class, "header-only", &join(&l0[..1]), &options);
+    corpus.bundle(
+        class,
+        "no-key",
+        &{
+            let mut l = l0.clone();
+            l.remove(1);
+            resealed(l)
+        },
+        &options,
+    );
+
+    // Envelopes.
+    let mut envelope: Value = serde_json::to_value(&log.envelopes[7]).unwrap();
+    envelope["zz"] = json!(1);
+    let bytes = confide_audit::canonical::to_canonical_vec(&envelope).unwrap();
+    let extra = format!(
+        "{{\"envelope\":{},\"leaf\":\"{}\",\"type\":\"event\"}}",
+        String::from_utf8(bytes.clone()).unwrap(),
+        hex::encode(merkle::leaf_hash(&bytes))
+    );
+    corpus.bundle(
+        class,
+        "envelope-extra-member",
+        &replaced(&l0, 10, extra),
+        &options,
+    );
+    for (name, member, value) in [
+        ("stream-version-zero", "stream_version", json!(0)),
+        (
+            "schema-version-large",
+            "schema_version",
+            json!(4_294_967_296_u64),
+        ),
+        ("sequence-negative", "sequence", json!(-1)),
+        ("event-id-number", "event_id", json!(7)),
+        (
+            "recorded-at-short",
+            "recorded_at",
+            json!("2025-01-05T00:00:08Z"),
+        ),
+    ] {
+        let mut value_envelope: Value = serde_json::to_value(&log.envelopes[7]).unwrap();
+        value_envelope[member] = value;
+        let bytes = confide_audit::canonical::to_canonical_vec(&value_envelope).unwrap();
+        let line = format!(
+            "{{\"envelope\":{},\"leaf\":\"{}\",\"type\":\"event\"}}",
+            String::from_utf8(bytes.clone()).unwrap(),
+            hex::encode(merkle::leaf_hash(&bytes))
+        );
+        corpus.bundle(
+            class,
+            &format!("envelope-{name}"),
+            &replaced(&l0, 10, line),
+            &options,
+        );
+    }
+    // A time filter and an envelope whose time is not of the fixed form.
+    let log30 = self::log(30);
+    let signer = operator();
+    let mut envelopes = log30.envelopes.clone();
+    envelopes[60].recorded_at = "2025-01-05T00:01:15Z".to_owned();
+    let tree = Tree::new(&envelopes);
+    let mut export = Export::everything(&envelopes, &tree, &signer);
+    export.filter = Filter::everything();
+    let mut l = lines(&export.write());
+    let mut header: Value = serde_json::from_str(&l[0]).unwrap();
+    header["filter"]["from"] = json!(support::timestamp(0));
+    l[0] = canonical(&header);
+    corpus.bundle(class, "time-filter-odd-time", &resealed(l), &options);
+
+    // Skip lines.
+    let log20 = self::log(20);
+    let mut export = Export::everything(&log20.envelopes, &log20.tree, &signer);
+    export.filter = with_client(Filter::everything(), 4);
+    let filtered = lines(&export.write());
+    let skip = filtered
+        .iter()
+        .position(|line| line.ends_with("\"type\":\"skip\"}"))
+        .unwrap();
+    let value: Value = serde_json::from_str(&filtered[skip]).unwrap();
+    let start = value["start"].as_u64().unwrap();
+    corpus.bundle(
+        class,
+        "skip-empty",
+        &{
+            let mut l = filtered.clone();
+            l.insert(
+                skip,
+                canonical(&json!({"end": start, "hashes": [], "start": start, "type": "skip"})),
+            );
+            resealed(l)
+        },
+        &options,
+    );
+    corpus.bundle(
+        class,
+        "skip-uppercase",
+        &replaced(
+            &filtered,
+            skip,
+            filtered[skip]
+                .to_uppercase()
+                .replace("\"END\"", "\"end\"")
+                .replace("\"HASHES\"", "\"hashes\"")
+                .replace("\"START\"", "\"start\"")
+                .replace("\"TYPE\":\"SKIP\"", "\"type\":\"skip\""),
+        ),
+        &options,
+    );
+    let last = filtered.len() - 2;
+    let tail: Value = serde_json::from_str(&filtered[last]).unwrap();
+    if tail["type"] == "skip" {
+        let (start, end) = (
+            tail["start"].as_u64().unwrap(),
+            tail["end"].as_u64().unwrap(),
+        );
+        let hashes: Vec<String> = log20.tree.run(start, end).iter().map(hex::encode).collect();
+        let mut more = hashes.clone();
+        more.push(hashes[0].clone());
+        corpus.bundle(
+            class,
+            "skip-beyond-tree",
+            &replaced(
+                &filtered,
+                last,
+                canonical(&json!({"end": end + 1, "hashes": more, "start": start, "type": "skip"})),
+            ),
+            &options,
+        );
+    }
+
+    // Notes.
+    let root = log.tree.root(size);
+    let body = Checkpoint {
+        origin: support::origin(),
+        size,
+        root,
+        extensions: vec!["confide-extension value".to_owned()],
+    }
+    .to_body();
+    let with_extension = operator().sign(&body);
+    corpus.bundle(
+        class,
+        "checkpoint-extension",
+        &replaced(
+            &l0,
+            2,
+            canonical(&json!({"note": with_extension, "type": "checkpoint"})),
+        ),
+        &options,
+    );
+    let plain = checkpoint_note(&operator(), size, root);
+    let by_stranger = checkpoint_note(&stranger(), size, root);
+    let stranger_line = &by_stranger[by_stranger.rfind("\u{2014}").unwrap()..];
+    let cosigned = format!("{plain}{stranger_line}");
+    corpus.bundle(
+        class,
+        "checkpoint-cosigned",
+        &replaced(
+            &l0,
+            2,
+            canonical(&json!({"note": cosigned, "type": "checkpoint"})),
+        ),
+        &options,
+    );
+    let operator_line = plain[plain.rfind("\u{2014}").unwrap()..].to_owned();
+    let at = operator_line.len() - 10;
+    let mut broken = operator_line.clone();
+    broken.replace_range(
+        at..at + 1,
+        if &operator_line[at..=at] == "A" {
+            "B"
+        } else {
+            "A"
+        },
+    );
+    let twice = format!("{plain}{broken}");
+    corpus.bundle(
+        class,
+        "checkpoint-second-signature-bad",
+        &replaced(
+            &l0,
+            2,
+            canonical(&json!({"note": twice, "type": "checkpoint"})),
+        ),
+        &options,
+    );
+    for (name, note) in [
+        (
+            "no-signature",
+            plain[..plain.find("\n\n").unwrap() + 2].to_owned(),
+        ),
+        ("extra-newline", format!("{plain}\n")),
+        ("carriage-return", plain.replacen('\n', "\r\n", 1)),
+        ("hyphen-not-dash", plain.replacen('\u{2014}', "-", 1)),
+        (
+            "size-leading-zero",
+            plain.replacen(&format!("\n{size}\n"), &format!("\n0{size}\n"), 1),
+        ),
+    ] {
+        corpus.bundle(
+            class,
+            &format!("note-{name}"),
+            &replaced(
+                &l0,
+                2,
+                canonical(&json!({"note": note, "type": "checkpoint"})),
+            ),
+            &options,
+        );
+    }
+    // Consistency lines and previous checkpoints of other logs or sizes.
+    let old = 100;
+    let old_note = checkpoint_note(&signer, old, log.tree.root(old));
+    let mut export = Export::everything(&log.envelopes, &log.tree, &signer);
+    export.previous = Some((old_note.clone(), log.tree.consistency(old, size)));
+    let with_proof = export.write();
+    let foreign_old = operator().sign(
+        &Checkpoint {
+            origin: "confide.example/another-tenant".to_owned(),
+            size: old,
+            root: log.tree.root(old),
+            extensions: vec![],
+        }
+        .to_body(),
+    );
+    corpus.bundle(
+        class,
+        "previous-of-another-log",
+        &with_proof,
+        &with_previous(foreign_old.clone()),
+    );
+    let proof: Vec<String> = log
+        .tree
+        .consistency(old, size)
+        .iter()
+        .map(hex::encode)
+        .collect();
+    let mut l = lines(&with_proof);
+    l[3] = canonical(&json!({"note": foreign_old, "proof": proof, "type": "consistency"}));
+    corpus.bundle(class, "consistency-of-another-log", &resealed(l), &options);
+    let other_old = checkpoint_note(&signer, 90, log.tree.root(90));
+    corpus.bundle(
+        class,
+        "previous-other-size",
+        &with_proof,
+        &with_previous(other_old),
+    );
+    let zero = checkpoint_note(&signer, 0, log.tree.root(0));
+    let mut l = lines(&Export::everything(&log.envelopes, &log.tree, &signer).write());
+    l.insert(
+        3,
+        canonical(&json!({"note": zero, "proof": [], "type": "consistency"})),
+    );
+    corpus.bundle(class, "consistency-from-empty", &resealed(l), &options);
+    let same = checkpoint_note(&signer, size, root);
+    let mut l = lines(&Export::everything(&log.envelopes, &log.tree, &signer).write());
+    l.insert(
+        3,
+        canonical(&json!({"note": same, "proof": [], "type": "consistency"})),
+    );
+    corpus.bundle(class, "consistency-same-size", &resealed(l), &options);
+    let mut l = lines(&with_proof);
+    l.insert(4, l[3].clone());
+    corpus.bundle(class, "consistency-twice", &resealed(l), &options);
+}
+
+// -------------------------------------------------------------------------------------
 // The fuzzer's mutations, from a fixed seed.
 
 fn fuzz_bundle() -> &'static [u8] {
@@ -817,7 +1269,7 @@ fn mutated(corpus: &mut Corpus) {
     let original = fuzz_bundle();
     let mut runner = runner();
     let strategy = proptest::collection::vec(mutation(), 1..4);
-    for n in 0..MUTATED_CASES {
+    for n in 0..mutated_cases() {
         let mutations = strategy.new_tree(&mut runner).unwrap().current();
         let bytes = apply(original, &mutations);
         corpus.bundle("mutated", &format!("mutated-{n:03}"), &bytes, &trusted());
@@ -825,7 +1277,7 @@ fn mutated(corpus: &mut Corpus) {
     let original = lines(original);
     let keep = 0usize..12;
     let junk = proptest::collection::vec("[\\[\\]{}\",:0-9a-z\\\\ .\\-]{0,40}", 1..4);
-    for n in 0..HOSTILE_CASES {
+    for n in 0..mutated_cases() / 4 {
         let keep = keep.new_tree(&mut runner).unwrap().current();
         let mut tail = original[..keep.min(original.len())].to_vec();
         tail.extend(junk.new_tree(&mut runner).unwrap().current());
@@ -1109,6 +1561,64 @@ fn receipts(corpus: &mut Corpus) {
     );
     corpus.receipt("unprovable", "moon-phase", &moon.answer(), &keys);
 
+    // A receipt that is not an object; a member whose name needs escaping in a pointer.
+    corpus.receipt("edge", "receipt-text", &with(&json!("a receipt")), &keys);
+    let mut receipt = case.receipt.clone();
+    receipt["confide"]["shared/with~"] = json!("the police");
+    corpus.receipt("edge", "unknown-escaped", &with(&receipt), &keys);
+    // Numbers written as fractions, times with offsets.
+    let mut receipt = case.receipt.clone();
+    receipt["consentTimestamp"] = json!(1_736_157_600.0);
+    corpus.receipt("edge", "timestamp-fraction", &with(&receipt), &keys);
+    let mut receipt = case.receipt.clone();
+    receipt["confide"]["consentVersion"] = json!(2.0);
+    corpus.receipt("edge", "version-fraction", &with(&receipt), &keys);
+    for (name, at, expires_at) in [
+        (
+            "offset",
+            "2027-06-30T01:00:00.250+01:00",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "offset-kept",
+            "2027-06-30T01:00:00.250+01:00",
+            "2027-06-30T01:00:00+01:00",
+        ),
+        (
+            "no-fraction",
+            "2027-06-30T00:00:00Z",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "lowercase-z",
+            "2027-06-30t00:00:00z",
+            "2027-06-30T00:00:00Z",
+        ),
+        (
+            "no-such-day",
+            "2027-02-30T00:00:00Z",
+            "2027-02-30T00:00:00Z",
+        ),
+        (
+            "leap-day",
+            "2028-02-29T23:59:59.999Z",
+            "2028-02-29T23:59:59Z",
+        ),
+        (
+            "leap-second",
+            "2027-06-30T23:59:60Z",
+            "2027-06-30T23:59:60Z",
+        ),
+    ] {
+        let termination = format!("expires at {expires_at}; may be withdrawn at any time");
+        let dated = ReceiptCase::new(
+            json!({ "kind": "on_date", "at": at }),
+            &termination,
+            json!(expires_at),
+        );
+        corpus.receipt("edge", &format!("expiry-{name}"), &dated.answer(), &keys);
+    }
+
     // The proof.
     corpus.receipt("proof", "stranger-key", &answer, &[stranger().verifier()]);
     corpus.receipt(
@@ -1247,6 +1757,95 @@ fn receipts(corpus: &mut Corpus) {
     corpus.receipt("proof", "origin-of-another-tenant", &foreign, &keys);
 }
 
+/// Receipts edited at random, value by value: members replaced by values of other types,
+/// other members' values, numbers at the edges, or removed; list items repeated.
+fn fuzzed_receipts(corpus: &mut Corpus) {
+    let keys = [operator().verifier()];
+    let (expiry, termination, expires_at) = expiries().swap_remove(2);
+    let answer = ReceiptCase::new(expiry, termination, expires_at).answer();
+    let mut pointers = Vec::new();
+    every_pointer(&answer, "", &mut pointers);
+    // A fixed xorshift, so the cases are the same in every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(2.0),
+        json!(9_007_199_254_740_993_u64),
+        json!(""),
+        json!("x"),
+        json!("2027-06-30T00:00:00Z"),
+        json!([]),
+        json!({}),
+        json!(["x"]),
+    ];
+    for n in 0..mutated_cases() * 2 {
+        let mut edited = answer.clone();
+        for _ in 0..1 + next(2) {
+            let pointer = &pointers[next(pointers.len())];
+            let Some(target) = edited.pointer(pointer).cloned() else {
+                continue;
+            };
+            let choice = next(replacements.len() + 3);
+            let value = if choice < replacements.len() {
+                replacements[choice].clone()
+            } else if choice == replacements.len() {
+                // Another member's value.
+                let other = &pointers[next(pointers.len())];
+                edited.pointer(other).cloned().unwrap_or(Value::Null)
+            } else if choice == replacements.len() + 1 {
+                // Removed.
+                let (parent, name) = pointer.rsplit_once('/').unwrap();
+                if let Some(Value::Object(object)) = edited.pointer_mut(parent) {
+                    object.remove(name);
+                }
+                continue;
+            } else {
+                // A list's item repeated.
+                match target {
+                    Value::Array(mut items) if !items.is_empty() => {
+                        items.push(items[0].clone());
+                        Value::Array(items)
+                    }
+                    other => other,
+                }
+            };
+            *edited.pointer_mut(pointer).unwrap() = value;
+        }
+        corpus.receipt("fuzzed", &format!("fuzzed-{n:03}"), &edited, &keys);
+    }
+}
+
+/// Every member and item of `value` below `at`, as JSON pointers.
+fn every_pointer(value: &Value, at: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (name, member) in object {
+                let pointer = format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+                out.push(pointer.clone());
+                every_pointer(member, &pointer, out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let pointer = format!("{at}/{index}");
+                out.push(pointer.clone());
+                every_pointer(item, &pointer, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 // -------------------------------------------------------------------------------------
 // Running the JavaScript verifier on the corpus.
 
@@ -1255,13 +1854,17 @@ fn corpus_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = match std::env::var_os("CONFIDE_CORPUS_DIR") {
             Some(dir) => PathBuf::from(dir),
-            None => std::env::temp_dir().join(format!("confide-corpus-{}", std::process::id())),
+            // Cargo's temporary directory for this crate's tests: written anew each run, not
+            // left behind once per run.
+            None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("confide-corpus"),
         };
         let mut corpus = Corpus::new(dir);
         untampered(&mut corpus);
         tampered(&mut corpus);
+        edges(&mut corpus);
         mutated(&mut corpus);
         receipts(&mut corpus);
+        fuzzed_receipts(&mut corpus);
         corpus.finish()
     })
 }

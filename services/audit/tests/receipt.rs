@@ -277,6 +277,13 @@ fn a_purpose_added_repeated_or_left_out_is_named() {
             .reverse();
         check_receipt_claims(&reordered, &verified).unwrap();
     }
+    // A purpose that is not an object is named as the item, like any other object.
+    for list in ["/services/0/purposes", "/confide/purposes"] {
+        let mut text = case.receipt.clone();
+        text.pointer_mut(list).unwrap().as_array_mut().unwrap()[1] =
+            json!("practitioner_reflection");
+        assert_eq!(named_claim(&refusal(&text, &verified)), format!("{list}/1"));
+    }
     for list in ["/piiControllers", "/services"] {
         let mut more = case.receipt.clone();
         let items = more.pointer_mut(list).unwrap().as_array_mut().unwrap();
@@ -381,4 +388,28 @@ fn a_purpose_or_expiry_the_checker_does_not_know_cannot_be_proven() {
         refusal(&case.receipt, &verified),
         ReceiptError::UnprovableClaim { claim, .. } if claim == "/services/0/purposes/0/termination"
     ));
+}
+
+#[test]
+fn sequence_numbers_and_sizes_beyond_the_formats_integers_are_not_a_proof() {
+    let (case, _) = case();
+    let proof: Value = serde_json::from_str(&case.proof.to_json()).unwrap();
+    for pointer in ["/treeSize", "/events/0/sequence"] {
+        let mut large = proof.clone();
+        *large.pointer_mut(pointer).unwrap() = json!(9_007_199_254_740_993_u64);
+        let error =
+            confide_audit::receipt::ReceiptProof::from_json(&large.to_string()).unwrap_err();
+        assert!(
+            matches!(error, ReceiptError::MalformedProof(_)),
+            "{pointer}: {error}"
+        );
+        // The same number with a zero fraction is the same number; a fraction is none.
+        let mut whole = proof.clone();
+        let value = whole.pointer(pointer).unwrap().as_u64().unwrap();
+        *whole.pointer_mut(pointer).unwrap() = json!(value as f64);
+        let read = confide_audit::receipt::ReceiptProof::from_json(&whole.to_string()).unwrap();
+        assert_eq!(read, case.proof);
+        *whole.pointer_mut(pointer).unwrap() = json!(value as f64 + 0.5);
+        assert!(confide_audit::receipt::ReceiptProof::from_json(&whole.to_string()).is_err());
+    }
 }

@@ -647,6 +647,47 @@ fn other_tampering_is_named_too() {
             tenant_id: "another-tenant".to_owned()
         }
     );
+    // Version 0 of a stream: versions start at 1.
+    let (log, mut lines) = honest();
+    let mut zero = log.envelopes[30].clone();
+    zero.stream_version = 0;
+    let bytes = zero.canonical_bytes().unwrap();
+    lines[33] = format!(
+        "{{\"envelope\":{},\"leaf\":\"{}\",\"type\":\"event\"}}",
+        String::from_utf8(bytes.clone()).unwrap(),
+        hex::encode(merkle::leaf_hash(&bytes))
+    );
+    reseal(&mut lines);
+    assert!(
+        matches!(
+            verify_lines(&lines).unwrap_err(),
+            VerifyError::Malformed { line: 34, .. }
+        ),
+        "stream version 0"
+    );
+    // A skip line with the wrong number of hashes is malformed wherever it lies, beyond the
+    // tree too.
+    let (log, mut lines) = honest();
+    let size = log.envelopes.len() as u64;
+    let tiles = merkle::range_nodes(size - 3, size + 1).count();
+    let hashes = vec![hex::encode(log.tree.leaves[0]); tiles + 1];
+    let last_events = lines.len() - 4..lines.len() - 1;
+    lines.splice(
+        last_events,
+        [String::from_utf8(
+            confide_audit::canonical::to_canonical_vec(&serde_json::json!({
+                "end": size + 1, "hashes": hashes, "start": size - 3, "type": "skip"
+            }))
+            .unwrap(),
+        )
+        .unwrap()],
+    );
+    reseal(&mut lines);
+    let skip_line = lines.len() as u64 - 1;
+    assert!(
+        matches!(verify_lines(&lines).unwrap_err(), VerifyError::Malformed { line, .. } if line == skip_line),
+        "a skip line beyond the tree with one hash too many"
+    );
     // A version this verifier does not know.
     let (_, mut lines) = honest();
     lines[0] = lines[0].replacen("\"version\":1", "\"version\":2", 1);

@@ -436,6 +436,12 @@ fn parse_event(document: Document<'_>, strings: &mut String) -> Result<EventPart
     };
     let sequence = number(SEQUENCE)?;
     let stream_version = number(STREAM_VERSION)?;
+    // A stream's versions start at 1 (`schema/audit-bundle.md` section 4).
+    if stream_version == 0 {
+        return Err(malformed(
+            "envelope.stream_version is 0: versions start at 1".to_owned(),
+        ));
+    }
     let schema_version = u32::try_from(number(SCHEMA_VERSION)?)
         .map_err(|_| malformed("envelope.schema_version is too large".to_owned()))?;
     let mut facts = Facts([(0, 0); 3]);

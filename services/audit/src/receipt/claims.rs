@@ -123,6 +123,27 @@ fn child(at: &str, name: &str) -> String {
     format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"))
 }
 
+/// Whether two JSON values are the same, numbers compared by value: `2` and `2.0` are one
+/// number in JSON (RFC 8259 section 6), and a receipt is JSON read by any parser.
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y
+                || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q))
+                    if p == q && p.fract() == 0.0 && p.abs() <= 9_007_199_254_740_991.0)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_json(v, w))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(name, v)| y.get(name).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(), ReceiptError> {
     let Some(said) = said else {
         return Err(ReceiptError::MissingClaim {
@@ -132,7 +153,7 @@ fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(
     };
     match expected {
         Expected::Logged(Ok(logged)) => {
-            if said != logged {
+            if !same_json(said, logged) {
                 return Err(mismatch(at, said, expected));
             }
         }
@@ -183,7 +204,6 @@ fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(
             let mut unlisted: Vec<&(String, Expected)> = purposes.iter().collect();
             for (index, item) in list.iter().enumerate() {
                 let item_at = format!("{at}/{index}");
-                let purpose = item.get("purpose");
                 let unlisted_purposes = || {
                     Value::Array(
                         unlisted
@@ -192,6 +212,16 @@ fn check_member(said: Option<&Value>, expected: &Expected, at: &str) -> Result<(
                             .collect(),
                     )
                 };
+                if !item.is_object() {
+                    // Not a purpose at all: the item says other than the events, as any
+                    // member that should be an object does.
+                    return Err(ReceiptError::ClaimMismatch {
+                        claim: item_at,
+                        receipt: item.to_string(),
+                        logged: format!("one of {}", unlisted_purposes()),
+                    });
+                }
+                let purpose = item.get("purpose");
                 if purpose.is_none() {
                     return Err(ReceiptError::MissingClaim {
                         claim: format!("{item_at}/purpose"),
@@ -592,6 +622,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn numbers_are_compared_by_value() {
+        use serde_json::json;
+        assert!(same_json(&json!(2.0), &json!(2)));
+        assert!(same_json(
+            &json!({"a": [1_736_157_600.0]}),
+            &json!({"a": [1_736_157_600]})
+        ));
+        assert!(!same_json(&json!(2.5), &json!(2)));
+        assert!(!same_json(
+            &json!(9_007_199_254_740_993_u64),
+            &json!(9_007_199_254_740_992.0)
+        ));
+        assert!(!same_json(&json!("2"), &json!(2)));
+        assert!(!same_json(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+    }
 
     #[test]
     fn instants_read_as_the_server_writes_them() {

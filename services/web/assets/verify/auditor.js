@@ -53,14 +53,9 @@ input.addEventListener('change', () => {
 });
 
 if (!drop.hasAttribute('tabindex')) drop.tabIndex = 0;
-drop.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  drop.classList.add('dragging');
-});
-drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+drop.addEventListener('dragover', (event) => event.preventDefault());
 drop.addEventListener('drop', (event) => {
   event.preventDefault();
-  drop.classList.remove('dragging');
   const file = event.dataTransfer?.files?.[0];
   if (file) verify(file);
 });

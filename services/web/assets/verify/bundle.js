@@ -130,9 +130,9 @@ class Verifier {
     }
     const parsed = parseCanonical(text);
     if (!parsed.json) this.fail('Malformed', 'the line is not JSON');
+    if (!parsed.canonical) this.fail('NotCanonical', 'the line is not its canonical JSON');
     const value = parsed.value;
     if (!isObject(value) || typeof value.type !== 'string') this.fail('Malformed', 'the line is not an object with a type');
-    if (!parsed.canonical) this.fail('NotCanonical', 'the line is not its canonical JSON');
 
     const type = value.type;
     if (type === 'event' || type === 'skip' || type === 'end') {
@@ -286,15 +286,15 @@ class Verifier {
    */
   place(start, end) {
     const size = this.checkpoint.size;
-    if (end > size) this.fail('EventInserted', `leaves ${start}..${end} are beyond the tree of ${size}`);
-    if (start < this.next) this.fail('EventInserted', `leaf ${start} is already covered`);
-    if (start === this.next) {
-      this.next = end;
-      return true;
+    if (start > this.next) {
+      this.gap = { line: this.lineNo, start, end, expected: this.next, supplier: 0 };
+      this.state = 'gap';
+      return false;
     }
-    this.gap = { line: this.lineNo, start, end, expected: this.next, supplier: 0 };
-    this.state = 'gap';
-    return false;
+    if (start < this.next) this.fail('EventInserted', `leaf ${start} is already covered`);
+    if (end > size) this.fail('EventInserted', `leaves ${start}..${end} are beyond the tree of ${size}`);
+    this.next = end;
+    return true;
   }
 
   /**
@@ -343,12 +343,15 @@ class Verifier {
     }
   }
 
-  /** @param {Record<string, unknown>} value a skip line @returns {boolean} whether it is well formed */
+  /**
+   * Whether a skip line has its members, of their types (its run and number of hashes are
+   * not looked at: an empty run covers nothing).
+   * @param {Record<string, unknown>} value
+   * @returns {boolean}
+   */
   skipRange(value) {
-    if (!hasExactly(value, ['end', 'hashes', 'start', 'type']) || !isInteger(value.start) || !isInteger(value.end)
-      || !Array.isArray(value.hashes) || value.start >= value.end) return false;
-    return value.hashes.every((hash) => parseHash(hash) !== null)
-      && rangeNodes(value.start, value.end).length === value.hashes.length;
+    return hasExactly(value, ['end', 'hashes', 'start', 'type']) && isInteger(value.start) && isInteger(value.end)
+      && Array.isArray(value.hashes) && value.hashes.every((hash) => parseHash(hash) !== null);
   }
 
   eventLine(value, bytes) {
@@ -396,7 +399,7 @@ class Verifier {
     if (digest === null) this.fail('Malformed', 'the digest is not 64 lowercase hex digits');
     if (this.next < this.checkpoint.size) this.fail('EventDropped', `leaf ${this.next} is missing`);
     if (!equalBytes(this.frontier.root(), this.checkpoint.root)) {
-      this.fail('BadInclusionProof', 'the leaves and hashes do not lead to the checkpoint\'s root', this.checkpointLineNo);
+      this.fail('BadInclusionProof', `the leaves and hashes do not lead to the root of the checkpoint on line ${this.checkpointLineNo}`);
     }
     if (value.events !== this.events || value.lines !== this.lineNo - 1) {
       this.fail('CountMismatch', `${this.events} events and ${this.lineNo - 1} lines, not ${value.events} and ${value.lines}`);

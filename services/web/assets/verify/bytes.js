@@ -23,11 +23,20 @@ export function toHex(bytes) {
  * @returns {Uint8Array | null} the 32 bytes, or null when `text` is not of that form
  */
 export function parseHash(text) {
-  if (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text)) return null;
+  if (typeof text !== 'string' || text.length !== 64) return null;
   const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < 32; i++) {
+    const high = NIBBLE[text.charCodeAt(2 * i)] ?? 16;
+    const low = NIBBLE[text.charCodeAt(2 * i + 1)] ?? 16;
+    if (high > 15 || low > 15) return null;
+    out[i] = (high << 4) | low;
+  }
   return out;
 }
+
+/** The value of each lowercase hex digit by its character code; 16 for any other. */
+const NIBBLE = new Uint8Array(128).fill(16);
+for (let i = 0; i < 16; i++) NIBBLE[HEX.charCodeAt(i)] = i;
 
 /**
  * Decodes standard padded base64 (RFC 4648 section 4), refusing any other form.

@@ -15,7 +15,20 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * @returns {boolean}
  */
 export function isWellFormed(text) {
-  return !LONE_SURROGATE.test(text);
+  return typeof text.isWellFormed === 'function' ? text.isWellFormed() : !LONE_SURROGATE.test(text);
+}
+
+/** Canonical member names seen before: names repeat from line to line. */
+const names = new Map();
+
+/** @param {string} name @returns {string} its canonical JSON */
+function canonicalName(name) {
+  let text = names.get(name);
+  if (text === undefined) {
+    text = canonicalize(name);
+    if (names.size < 10_000) names.set(name, text);
+  }
+  return text;
 }
 
 /**
@@ -35,11 +48,18 @@ export function canonicalize(value) {
       // ECMAScript's JSON.stringify escapes strings exactly as RFC 8785 requires.
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map(canonicalize).join(',')}]`;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalize(value[i]);
+        return `${out}]`;
+      }
       // Default string order is by UTF-16 code units, the order RFC 8785 prescribes.
-      const names = Object.keys(value).sort();
-      const members = names.map((name) => `${canonicalize(name)}:${canonicalize(value[name])}`);
-      return `{${members.join(',')}}`;
+      const members = Object.keys(value).sort();
+      let out = '{';
+      for (let i = 0; i < members.length; i++) {
+        out += `${i > 0 ? ',' : ''}${canonicalName(members[i])}:${canonicalize(value[members[i]])}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new NotCanonicalError(`${typeof value} is not JSON`);
@@ -49,7 +69,8 @@ export function canonicalize(value) {
 /**
  * Parses JSON text and tells whether it is exactly its value's canonical form. JSON.parse keeps
  * the last of repeated names and rounds large numbers; either way the canonical form of what it
- * read differs from the text, so repeats and inexact numbers are caught by the comparison.
+ * read differs from the text, so repeats and inexact numbers are caught by the comparison. A
+ * string escaping an unpaired surrogate is not text at all: not JSON, as far as the format goes.
  * @param {string} text
  * @returns {{value: unknown, json: true, canonical: boolean} | {json: false}}
  */
@@ -60,6 +81,8 @@ export function parseCanonical(text) {
   } catch {
     return { json: false };
   }
+  // Decoded UTF-8 holds no surrogate; only an escape can bring in an unpaired one.
+  if (text.includes('\\u') && !isWellFormedDeep(value)) return { json: false };
   let canonical;
   try {
     canonical = canonicalize(value) === text;
@@ -67,4 +90,18 @@ export function parseCanonical(text) {
     canonical = false;
   }
   return { value, json: true, canonical };
+}
+
+/**
+ * Whether every string (and member name) in a parsed value is well-formed Unicode.
+ * @param {unknown} value
+ * @returns {boolean}
+ */
+function isWellFormedDeep(value) {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (Array.isArray(value)) return value.every(isWellFormedDeep);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).every(([name, member]) => isWellFormed(name) && isWellFormedDeep(member));
+  }
+  return true;
 }

@@ -143,8 +143,8 @@ export function verifyInclusion(leaf, index, size, path, root) {
 
 /**
  * Verifies an RFC 9162 consistency proof (section 2.1.4.2) from (size1, root1) to
- * (size2, root2). Equal sizes need an empty proof and equal roots; an empty old tree is
- * consistent with any tree, with an empty proof.
+ * (size2, root2). Equal sizes need an empty proof and equal roots; there is no proof from
+ * the empty tree to a larger one.
  * @param {number} size1
  * @param {number} size2
  * @param {Uint8Array[]} proof
@@ -155,7 +155,8 @@ export function verifyInclusion(leaf, index, size, path, root) {
 export function verifyConsistency(size1, size2, proof, root1, root2) {
   if (size1 > size2) return false;
   if (size1 === size2) return proof.length === 0 && equalBytes(root1, root2);
-  if (size1 === 0) return proof.length === 0;
+  // RFC 9162 defines no proof from the empty tree (section 2.1.4.2 needs first > 0).
+  if (size1 === 0) return false;
   if (proof.length === 0) return false;
   let path = proof;
   if (isPowerOfTwo(size1)) path = [root1, ...proof];

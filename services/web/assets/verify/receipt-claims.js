@@ -39,7 +39,9 @@ const DPV = new Map([
 
 /** A member that fails: `reason` is ClaimMismatch, MissingClaim, UnknownMember or UnprovableClaim. */
 export class ClaimFailure extends Error {
-  constructor(reason, claim, detail) {
+  constructor(reason, pointer, detail) {
+    // The whole receipt is named `/`.
+    const claim = pointer === '' ? '/' : pointer;
     super(`${reason}: ${claim}: ${detail}`);
     this.reason = reason;
     this.claim = claim;
@@ -77,14 +79,38 @@ function at(value, path) {
   return v === undefined ? new Unprovable(`the events have no ${path}`) : v;
 }
 
+const INSTANT = /^([+-]?)(\d{4,})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z$/;
+
 /**
- * An RFC 3339 time to the second, in UTC: `2027-06-30T00:00:00Z`.
+ * A logged instant: RFC 3339 in UTC (`Z`), a real date and time without leap second. Any
+ * other form cannot be proven.
+ * @param {unknown} text
+ * @returns {{toSeconds: string, epochSeconds: number} | Unprovable}
+ */
+function instant(text) {
+  const match = typeof text === 'string' ? INSTANT.exec(text) : null;
+  const unprovable = new Unprovable(`${json(text)} is not an RFC 3339 instant in UTC`);
+  if (!match) return unprovable;
+  const [, sign, yearText, month, day, hour, minute, second] = match;
+  const year = Number(`${sign}${yearText}`);
+  const [mo, d, h, mi, se] = [month, day, hour, minute, second].map(Number);
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || se > 59) return unprovable;
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo - 1, d);
+  date.setUTCHours(h, mi, se, 0);
+  const clock = text.slice(text.indexOf('T') + 1, text.indexOf('T') + 9);
+  return { toSeconds: `${text.slice(0, text.indexOf('T'))}T${clock}Z`, epochSeconds: Math.floor(date.getTime() / 1000) };
+}
+
+/**
+ * An instant to the second: `2027-06-30T00:00:00Z`.
  * @param {unknown} text
  */
 function toSecond(text) {
-  const ms = typeof text === 'string' ? Date.parse(text) : NaN;
-  if (Number.isNaN(ms)) return new Unprovable(`${json(text)} is not a time`);
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  const at = instant(text);
+  return at instanceof Unprovable ? at : at.toSeconds;
 }
 
 /** @param {unknown} expiry @returns {{termination: unknown, expiresAt: unknown}} */
@@ -121,7 +147,7 @@ function expected(verified) {
   const expiry = at(terms, 'expiry');
   const { termination, expiresAt } = expiry instanceof Unprovable ? { termination: expiry, expiresAt: expiry } : ending(expiry);
   const signedAt = at(evidence, 'signed_at');
-  const signedMs = typeof signedAt === 'string' ? Date.parse(signedAt) : NaN;
+  const signed = instant(signedAt);
   const form = at(evidence, 'form');
   const termList = Array.isArray(terms?.terms) ? terms.terms : [];
   const kantara = new Map();
@@ -158,7 +184,7 @@ function expected(verified) {
   return object([
     ['version', logged(KANTARA_CR_VERSION)],
     ['jurisdiction', logged(at(evidence, 'jurisdiction'))],
-    ['consentTimestamp', logged(Number.isNaN(signedMs) ? new Unprovable('no signing time') : Math.floor(signedMs / 1000))],
+    ['consentTimestamp', logged(signed instanceof Unprovable ? signed : signed.epochSeconds)],
     ['collectionMethod', logged(at(evidence, 'collected_by'))],
     ['consentReceiptID', logged(given.event_id)],
     ['publicKey', oneOf(verified.signedBy.map((key) => key.text))],
@@ -204,6 +230,15 @@ function expected(verified) {
 }
 
 /**
+ * The JSON pointer of a member of the object at `at` (RFC 6901 escapes).
+ * @param {string} at
+ * @param {string} name
+ */
+function child(at, name) {
+  return `${at}/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+}
+
+/**
  * @param {unknown} value the receipt's member
  * @param {object} spec what it must be
  * @param {string} pointer its JSON pointer
@@ -227,12 +262,12 @@ function check(value, spec, pointer) {
       // be proven whatever the others say.
       for (const name of Object.keys(value).sort()) {
         if (!spec.members.some(([known]) => known === name)) {
-          throw new ClaimFailure('UnknownMember', `${pointer}/${name}`, 'not a member of the receipt format');
+          throw new ClaimFailure('UnknownMember', child(pointer, name), 'not a member of the receipt format');
         }
       }
       for (const [name, member] of spec.members) {
-        if (!Object.hasOwn(value, name)) throw new ClaimFailure('MissingClaim', `${pointer}/${name}`, 'the member is missing');
-        check(value[name], member, `${pointer}/${name}`);
+        if (!Object.hasOwn(value, name)) throw new ClaimFailure('MissingClaim', child(pointer, name), 'the member is missing');
+        check(value[name], member, child(pointer, name));
       }
       return;
     case 'items':

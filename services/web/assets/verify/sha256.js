@@ -18,15 +18,25 @@ const K = new Uint32Array([
 
 const W = new Uint32Array(64);
 
+const IV = new Uint32Array([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
 /** An incremental SHA-256. */
 export class Sha256 {
   constructor() {
-    this.h = new Uint32Array([
-      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]);
+    this.h = new Uint32Array(8);
     this.block = new Uint8Array(64);
+    this.view = new DataView(this.block.buffer);
+    this.reset();
+  }
+
+  /** Starts again, as new. @returns {this} */
+  reset() {
+    this.h.set(IV);
     this.filled = 0;
     this.length = 0;
+    return this;
   }
 
   /**
@@ -56,15 +66,21 @@ export class Sha256 {
     return this;
   }
 
-  /** @returns {Uint8Array} the 32-byte digest; the hasher is spent. */
+  /** @returns {Uint8Array} the 32-byte digest; the hasher is spent until reset. */
   digest() {
     const bits = this.length * 8;
-    const pad = new Uint8Array(((this.filled < 56 ? 56 : 120) - this.filled) + 8);
-    pad[0] = 0x80;
-    const view = new DataView(pad.buffer);
-    view.setUint32(pad.length - 8, Math.floor(bits / 0x100000000));
-    view.setUint32(pad.length - 4, bits >>> 0);
-    this.update(pad);
+    const block = this.block;
+    let filled = this.filled;
+    block[filled++] = 0x80;
+    if (filled > 56) {
+      block.fill(0, filled);
+      this.compress(block, 0);
+      filled = 0;
+    }
+    block.fill(0, filled, 56);
+    this.view.setUint32(56, Math.floor(bits / 0x100000000));
+    this.view.setUint32(60, bits >>> 0);
+    this.compress(block, 0);
     const out = new Uint8Array(32);
     const outView = new DataView(out.buffer);
     for (let i = 0; i < 8; i++) outView.setUint32(4 * i, this.h[i]);
@@ -115,7 +131,10 @@ export class Sha256 {
  * @returns {Uint8Array}
  */
 export function sha256(...parts) {
-  const hasher = new Sha256();
+  const hasher = shared.reset();
   for (const part of parts) hasher.update(part);
   return hasher.digest();
 }
+
+/** The hasher one-shot hashes reuse: synchronous, so never in use twice at once. */
+const shared = new Sha256();

@@ -59,17 +59,19 @@ export async function serve({ files, pages = {} }) {
 export const HARNESS_JS = `
 const worker = new Worker('/assets/verify/worker.js', { type: 'module' });
 function run(message) {
+  const progress = [];
   return new Promise((resolve) => {
     const listener = (event) => {
-      if (event.data.type === 'progress') { window.progressMessages = (window.progressMessages ?? 0) + 1; return; }
+      if (event.data.type === 'progress') { progress.push(event.data); return; }
       worker.removeEventListener('message', listener);
-      resolve(event.data);
+      resolve({ ...event.data, progress });
     };
     worker.addEventListener('message', listener);
     worker.postMessage(message);
   });
 }
 window.runFile = (file, trustedKeys) => run({ kind: 'bundle', file, trustedKeys, previous: null });
+window.runUrl = (url, trustedKeys) => run({ kind: 'bundle', url, trustedKeys, previous: null });
 window.runCase = async (c) => {
   const blob = await (await fetch('/files/' + c.file)).blob();
   if (c.kind === 'receipt') return run({ kind: 'receipt', text: await blob.text(), trustedKeys: c.trustedKeys });

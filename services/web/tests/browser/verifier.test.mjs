@@ -9,7 +9,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve, HARNESS_HTML, HARNESS_JS } from './server.mjs';
@@ -24,7 +25,7 @@ if (!dir) throw new Error('set CONFIDE_CORPUS_DIR to a corpus written by service
 const cases = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).cases;
 
 const AUDITOR_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Verify a bundle</title>
-<script type="module" src="/assets/verify/auditor.js"></script></head><body><main>
+<script type="module" src="/assets/verify/auditor.js"></script></head><body><main><h1>Verify an audit bundle</h1>
 <form id="verify-bundle" data-trusted-keys="KEYS"><label for="bundle-file">Bundle</label>
 <input type="file" id="bundle-file"><button>Verify</button></form>
 <div id="bundle-drop" tabindex="0">Drop a bundle here</div>
@@ -73,6 +74,16 @@ test('the verifier in Chromium', { skip: missing && `${CHROMIUM} is not installe
       });
     }
 
+    await t.test('the Worker streams a bundle from a URL too, and reports the bytes read', async () => {
+      const big = cases.filter((c) => c.kind === 'bundle' && c.expect.ok && c.trustedKeys.length > 0)
+        .sort((a, b) => b.expect.summary.events - a.expect.summary.events)[0];
+      const message = await page.evaluate(({ url, keys }) => window.runUrl(url, keys), { url: `/files/${big.file}`, keys: big.trustedKeys });
+      assert.deepEqual(comparableVerdict('bundle', message.verdict), expectedVerdict('bundle', big.expect));
+      const size = statSync(join(dir, big.file)).size;
+      assert.ok(message.progress.length >= 1);
+      assert.deepEqual(message.progress.at(-1), { type: 'progress', read: size, total: size });
+    });
+
     await t.test('the auditor page verifies a chosen file and renders the summary', async () => {
       const auditor = await browser.newPage();
       auditor.on('pageerror', (error) => errors.push(error.message));
@@ -94,6 +105,48 @@ test('the verifier in Chromium', { skip: missing && `${CHROMIUM} is not installe
       // The drop zone can be reached from the keyboard.
       assert.equal(await auditor.getAttribute('#bundle-drop', 'tabindex'), '0');
       await auditor.close();
+    });
+
+    await t.test('a file dropped on the drop zone, or chosen from it with the keyboard, is verified', async () => {
+      const auditor = await browser.newPage();
+      auditor.on('pageerror', (error) => errors.push(error.message));
+      // Listening from the start makes Playwright intercept file choosers before the key press.
+      auditor.on('filechooser', () => {});
+      await auditor.goto(`${server.url}/auditor.html`);
+      const tampered = cases.find((c) => c.name === 'bundle-dropped-middle');
+      await auditor.evaluate(async (path) => {
+        const blob = await (await fetch(path)).blob();
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([blob], 'bundle.jsonl'));
+        const drop = document.getElementById('bundle-drop');
+        drop.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        drop.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, `/files/${tampered.file}`);
+      await auditor.waitForSelector('#verify-result li');
+      assert.match(await auditor.textContent('#verify-result li'), /^EventDropped/);
+
+      await auditor.focus('#bundle-drop');
+      const [chooser] = await Promise.all([auditor.waitForEvent('filechooser'), auditor.keyboard.press('Enter')]);
+      await chooser.setFiles(join(dir, bundle.file));
+      await auditor.waitForFunction(() => document.querySelector('#verify-result h2')?.textContent === 'Verified');
+      await auditor.close();
+    });
+
+    await t.test('the rendered results pass axe-core', async () => {
+      // axe is injected for the check alone, so this page's context lets it past the CSP.
+      const context = await browser.newContext({ bypassCSP: true });
+      const auditor = await context.newPage();
+      await auditor.goto(`${server.url}/auditor.html`);
+      const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+      for (const name of [bundle.name, 'bundle-payload-edited']) {
+        const c = cases.find((c) => c.name === name);
+        await auditor.setInputFiles('#bundle-file', join(dir, c.file));
+        await auditor.waitForFunction((ok) => document.querySelector('#verify-result h2')?.textContent === (ok ? 'Verified' : 'Not verified'), c.expect.ok);
+        await auditor.evaluate(axe);
+        const violations = await auditor.evaluate(async () => (await window.axe.run(document)).violations.map((v) => `${v.id}: ${v.help}`));
+        assert.deepEqual(violations, [], name);
+      }
+      await context.close();
     });
 
     await t.test('the receipt check says whether the receipt is genuine', async () => {

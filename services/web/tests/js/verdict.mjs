@@ -1,5 +1,6 @@
 // What of a verdict the Rust and JavaScript verifiers must agree on: ok or not, the failure
-// names, for receipts the reason and the member named, and for verified bundles the summary.
+// names and for bundles the line they are reported at, for receipts the reason and the member
+// named, and for verified bundles the summary.
 
 const BUNDLE_SUMMARY = [
   'events', 'consents', 'accesses', 'refusals', 'hiddenInScan', 'outsideScan', 'lines', 'treeSize', 'root', 'origin',
@@ -22,7 +23,7 @@ function pick(summary, names) {
  */
 export function expectedVerdict(kind, expect) {
   if (expect.ok) return { ok: true, summary: pick(expect.summary, kind === 'bundle' ? BUNDLE_SUMMARY : RECEIPT_SUMMARY) };
-  if (kind === 'bundle') return { ok: false, failures: expect.failures };
+  if (kind === 'bundle') return { ok: false, failures: expect.failures, line: expect.line };
   const reason = DOC_REASONS.has(expect.reason) ? expect.reason : null;
   return { ok: false, failures: expect.failures, reason, claim: expect.claim ?? null };
 }
@@ -34,7 +35,7 @@ export function expectedVerdict(kind, expect) {
  */
 export function comparableVerdict(kind, verdict) {
   if (verdict.ok) return { ok: true, summary: pick(verdict.summary, kind === 'bundle' ? BUNDLE_SUMMARY : RECEIPT_SUMMARY) };
-  if (kind === 'bundle') return { ok: false, failures: [verdict.failure] };
+  if (kind === 'bundle') return { ok: false, failures: [verdict.failure], line: verdict.line };
   const reason = DOC_REASONS.has(verdict.reason) ? verdict.reason : null;
   return { ok: false, failures: [verdict.failure], reason, claim: verdict.claim ?? null };
 }
