@@ -30,6 +30,8 @@ use local::{Clinic, Kind, Load, Topology, everything_acknowledged_is_there, figu
 const DEADLINE: Duration = Duration::from_secs(90);
 /// How long each half of the throughput comparison runs.
 const MEASURE: Duration = Duration::from_secs(8);
+/// How long the whole database stays stopped, at least.
+const OUTAGE: Duration = Duration::from_secs(3);
 /// Every answer during a database outage must beat this.
 const QUICK: Duration = Duration::from_secs(2);
 
@@ -119,7 +121,7 @@ fn kill_9_of_a_confide_node_under_load_loses_nothing_and_the_others_carry_on() {
         &topology,
         format!(
             "3 nodes: {:.0} req/s, p50 {:?}, p99 {:?}; 1 node: {:.0} req/s, p50 {:?}, p99 {:?}; \
-             kill -9 confide2 under load: {} requests, {} failed, none failed after {:?}, \
+             kill -9 confide2 under load: {} requests, {} failed (by answer {:?}), none failed after {:?}, \
              longest time without a success {:?}, HAProxy marked it down after {:?}; {read_back}",
             three.0,
             three.1,
@@ -129,6 +131,7 @@ fn kill_9_of_a_confide_node_under_load_loses_nothing_and_the_others_carry_on() {
             one.2,
             f.requests,
             f.failed,
+            f.failures,
             f.until_none_fail,
             f.without_service,
             marked - fault
@@ -204,6 +207,10 @@ fn kill_9_of_the_postgres_primary_promotes_the_standby_and_loses_nothing_acknowl
     for sample in samples.iter().filter(|s| s.started >= resumed) {
         assert!(sample.succeeded(), "after the failover: {sample:?}");
     }
+    // Meanwhile a request fails as an outage a client can retry, never as anything else.
+    for sample in samples.iter().filter(|s| !s.succeeded()) {
+        assert!(sample.unavailable(), "during the failover: {sample:?}");
+    }
     for sample in samples.iter().filter(|s| s.ended() < fault) {
         assert!(sample.succeeded(), "before the kill: {sample:?}");
     }
@@ -214,12 +221,13 @@ fn kill_9_of_the_postgres_primary_promotes_the_standby_and_loses_nothing_acknowl
         &topology,
         format!(
             "kill -9 of {old} (Patroni and PostgreSQL) under load: {new} promoted after {:?}; \
-             {} requests, {} failed ({} of them UNAVAILABLE), none failed after {:?}, \
+             {} requests, {} failed ({} of them UNAVAILABLE; by answer {:?}), none failed after {:?}, \
              time without service {:?}; {read_back}",
             promoted - fault,
             f.requests,
             f.failed,
             f.unavailable,
+            f.failures,
             f.until_none_fail,
             f.without_service
         ),
@@ -244,6 +252,8 @@ fn the_whole_database_stopped_is_unavailable_quickly_and_service_resumes_when_it
     let stopped = Instant::now();
     // Requests keep coming for a while with no database at all.
     load.until_answers(stopped, 40, DEADLINE);
+    // A few seconds of outage, as a restart of the database takes.
+    load.run_for(OUTAGE);
     let restarting = Instant::now();
     for node in ["pg1", "pg2"] {
         topology.run(&["start", node]);
@@ -274,6 +284,12 @@ fn the_whole_database_stopped_is_unavailable_quickly_and_service_resumes_when_it
     }
     for sample in samples.iter().filter(|s| s.started >= resumed) {
         assert!(sample.succeeded(), "after the database is back: {sample:?}");
+    }
+    for sample in samples.iter().filter(|s| !s.succeeded()) {
+        assert!(
+            sample.unavailable(),
+            "while the database was away: {sample:?}"
+        );
     }
     let slowest = during.iter().map(|s| s.took).max().unwrap_or_default();
     let f = figures(&samples, stopping);

@@ -650,6 +650,8 @@ pub struct Figures {
     /// The longest time after the fault in which no request completed successfully.
     pub without_service: Duration,
     pub per_second: f64,
+    /// The failures by HTTP status and error code (`none` when no answer came).
+    pub failures: std::collections::BTreeMap<String, usize>,
 }
 
 /// The figures of `samples` around a fault at `fault`.
@@ -680,6 +682,14 @@ pub fn figures(samples: &[Sample], fault: Instant) -> Figures {
         unavailable: failed.iter().filter(|s| s.unavailable()).count(),
         until_none_fail,
         without_service,
+        failures: failed.iter().fold(Default::default(), |mut by, s| {
+            let key = match s.status {
+                Some(status) => format!("{status} {}", s.code),
+                None => "none".to_owned(),
+            };
+            *by.entry(key).or_insert(0) += 1;
+            by
+        }),
         per_second: samples.len() as f64
             / last
                 .saturating_duration_since(first)
