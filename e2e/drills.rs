@@ -5,8 +5,9 @@
 //! read back and `confide audit verify-store` passing:
 //!
 //! - kill -9 one Confide node: the load goes on on the others (failed requests and the time
-//!   until none fail are reported); before it, the load's throughput with three nodes and
-//!   with one, in the same run;
+//!   until none fail are reported); before it, one trace's requests are seen on all three
+//!   nodes and at the OTLP receiver, and the load's throughput is measured with three nodes
+//!   and with one, in the same run;
 //! - kill -9 one Garage node: uploads and plays go on;
 //! - kill -9 the PostgreSQL primary (Patroni and PostgreSQL together, as a machine dies):
 //!   Patroni promotes the synchronous standby, the nodes reconnect without a restart, nothing
@@ -63,11 +64,51 @@ fn measure(api: &str, clinic: &Clinic) -> (f64, Duration, Duration, usize) {
     (rate, p50, p99, failed)
 }
 
+/// Requests of one trace (a client's `traceparent`) go round the three nodes: each node logs
+/// the trace id, and the receiver gets every node's request span in that trace.
+fn one_trace_crosses_the_nodes_to_the_receiver(topology: &Topology) {
+    let trace = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+    for n in 0..6 {
+        let body = r#"{"query":"{ __typename }"}"#;
+        let answer = common::try_exchange(
+            &topology.api(),
+            format!(
+                "POST /graphql HTTP/1.1\r\nHost: confide\r\nConnection: close\r\nContent-Type: application/json\r\ntraceparent: 00-{trace}-{:016x}-01\r\nContent-Length: {}\r\n\r\n{body}",
+                n + 1,
+                body.len()
+            )
+            .as_bytes(),
+            local::PATIENCE,
+        )
+        .expect("an answer");
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    topology.until(
+        "every node logs the trace, and the receiver has its spans",
+        DEADLINE,
+        || {
+            let spans = topology
+                .log_of("oteltap")
+                .lines()
+                .filter(|l| {
+                    l.contains(&format!("\"traceId\":\"{trace}\""))
+                        && l.contains("\"POST /graphql\"")
+                })
+                .count();
+            spans >= 6
+                && ["confide1", "confide2", "confide3"]
+                    .iter()
+                    .all(|n| topology.log_of(n).contains(&trace))
+        },
+    );
+}
+
 #[test]
 fn kill_9_of_a_confide_node_under_load_loses_nothing_and_the_others_carry_on() {
     let topology = Topology::up();
     let api = topology.api();
     let clinic = Clinic::new(&topology, "drill-node", 0);
+    one_trace_crosses_the_nodes_to_the_receiver(&topology);
 
     // Throughput through HAProxy with three nodes, then with one (two stopped gracefully).
     let three = measure(&api, &clinic);

@@ -130,6 +130,12 @@ impl Topology {
         text
     }
 
+    /// One part's whole log (`confide2`, `oteltap`, …).
+    pub fn log_of(&self, part: &str) -> String {
+        std::fs::read_to_string(self.state.join("log").join(format!("{part}.log")))
+            .unwrap_or_default()
+    }
+
     pub fn export(&self, name: &str) -> &str {
         self.exports
             .iter()
