@@ -64,7 +64,7 @@ pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
 pub use confide_eventstore::{RecordedEvent, StoredCheckpoint, StreamId};
 pub use confide_readmodels::{
-    AggregateStates, DueRow, Lists, MemberRow, Memberships, ReadModels, RecordingList,
+    AggregateStates, DueRow, Leases, Lists, MemberRow, Memberships, ReadModels, RecordingList,
     RecordingRow, RoleNames, StreamLinks, Subject, WithReadModels,
 };
 pub use consents::{ClientDetails, ConsentEnd, ConsentRequested, consent_expiry, withdrawal_scope};
@@ -72,7 +72,8 @@ pub use courses::CaseStudyView;
 pub use error::{AppError, UploadRefusal};
 pub use history::{AccessChange, AccessEntry};
 pub use media::{
-    MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload, UploadBody, media_key_id,
+    DESTRUCTION_JOB, JOB_LEASE, MediaRange, REDECIDE_EVERY, REDECIDE_EVERY_BYTES, StoredUpload,
+    UploadBody, media_key_id,
 };
 pub use notices::NoticeGiven;
 pub use pages::{MAX_PAGE, Page, PageRequest};
@@ -151,6 +152,9 @@ pub struct App {
     blobs: Arc<dyn BlobStore>,
     signer: Arc<CheckpointSigner>,
     clock: Arc<dyn Clock>,
+    /// This application's name as a holder of background-work leases: unique per process,
+    /// so two nodes on one database never mistake each other's lease for their own.
+    node: Arc<str>,
 }
 
 impl App {
@@ -170,7 +174,13 @@ impl App {
             blobs,
             signer,
             clock,
+            node: Uuid::new_v4().to_string().into(),
         }
+    }
+
+    /// This node's name as the holder of background-work leases (`job_leases`).
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// The time decisions are made at.

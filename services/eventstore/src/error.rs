@@ -53,6 +53,14 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => Self::Unavailable(error),
+            // A connection closed before the server answered the TLS negotiation, as a TCP
+            // proxy (HAProxy in front of Patroni's primary) does while no server is behind
+            // it: the database is away, not broken.
+            sqlx::Error::Protocol(ref message)
+                if message.starts_with("unexpected response from SSLRequest") =>
+            {
+                Self::Unavailable(error)
+            }
             // Connection-level PostgreSQL errors (class 08, 57P0x shutdown) are worth a retry.
             sqlx::Error::Database(ref db)
                 if db
@@ -70,5 +78,20 @@ impl From<sqlx::Error> for StoreError {
 impl From<confide_domain::DomainError> for StoreError {
     fn from(error: confide_domain::DomainError) -> Self {
         Self::Invalid(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn a_connection_closed_during_tls_negotiation_is_an_outage_and_other_protocol_errors_are_not() {
+        let closed = sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x00 (sqlx_postgres::connection::tls:95)".into(),
+        );
+        assert!(StoreError::from(closed).is_retryable());
+        let garbled = sqlx::Error::Protocol("unexpected message".into());
+        assert!(!StoreError::from(garbled).is_retryable());
     }
 }

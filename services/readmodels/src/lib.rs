@@ -10,6 +10,8 @@
 //! - `states`: [`AggregateStates`], every stream's folded state ([`StoredState`],
 //!   [`parse_state`]) and each recording's retention.
 //! - `lists`: [`RecordingList`] and [`Memberships`], read through [`Lists`].
+//! - `leases`: [`Leases`], which node does a tenant's background job (a row per lease on
+//!   PostgreSQL; always the one node on SQLite).
 //! - `read`: [`ReadModels`], the reads decisions are made from, and [`WithReadModels`], which
 //!   registers the inline projections on a store and applies the migrations.
 //! - `migrations`: the embedded migrations of each backend (`migrations/{postgres,sqlite}`).
@@ -19,6 +21,7 @@
 //! log; every read model is rebuildable from the log (`ProjectionRunner::rebuild`).
 
 mod directory;
+mod leases;
 mod links;
 mod lists;
 mod migrations;
@@ -26,6 +29,7 @@ mod read;
 mod states;
 
 pub use directory::{ClientDirectory, ClientFilter, PagedReads};
+pub use leases::Leases;
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use read::{DueRow, ReadModels, WithReadModels};

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use confide_eventstore::{PgEventStore, SqliteEventStore, StoreError, StreamId, TenantId};
 
 use crate::directory::{ClientDirectory, PagedReads};
+use crate::leases::Leases;
 use crate::links::Subject;
 use crate::migrations;
 use crate::states::StoredState;
@@ -31,7 +32,7 @@ pub struct DueRow {
 /// transaction, so what they return is never older than the log at the time of the read.
 /// Lists read a page at a time through [`PagedReads`].
 #[async_trait]
-pub trait ReadModels: PagedReads + Send + Sync {
+pub trait ReadModels: PagedReads + Leases + Send + Sync {
     /// Whether every read-model migration this build embeds is applied unchanged
     /// ([`StoreError::NotReady`] naming the first that is not): the read models' part of
     /// `/ready`, next to the log's `EventStore::ready`.

@@ -16,6 +16,14 @@ use confide_vault::BlobKey;
 use super::media_key_id;
 use crate::{App, AppError, Caller, stream};
 
+/// The lease under which a node runs a tenant's retention and destructions (`job_leases`).
+pub const DESTRUCTION_JOB: &str = "destruction";
+
+/// How long a node's lease on a tenant's background job lasts unless renewed: longer than
+/// one run takes, so a live node keeps it; the time another node waits to take over from one
+/// that died.
+pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl App {
     /// Destroys a recording now at the caller's request (its practitioner or an org_admin):
     /// the request is recorded (who and why) before anything is shredded, then carried out.
@@ -81,16 +89,35 @@ impl App {
         Ok(destroyed)
     }
 
-    /// The retention job and the destructions it leads to, for every tenant: what is due is
-    /// scheduled, and what is scheduled and due is destroyed. Returns how many recordings were
-    /// destroyed. A tenant that fails is reported and the others still run.
+    /// The retention job and the destructions it leads to, for every tenant whose
+    /// [`DESTRUCTION_JOB`] lease this node holds or can take: what is due is scheduled, and
+    /// what is scheduled and due is destroyed. A tenant whose lease another node holds is that
+    /// node's to do and is skipped. Returns how many recordings were destroyed. A tenant that
+    /// fails is reported and the others still run.
+    ///
+    /// With several nodes on one database each tenant's job runs on one node at a time; a
+    /// node that dies mid-job leaves its lease to expire within [`JOB_LEASE`], after which the
+    /// next node's run takes it over and finishes what was half done (each step is safe to
+    /// repeat, and each effect is appended at the stream version it was decided at, so even
+    /// two runs at once record each scheduling and each destruction once).
     pub async fn run_destruction_jobs(&self) -> Result<usize, AppError> {
         let mut destroyed = 0;
         let mut first_error = None;
         for (tenant, _) in self.store.tenant_sizes().await? {
             let outcome = async {
+                if !self.hold_lease(&tenant).await? {
+                    return Ok(Vec::new());
+                }
                 self.run_retention(&tenant).await?;
-                self.carry_out_destructions(&tenant).await
+                // Renewed between the two halves: each may take a while.
+                if !self.hold_lease(&tenant).await? {
+                    return Ok(Vec::new());
+                }
+                let done = self.carry_out_destructions(&tenant).await;
+                self.read
+                    .release_lease(&tenant, DESTRUCTION_JOB, &self.node)
+                    .await?;
+                done
             }
             .await;
             match outcome {
@@ -105,6 +132,14 @@ impl App {
             Some(error) => Err(error),
             None => Ok(destroyed),
         }
+    }
+
+    /// Takes or renews this node's [`DESTRUCTION_JOB`] lease on `tenant`; whether it holds it.
+    async fn hold_lease(&self, tenant: &TenantId) -> Result<bool, AppError> {
+        Ok(self
+            .read
+            .take_lease(tenant, DESTRUCTION_JOB, &self.node, JOB_LEASE)
+            .await?)
     }
 
     /// Destroys a recording whose destruction is scheduled and due: key, then object, then

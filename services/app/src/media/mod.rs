@@ -17,6 +17,8 @@ mod probe;
 mod shape;
 mod wav;
 
+pub use destruction::{DESTRUCTION_JOB, JOB_LEASE};
+
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;

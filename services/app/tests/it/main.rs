@@ -1,9 +1,11 @@
 //! The application's tests, in one binary: commands, refusals and concurrency (`execute`),
-//! and the practices' stories (`stories`, `docs/design.md` section 7), each on both backends.
+//! the practices' stories (`stories`, `docs/design.md` section 7), each on both backends, and
+//! background work leased across two nodes on one database (`leases`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod execute;
+mod leases;
 mod stories;
 
 use std::sync::Arc;

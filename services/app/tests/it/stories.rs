@@ -40,10 +40,10 @@ use confide_vault::{KeyStore, LocalKeyStore};
 use uuid::Uuid;
 
 /// A clock the story moves forward day by day.
-struct StoryClock(Mutex<DateTime<Utc>>);
+pub(crate) struct StoryClock(Mutex<DateTime<Utc>>);
 
 impl StoryClock {
-    fn day(&self, day: i64) {
+    pub(crate) fn day(&self, day: i64) {
         *self.0.lock().unwrap() =
             Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap() + TimeDelta::days(day);
     }
@@ -55,12 +55,12 @@ impl Clock for StoryClock {
     }
 }
 
-struct Story {
-    app: App,
+pub(crate) struct Story {
+    pub(crate) app: App,
     /// The store under the application, to write behind its back.
-    store: Arc<dyn EventStore>,
-    clock: Arc<StoryClock>,
-    tenant: TenantId,
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) clock: Arc<StoryClock>,
+    pub(crate) tenant: TenantId,
 }
 
 impl Story {
@@ -81,7 +81,7 @@ where
     story_in(store, "community-counselling")
 }
 
-fn story_in<S>(store: S, tenant: &str) -> Story
+pub(crate) fn story_in<S>(store: S, tenant: &str) -> Story
 where
     S: EventStore + ReadModels + Clone + 'static,
     LocalKeyStore<S>: KeyStore,
@@ -126,7 +126,7 @@ impl Story {
     }
 
     /// The counselling service: written consent, audio only, with these members.
-    async fn counselling_service(&self, members: &[(&str, Role)]) {
+    pub(crate) async fn counselling_service(&self, members: &[(&str, Role)]) {
         self.as_admin(TenantCommand::CreateTenant {
             name: "Community Counselling".into(),
             policy: TenantPolicy {
@@ -188,7 +188,11 @@ impl Story {
 
     /// Publishes the form, registers a client and has `practitioner` ask for `terms`; the
     /// client then signs through their link.
-    async fn consent(&self, practitioner: &str, terms: Vec<PurposeTerms>) -> (ClientId, ConsentId) {
+    pub(crate) async fn consent(
+        &self,
+        practitioner: &str,
+        terms: Vec<PurposeTerms>,
+    ) -> (ClientId, ConsentId) {
         self.consent_for(practitioner, terms, None, None).await
     }
 
@@ -283,7 +287,7 @@ impl Story {
     }
 
     /// `practitioner` records today's session in audio under the consent and stores it.
-    async fn record(&self, practitioner: &str, consent_id: ConsentId) -> RecordingId {
+    pub(crate) async fn record(&self, practitioner: &str, consent_id: ConsentId) -> RecordingId {
         self.try_record(practitioner, consent_id).await.unwrap()
     }
 
@@ -401,7 +405,7 @@ impl Story {
             .event
     }
 
-    async fn recording_events(&self, recording: RecordingId) -> Vec<String> {
+    pub(crate) async fn recording_events(&self, recording: RecordingId) -> Vec<String> {
         let stream = stream(recording);
         self.store
             .read_stream(&self.tenant, &stream, 1, 100)
@@ -413,7 +417,7 @@ impl Story {
     }
 }
 
-fn terms(purpose: Purpose, audience: &[&str]) -> PurposeTerms {
+pub(crate) fn terms(purpose: Purpose, audience: &[&str]) -> PurposeTerms {
     PurposeTerms {
         purpose,
         audience: Audience::users(audience.iter().map(|name| user(name))),
