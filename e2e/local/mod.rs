@@ -44,11 +44,12 @@ const OFFSETS: &[u16] = &[
     931, 933,
 ];
 
-/// A base port whose every offset is free.
+/// A base port whose every offset is free, below the ephemeral range (32768 and up), so no
+/// client connection takes one of them between this look and the bind.
 fn free_base() -> u16 {
     let seed = std::process::id() as u16;
     (0..200u16)
-        .map(|i| 20_000 + ((seed.wrapping_add(i * 7)) % 40) * 1_000)
+        .map(|i| 20_000 + (seed.wrapping_add(i) % 12) * 1_000)
         .find(|base| {
             OFFSETS
                 .iter()

@@ -1,8 +1,9 @@
 //! Background work across nodes: two applications over one PostgreSQL database stand for two
 //! Confide nodes. A tenant's retention and destruction job runs on the node holding its lease;
 //! racing, the two destroy every due recording exactly once; a lease whose node died keeps the
-//! job from the others only until it expires, and then one of them takes it over. On SQLite,
-//! one process's database, the one node always holds the lease.
+//! job from the others only until it expires, and then one of them takes it over; two runners
+//! of an asynchronous projection apply each event once. On SQLite, one process's database, the
+//! one node always holds the lease.
 
 use std::time::{Duration, Instant};
 
@@ -230,4 +231,44 @@ async fn on_sqlite_the_one_node_always_holds_the_lease() {
             .await
             .unwrap()
     );
+}
+
+/// Two nodes run the asynchronous recording list at once: each batch is applied by one of
+/// them (the projection's advisory lock), so together they apply every event of the log
+/// exactly once, and the rows are those a rebuild gives.
+#[tokio::test]
+async fn two_projection_runners_racing_apply_each_event_once() {
+    use confide_app::{Lists, RecordingList};
+    use confide_eventstore::{EventStore, ProjectionRunner};
+
+    let store = confide_test_support::app_postgres().await;
+    let (stories, recordings) = clinics_with_due_recordings(&store).await;
+    let logged: u64 = store
+        .tenant_sizes()
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, size)| size)
+        .sum();
+    let host = std::sync::Arc::new(store.clone());
+    let runner = || {
+        ProjectionRunner::new(host.clone(), std::sync::Arc::new(RecordingList)).with_batch_size(5)
+    };
+    let (first, second) = (runner(), runner());
+    let (a, b) = tokio::join!(first.catch_up(), second.catch_up());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a + b) as u64,
+        logged,
+        "applied {a} and {b} of {logged} events"
+    );
+    let mut live = Vec::new();
+    for story in &stories {
+        live.push(store.recording_list(&story.tenant).await.unwrap());
+    }
+    assert_eq!(live.iter().map(Vec::len).sum::<usize>(), recordings.len());
+    assert!(first.rebuild().await.unwrap() > 0);
+    for (story, rows) in stories.iter().zip(&live) {
+        assert_eq!(&store.recording_list(&story.tenant).await.unwrap(), rows);
+    }
 }
