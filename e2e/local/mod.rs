@@ -314,7 +314,7 @@ impl Clinic {
         let requested = ok(
             &api,
             &sam,
-            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink } }",
+            "mutation($input: RequestConsentInput!) { requestConsent(input: $input) { consent { id } clientLink { token } } }",
             json!({ "input": {
                 "clientId": client, "consentFormId": form,
                 "purposes": [{ "purpose": "SUPERVISION", "users": ["ada"], "media": ["AUDIO"] }],
@@ -324,7 +324,7 @@ impl Clinic {
         let consent = requested["consent"]["id"].clone();
         ok(
             &api,
-            requested["clientLink"].as_str().unwrap(),
+            requested["clientLink"]["token"].as_str().unwrap(),
             "mutation($id: UUID!) { giveConsent(consentId: $id, typedName: \"Client\") { id } }",
             json!({ "id": consent }),
         );
