@@ -323,8 +323,9 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
 
 async fn serve(settings: Settings) -> Result<()> {
     // The server alone creates the keys it lacks, on its first start.
-    let app = Arc::new(server::open_app(&settings, Missing::Create).await?);
     let auth = Arc::new(server::authenticator(&settings, Missing::Create)?);
+    let app = server::open_app(&settings, Missing::Create).await?;
+    let app = Arc::new(app.with_notice_channels(server::notice_channels(&settings, &auth)?));
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -342,6 +343,7 @@ async fn serve(settings: Settings) -> Result<()> {
         settings::MediaStore::S3(s3) => println!("  media: encrypted in S3 bucket {}", s3.bucket),
     }
     println!("  checkpoint key: {}", app.checkpoint_key());
+    println!("  notices: {}", app.notice_channels().describe());
     println!("  GraphQL: http://{address}/graphql");
     if settings.development {
         println!("  GraphiQL: open http://{address}/graphql in a browser");

@@ -103,6 +103,20 @@ pub(crate) struct Settings {
     pub(crate) development: bool,
     /// Where recordings' ciphertext is kept.
     pub(crate) media: MediaStore,
+    /// Where e-mail notices go.
+    pub(crate) mail: MailSettings,
+}
+
+/// Where e-mail notices go: an SMTP server (`CONFIDE_SMTP_URL`), else `.eml` files in a
+/// folder (`CONFIDE_MAIL_DIR`, else `mail` in the data directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MailSettings {
+    /// `smtp://…` or `smtps://…`; it may carry a password, so it is never printed.
+    pub(crate) smtp_url: Option<Secret>,
+    /// The sender's address (`CONFIDE_SMTP_FROM`).
+    pub(crate) from: String,
+    /// The folder used when no SMTP server is configured.
+    pub(crate) mail_dir: PathBuf,
 }
 
 impl Settings {
@@ -177,8 +191,17 @@ impl Settings {
                     .unwrap_or_else(|| data_dir.join("media")),
             ),
         };
+        let mail = MailSettings {
+            smtp_url: var("CONFIDE_SMTP_URL").map(Secret),
+            from: var("CONFIDE_SMTP_FROM")
+                .unwrap_or_else(|| "Confide <confide@localhost>".to_owned()),
+            mail_dir: var("CONFIDE_MAIL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("mail")),
+        };
         Ok(Self {
             media,
+            mail,
             token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
             token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
                 .map(PathBuf::from)
@@ -226,6 +249,9 @@ const FILE_KEYS: &[&str] = &[
     "s3_force_path_style",
     "s3_access_key_id",
     "s3_secret_access_key",
+    "smtp_url",
+    "smtp_from",
+    "mail_dir",
 ];
 
 /// A configuration file's values, by the variable each stands for. It holds secrets, so it has

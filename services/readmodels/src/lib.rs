@@ -10,6 +10,8 @@
 //! - `states`: [`AggregateStates`], every stream's folded state ([`StoredState`],
 //!   [`parse_state`]) and each recording's retention.
 //! - `lists`: [`RecordingList`] and [`Memberships`], read through [`Lists`].
+//! - `outbox`: [`NoticeOutbox`], the asynchronous projection that turns events into the
+//!   notices to send, and [`Outbox`], how the sender reads it and keeps its attempts.
 //! - `read`: [`ReadModels`], the reads decisions are made from, and [`WithReadModels`], which
 //!   registers the inline projections on a store and applies the migrations.
 //! - `migrations`: the embedded migrations of each backend (`migrations/{postgres,sqlite}`).
@@ -22,11 +24,13 @@ mod directory;
 mod links;
 mod lists;
 mod migrations;
+mod outbox;
 mod read;
 mod states;
 
 pub use directory::{ClientDirectory, ClientFilter, PagedReads};
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
+pub use outbox::{NoticeOutbox, OUTBOX_PROJECTION, Outbox, OutboxRow};
 pub use read::{DueRow, ReadModels, WithReadModels};
 pub use states::{AggregateStates, StoredState, kind_of, parse_state};

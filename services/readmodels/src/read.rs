@@ -13,6 +13,7 @@ use confide_eventstore::{PgEventStore, SqliteEventStore, StoreError, StreamId, T
 use crate::directory::{ClientDirectory, PagedReads};
 use crate::links::Subject;
 use crate::migrations;
+use crate::outbox::Outbox;
 use crate::states::StoredState;
 use crate::{AggregateStates, Memberships, StreamLinks};
 
@@ -31,7 +32,7 @@ pub struct DueRow {
 /// transaction, so what they return is never older than the log at the time of the read.
 /// Lists read a page at a time through [`PagedReads`].
 #[async_trait]
-pub trait ReadModels: PagedReads + Send + Sync {
+pub trait ReadModels: PagedReads + Outbox + Send + Sync {
     /// Whether every read-model migration this build embeds is applied unchanged
     /// ([`StoreError::NotReady`] naming the first that is not): the read models' part of
     /// `/ready`, next to the log's `EventStore::ready`.
