@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod execute;
+mod outbox;
 mod stories;
 
 use std::sync::Arc;
