@@ -258,8 +258,8 @@ mod tests {
         assert!(SmtpMailer::new("ftp://example.org", "notices@example.org").is_err());
     }
 
-    #[test]
-    fn the_description_never_shows_the_password() {
+    #[tokio::test]
+    async fn the_description_never_shows_the_password() {
         let mailer = SmtpMailer::new(
             "smtp://notices:s3cret@mail.example.org:587?tls=required",
             "notices@example.org",
