@@ -60,7 +60,7 @@ async fn main() {
         store: Arc::new(store.clone()),
         read: Arc::new(store.clone()),
         keys: Arc::new(LocalKeyStore::new(store, MasterKey::generate())),
-        blobs: Arc::new(LocalBlobStore::new(&dir.path().join("media")).unwrap()),
+        blobs: Arc::new(LocalBlobStore::new(dir.path().join("media")).unwrap()),
         signer: Arc::new(CheckpointSigner::new(
             NoteSigner::generate("bench").unwrap(),
             "bench",
@@ -119,6 +119,7 @@ async fn main() {
         n as f64 / elapsed.as_secs_f64()
     );
     let _ = sink.kill();
+    let _ = sink.wait();
 }
 
 fn clinic_terms() -> Vec<confide_domain::aggregates::consent::PurposeTerms> {

@@ -313,15 +313,13 @@ pub fn plan(event: &Event, context: &Context<'_>) -> Plan {
             | ConsentEvent::ConsentOptedOut { .. },
         ) => cancel.push(Cancel::SameStream(vec![NoticeKind::ConsentEndingSoon])),
         Event::Grant(GrantEvent::AccessGranted {
-            grantee,
+            grantee: Grantee::Member { user_id } | Grantee::ExternalAssessor { user_id },
             expires_at,
             ..
         }) => {
-            if let Grantee::Member { user_id } | Grantee::ExternalAssessor { user_id } = grantee {
-                add(NoticeKind::GrantGiven, person(user_id), now);
-                if let Some(due) = reminder(*expires_at) {
-                    add(NoticeKind::GrantEndingSoon, person(user_id), due);
-                }
+            add(NoticeKind::GrantGiven, person(user_id), now);
+            if let Some(due) = reminder(*expires_at) {
+                add(NoticeKind::GrantEndingSoon, person(user_id), due);
             }
         }
         Event::Grant(GrantEvent::AccessRevoked { .. }) => {
