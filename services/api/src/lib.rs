@@ -5,6 +5,7 @@
 //! Layout, leaves first (a module imports only those above it in this list):
 //! - `telemetry`: a span and metrics for every request, a span for every resolver.
 //! - `auth`: token verification and the server's own tokens ([`auth::Authenticator`]).
+//! - `links`: the client links notices carry ([`links::SignedClientLinks`]).
 //! - `error`: the one error edge, [`error::ApiError`], with the code table.
 //! - `caller`: the caller of a request, from its bearer token.
 //! - `tickets`: playback and export tickets.
@@ -23,6 +24,7 @@ mod caller;
 mod error;
 pub mod graphql;
 mod http;
+pub mod links;
 mod routes;
 mod serving;
 mod state;

@@ -17,6 +17,10 @@
 //! - `courses`: courses and case studies.
 //! - `requests`: subject requests, with erasure and copies carried out in their decision.
 //! - `retention`: the retention job.
+//! - `outbox`: notices that reach people — the outbox projection driven, each due message
+//!   sent by e-mail or webhook at most once and its delivery or failure recorded as an event;
+//!   where notices go (people's addresses, webhook endpoints). Not `notices`, which is the
+//!   notified opt-out consent model.
 //! - `audit`: the log for auditors, checkpoints, exports and consent receipts (`receipt`).
 //! - `wiring`: opening the configured database, key store, blob store and signer.
 //! - `work`: the unit of work and its one retry loop; `streams`: typed stream names.
@@ -37,6 +41,7 @@ mod error;
 mod history;
 mod media;
 mod notices;
+mod outbox;
 mod pages;
 mod receipt;
 mod recordings;
@@ -61,11 +66,15 @@ pub use annotations::{MAX_COMMENT_CHARS, MAX_LABEL_CHARS, Note, Notes};
 pub use audit::MAX_LOG_PAGE;
 pub use clients::{ClientEntry, FormVersionView, FormView};
 pub use confide_audit::receipt::{ProvenEvent, ReceiptProof};
+pub use confide_delivery::{
+    Mail, MailFolder, MailTransport, SendError, SmtpMailer, WebhookSecret, WebhookSender,
+};
 pub use confide_eventstore::export::{ExportSummary, StoreVerification};
 pub use confide_eventstore::{RecordedEvent, StoredCheckpoint, StreamId};
 pub use confide_readmodels::{
-    AggregateStates, DueRow, Leases, Lists, MemberRow, Memberships, ReadModels, RecordingList,
-    RecordingRow, RoleNames, StreamLinks, Subject, WithReadModels,
+    AggregateStates, DueRow, Leases, Lists, MemberRow, Memberships, NoticeOutbox, Outbox,
+    OutboxRow, ReadModels, RecordingList, RecordingRow, RoleNames, StreamLinks, Subject,
+    WithReadModels,
 };
 pub use consents::{ClientDetails, ConsentEnd, ConsentRequested, consent_expiry, withdrawal_scope};
 pub use courses::CaseStudyView;
@@ -76,6 +85,10 @@ pub use media::{
     UploadBody, media_key_id,
 };
 pub use notices::NoticeGiven;
+pub use outbox::{
+    AddedWebhookEndpoint, CLAIM_TIMEOUT, ClientLinks, MAX_ADDRESS_CHARS, NoticeChannels, NoticeRun,
+    RetryPolicy, STALE_AFTER, WebhookEndpointView,
+};
 pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
@@ -155,6 +168,8 @@ pub struct App {
     /// This application's name as a holder of background-work leases: unique per process,
     /// so two nodes on one database never mistake each other's lease for their own.
     node: Arc<str>,
+    /// Where notices go; none until the binary (or a test) sets channels.
+    notices: Arc<NoticeChannels>,
 }
 
 impl App {
@@ -175,6 +190,7 @@ impl App {
             signer,
             clock,
             node: Uuid::new_v4().to_string().into(),
+            notices: Arc::new(NoticeChannels::default()),
         }
     }
 
@@ -186,6 +202,11 @@ impl App {
     /// The time decisions are made at.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Changes after every append this process commits: what background jobs wake on.
+    pub fn appended(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.appended()
     }
 
     /// Which database the log is kept in (`sqlite` or `postgres`).

@@ -3,7 +3,7 @@
 //! wrong kind and cannot fail.
 
 use confide_domain::{
-    CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, RecordingId,
+    CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, MessageId, RecordingId,
     SubjectRequestId,
 };
 use confide_eventstore::StreamId;
@@ -39,6 +39,7 @@ stream_keys! {
     ConsentId => "consent",
     CourseId => "course",
     GrantId => "grant",
+    MessageId => "message",
     RecordingId => "recording",
     SubjectRequestId => "subject_request",
 }

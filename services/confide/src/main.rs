@@ -323,12 +323,18 @@ async fn audit(command: AuditCommand, settings: Settings) -> Result<()> {
 
 async fn serve(settings: Settings) -> Result<()> {
     // The server alone creates the keys it lacks, on its first start.
-    let app = Arc::new(server::open_app(&settings, Missing::Create).await?);
     let auth = Arc::new(server::authenticator(&settings, Missing::Create)?);
+    let app = server::open_app(&settings, Missing::Create).await?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let app =
+        Arc::new(app.with_notice_channels(server::notice_channels(&settings, &auth, &public_url)?));
     let shutdown = server::shutdown_signal()?;
     let where_ = describe_database(&settings.database);
     println!(
@@ -342,6 +348,7 @@ async fn serve(settings: Settings) -> Result<()> {
         settings::MediaStore::S3(s3) => println!("  media: encrypted in S3 bucket {}", s3.bucket),
     }
     println!("  checkpoint key: {}", app.checkpoint_key());
+    println!("  notices: {}", app.notice_channels().describe());
     println!("  GraphQL: http://{address}/graphql");
     println!("  pages: http://{address}/ (client links open under /link/, auditors at /audit)");
     if settings.development {
@@ -350,10 +357,6 @@ async fn serve(settings: Settings) -> Result<()> {
     }
     // Last: scripts and tests read up to this line.
     println!("  health: http://{address}/health");
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{address}"));
     let state = Arc::new(ApiState::new(app, auth, settings.development, &public_url));
     server::launch(state, &public_url, listener, shutdown).await
 }

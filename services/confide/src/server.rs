@@ -7,7 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use confide_api::ApiState;
 use confide_api::auth::{Authenticator, JWKS_REFRESH_EVERY, RemoteKeySet};
-use confide_app::{App, Media, S3Bucket, Wiring};
+use confide_api::links::SignedClientLinks;
+use confide_app::{
+    App, MailFolder, MailTransport, Media, NoticeChannels, RetryPolicy, S3Bucket, SmtpMailer,
+    WebhookSender, Wiring,
+};
 use tokio::net::TcpListener;
 
 use crate::keys::{self, Missing};
@@ -49,6 +53,31 @@ pub(crate) fn database(settings: &Settings) -> confide_app::Database {
         Database::Sqlite(path) => confide_app::Database::Sqlite(path.clone()),
         Database::Postgres(url) => confide_app::Database::Postgres(url.clone()),
     }
+}
+
+/// The channels notices go out through: the SMTP server `CONFIDE_SMTP_URL` names, else
+/// `.eml` files in the mail folder; signed webhooks; client links signed by `auth`, as URLs
+/// under `public_url`.
+pub(crate) fn notice_channels(
+    settings: &Settings,
+    auth: &Arc<Authenticator>,
+    public_url: &str,
+) -> Result<NoticeChannels> {
+    let mail: Arc<dyn MailTransport> = match &settings.mail.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::new(url.expose(), &settings.mail.from).context("CONFIDE_SMTP_URL")?,
+        ),
+        None => Arc::new(
+            MailFolder::new(&settings.mail.mail_dir, &settings.mail.from)
+                .context("the mail folder")?,
+        ),
+    };
+    Ok(NoticeChannels {
+        mail: Some(mail),
+        webhooks: Some(WebhookSender::new().context("the webhook client")?),
+        links: Some(Arc::new(SignedClientLinks::new(auth.clone(), public_url))),
+        retry: RetryPolicy::default(),
+    })
 }
 
 /// The authenticator of tokens: the server's own key, and the identity provider's.
@@ -94,6 +123,8 @@ pub(crate) async fn launch(
         .map(|keys| tokio::spawn(async move { keys.keep_fresh(JWKS_REFRESH_EVERY).await }));
     let app = state.app.clone();
     let destructions = tokio::spawn(async move { destruction_jobs(&app).await });
+    let app = state.app.clone();
+    let notices = tokio::spawn(async move { notice_jobs(&app).await });
     let pages = confide_web::router(Arc::new(confide_web::WebState::new(
         state.app.clone(),
         state.auth.clone(),
@@ -104,7 +135,39 @@ pub(crate) async fn launch(
         refresher.abort();
     }
     destructions.abort();
+    notices.abort();
     Ok(())
+}
+
+/// How often the notice job runs when nothing wakes it.
+const NOTICES_EVERY: Duration = Duration::from_secs(5);
+
+/// The notices of every tenant: the outbox brought up to the log and every due message sent
+/// ([`App::run_notice_jobs`]), at start-up, after this process appends (within a second), and
+/// every [`NOTICES_EVERY`] for what other processes append and for retries that fall due. A
+/// failed run is logged and the next one tries again; each message is claimed before it is
+/// sent, so a run that is cut short never sends one twice.
+async fn notice_jobs(app: &App) {
+    let mut appended = app.appended();
+    loop {
+        match app.run_notice_jobs().await {
+            Ok(run) if run.delivered + run.failed + run.retrying > 0 => tracing::info!(
+                delivered = run.delivered,
+                failed = run.failed,
+                retrying = run.retrying,
+                "notices sent"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "the notice job failed; retrying later"),
+        }
+        tokio::select! {
+            _ = appended.changed() => {
+                // Let a burst of appends land before projecting them.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            _ = tokio::time::sleep(NOTICES_EVERY) => {}
+        }
+    }
 }
 
 /// How often retention and scheduled destructions run.

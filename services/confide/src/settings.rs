@@ -107,6 +107,20 @@ pub(crate) struct Settings {
     /// the base of the client links it hands out. By default, `http://` and the address it
     /// listens on. With `https://`, the pages' cookies are `Secure`.
     pub(crate) public_url: Option<String>,
+    /// Where e-mail notices go.
+    pub(crate) mail: MailSettings,
+}
+
+/// Where e-mail notices go: an SMTP server (`CONFIDE_SMTP_URL`), else `.eml` files in a
+/// folder (`CONFIDE_MAIL_DIR`, else `mail` in the data directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MailSettings {
+    /// `smtp://…` or `smtps://…`; it may carry a password, so it is never printed.
+    pub(crate) smtp_url: Option<Secret>,
+    /// The sender's address (`CONFIDE_SMTP_FROM`).
+    pub(crate) from: String,
+    /// The folder used when no SMTP server is configured.
+    pub(crate) mail_dir: PathBuf,
 }
 
 impl Settings {
@@ -192,9 +206,18 @@ impl Settings {
                 }
             })
             .transpose()?;
+        let mail = MailSettings {
+            smtp_url: var("CONFIDE_SMTP_URL").map(Secret),
+            from: var("CONFIDE_SMTP_FROM")
+                .unwrap_or_else(|| "Confide <confide@localhost>".to_owned()),
+            mail_dir: var("CONFIDE_MAIL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("mail")),
+        };
         Ok(Self {
             public_url,
             media,
+            mail,
             token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
             token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
                 .map(PathBuf::from)
@@ -243,6 +266,9 @@ const FILE_KEYS: &[&str] = &[
     "s3_force_path_style",
     "s3_access_key_id",
     "s3_secret_access_key",
+    "smtp_url",
+    "smtp_from",
+    "mail_dir",
 ];
 
 /// A configuration file's values, by the variable each stands for. It holds secrets, so it has

@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 struct Running {
@@ -16,6 +16,8 @@ struct Running {
     address: String,
     key: String,
     data_dir: String,
+    /// The banner's `notices:` line.
+    notices: String,
 }
 
 /// The binary with no variables but `PATH`.
@@ -47,6 +49,7 @@ fn run(mut command: Command) -> Running {
     let mut address = None;
     let mut key = None;
     let mut data_dir = None;
+    let mut notices = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -58,6 +61,9 @@ fn run(mut command: Command) -> Running {
         if let Some(rest) = line.trim().strip_prefix("data: ") {
             data_dir = Some(rest.to_string());
         }
+        if let Some(rest) = line.trim().strip_prefix("notices: ") {
+            notices = Some(rest.to_string());
+        }
         if line.contains("health:") {
             break;
         }
@@ -67,6 +73,7 @@ fn run(mut command: Command) -> Running {
         address: address.expect("confide printed its address"),
         key: key.expect("confide printed its checkpoint key"),
         data_dir: data_dir.expect("confide printed its data directory"),
+        notices: notices.expect("confide said where notices go"),
     };
     // Answered once the server is serving: only then is SIGTERM a graceful shutdown.
     assert_eq!(get(&running.address, "/health").0, 200);
@@ -394,6 +401,104 @@ fn only_the_server_creates_keys_and_the_commands_beside_it_use_them() {
         answer["data"]["tenant"]["name"], "Clinic",
         "the server accepts the token: {answer}"
     );
+    stop(running);
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+/// With no mail server configured, notices are written as `.eml` files into the data
+/// directory, as the banner says, and each delivery is recorded in the log.
+#[test]
+fn without_a_mail_server_notices_are_eml_files_in_the_data_directory() {
+    let data_dir = std::env::temp_dir().join(format!("confide-e2e-mail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let running = start(&data_dir);
+    let mail_dir = data_dir.join("mail");
+    assert_eq!(
+        running.notices,
+        format!(
+            "e-mail written to {} (one .eml file each)",
+            mail_dir.display()
+        )
+    );
+    let (ok, _, stderr) = command_in(
+        &data_dir,
+        &[
+            "tenant", "create", "--tenant", "clinic", "--name", "Clinic", "--admin", "admin",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let token = |user: &str| {
+        let (ok, token, stderr) =
+            command_in(&data_dir, &["token", "--tenant", "clinic", "--user", user]);
+        assert!(ok, "{stderr}");
+        token.trim().to_owned()
+    };
+    let admin = token("admin");
+    let call = |token: &str, query: &str| {
+        let (status, answer) = graphql(&running.address, token, query);
+        assert!(status == 200 && answer["errors"].is_null(), "{answer}");
+        answer["data"].clone()
+    };
+    call(
+        &admin,
+        "mutation { addMember(userId: \"sam\", roles: [PRACTITIONER]) { id } }",
+    );
+    call(
+        &admin,
+        "mutation { addMember(userId: \"ada\", roles: [TUTOR]) { id } }",
+    );
+    let form = call(
+        &admin,
+        "mutation { publishConsentForm(title: \"Recording consent\", language: \"de\", text: \"Ich willige ein.\") { id } }",
+    )["publishConsentForm"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sam = token("sam");
+    let client = call(
+        &sam,
+        "mutation { registerClient(name: \"Morgan Ellis\", contact: \"morgan@client.test\") }",
+    )["registerClient"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let requested = call(
+        &sam,
+        &format!(
+            "mutation {{ requestConsent(input: {{ clientId: \"{client}\", consentFormId: \"{form}\", purposes: [{{ purpose: COURSE_ASSESSMENT, users: [\"ada\"], media: [AUDIO] }}] }}) {{ clientLink }} }}"
+        ),
+    );
+    let link = requested["requestConsent"]["clientLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The notice job wakes on the append: wait for the file, with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let eml = loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(&mail_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if let Some(file) = files
+            .iter()
+            .find(|f| f.extension().is_some_and(|x| x == "eml"))
+        {
+            break std::fs::read_to_string(file).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .eml file in {}",
+            mail_dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(eml.contains("To: morgan@client.test"), "{eml}");
+    assert!(eml.contains("Content-Language: de"), "{eml}");
+    assert!(eml.contains("multipart/alternative"), "{eml}");
+    // The link the message carries is one the API gives out: a client link that works.
+    let unfolded = eml.replace("=\r\n", "").replace("=3D", "=");
+    let prefix: String = link.chars().take(40).collect();
+    assert!(unfolded.contains(&prefix), "{prefix} in {eml}");
     stop(running);
     std::fs::remove_dir_all(&data_dir).unwrap();
 }

@@ -30,6 +30,8 @@ pub enum SystemJob {
     Cascade,
     /// A platform operator's command run on the server itself (an audit export).
     Operator,
+    /// Delivering the outbox's notices and recording each delivery or failure.
+    Notices,
 }
 
 /// Who acts. Recorded on every event as `by`.

@@ -16,6 +16,8 @@ use crate::aggregates::consent::ConsentEvent;
 use crate::aggregates::consent_form::ConsentFormEvent;
 use crate::aggregates::course::CourseEvent;
 use crate::aggregates::grant::GrantEvent;
+use crate::aggregates::message::MessageEvent;
+use crate::aggregates::notice_settings::NoticeSettingsEvent;
 use crate::aggregates::recording::RecordingEvent;
 use crate::aggregates::subject_request::SubjectRequestEvent;
 use crate::aggregates::tenant::TenantEvent;
@@ -78,6 +80,10 @@ pub enum Event {
     CaseStudy(CaseStudyEvent),
     /// A subject request's stream.
     SubjectRequest(SubjectRequestEvent),
+    /// The tenant's notice settings (addresses, webhook endpoints).
+    NoticeSettings(NoticeSettingsEvent),
+    /// An outbox message's stream: its delivery or failure.
+    Message(MessageEvent),
 }
 
 macro_rules! for_each_event_kind {
@@ -92,6 +98,8 @@ macro_rules! for_each_event_kind {
             Event::Course($event) => $body,
             Event::CaseStudy($event) => $body,
             Event::SubjectRequest($event) => $body,
+            Event::NoticeSettings($event) => $body,
+            Event::Message($event) => $body,
         }
     };
 }
@@ -119,6 +127,8 @@ impl Event {
             CourseEvent::EVENT_TYPES,
             CaseStudyEvent::EVENT_TYPES,
             SubjectRequestEvent::EVENT_TYPES,
+            NoticeSettingsEvent::EVENT_TYPES,
+            MessageEvent::EVENT_TYPES,
         ]
         .concat()
     }
@@ -135,6 +145,8 @@ impl Event {
             Event::Course(_) => "course",
             Event::CaseStudy(_) => "case_study",
             Event::SubjectRequest(_) => "subject_request",
+            Event::NoticeSettings(_) => "notice_settings",
+            Event::Message(_) => "message",
         }
     }
 
@@ -259,6 +271,8 @@ event_from!(
     Course(CourseEvent),
     CaseStudy(CaseStudyEvent),
     SubjectRequest(SubjectRequestEvent),
+    NoticeSettings(NoticeSettingsEvent),
+    Message(MessageEvent),
 );
 
 #[cfg(test)]

@@ -254,6 +254,17 @@ uuid_id!(
     TranscriptId,
     "transcript_id"
 );
+uuid_id!(
+    /// One message of the outbox: one notice to one recipient about one event, its id derived
+    /// from the event's (`outbox::message_id`), so the same notice always has the same id.
+    MessageId,
+    "message_id"
+);
+uuid_id!(
+    /// One of the organisation's webhook endpoints.
+    WebhookEndpointId,
+    "webhook_endpoint_id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,11 +16,14 @@
 //! - [`context`]: [`Ctx`] and [`Actor`]: who acts, where, when, with which new ids.
 //! - [`aggregates`]: one module per stream kind, each with its state, commands, events, and
 //!   `decide`/`apply` ([`Aggregate`]): tenant, client, consent form, consent, recording,
-//!   grant, course, case study, subject request.
+//!   grant, course, case study, subject request, message (a notice's outcome), notice
+//!   settings (people's addresses, webhook endpoints).
 //! - [`access`]: the access decision, one pure function ([`decide_access`]).
 //! - [`reads`]: who may read what (the log, a client's records, requests, receipts).
 //! - [`cascade`]: the events a withdrawal or a course's end implies in other streams.
 //! - [`retention`]: when each recording must be destroyed.
+//! - [`outbox`]: who must be told of an event, and when (the notices the outbox sends); the
+//!   `message` aggregate records each delivery or failure, `notice_settings` where notices go.
 //! - [`events`]: the [`Event`] union, type strings, schema versions, reading stored events.
 //! - [`error`]: [`DomainError`], whose variants say which rule refused.
 //!
@@ -34,6 +37,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod limits;
+pub mod outbox;
 pub mod policy;
 pub mod reads;
 pub mod retention;
@@ -50,8 +54,8 @@ pub use context::{Actor, Ctx, SystemJob};
 pub use error::DomainError;
 pub use events::{DomainEvent, Event};
 pub use ids::{
-    CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, RecordingId,
-    SubjectRequestId, TenantId, TranscriptId, UserId,
+    CaseStudyId, ClientId, ConsentFormId, ConsentId, CourseId, GrantId, MessageId, RecordingId,
+    SubjectRequestId, TenantId, TranscriptId, UserId, WebhookEndpointId,
 };
 pub use limits::{session_date, text, text_block};
 pub use vocabulary::{

@@ -12,6 +12,8 @@
 //! - `lists`: [`RecordingList`] and [`Memberships`], read through [`Lists`].
 //! - `leases`: [`Leases`], which node does a tenant's background job (a row per lease on
 //!   PostgreSQL; always the one node on SQLite).
+//! - `outbox`: [`NoticeOutbox`], the asynchronous projection that turns events into the
+//!   notices to send, and [`Outbox`], how the sender reads it and keeps its attempts.
 //! - `read`: [`ReadModels`], the reads decisions are made from, and [`WithReadModels`], which
 //!   registers the inline projections on a store and applies the migrations.
 //! - `migrations`: the embedded migrations of each backend (`migrations/{postgres,sqlite}`).
@@ -25,6 +27,7 @@ mod leases;
 mod links;
 mod lists;
 mod migrations;
+mod outbox;
 mod read;
 mod states;
 
@@ -32,5 +35,6 @@ pub use directory::{ClientDirectory, ClientFilter, PagedReads};
 pub use leases::Leases;
 pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
+pub use outbox::{NoticeOutbox, OUTBOX_PROJECTION, Outbox, OutboxRow};
 pub use read::{DueRow, ReadModels, WithReadModels};
 pub use states::{AggregateStates, StoredState, kind_of, parse_state};

@@ -21,6 +21,8 @@ use confide_domain::aggregates::consent::Consent;
 use confide_domain::aggregates::consent_form::ConsentForm;
 use confide_domain::aggregates::course::Course;
 use confide_domain::aggregates::grant::Grant;
+use confide_domain::aggregates::message::Message;
+use confide_domain::aggregates::notice_settings::NoticeSettings;
 use confide_domain::aggregates::recording::Recording;
 use confide_domain::aggregates::subject_request::SubjectRequest;
 use confide_domain::aggregates::tenant::Tenant;
@@ -140,6 +142,8 @@ fn fold(
         "course" => fold_as::<Course>(state, events)?,
         "case_study" => fold_as::<CaseStudy>(state, events)?,
         "subject_request" => fold_as::<SubjectRequest>(state, events)?,
+        "notice_settings" => fold_as::<NoticeSettings>(state, events)?,
+        "message" => fold_as::<Message>(state, events)?,
         _ => return Ok(None),
     }))
 }

@@ -9,6 +9,7 @@ mod lists;
 mod mutation;
 mod notes;
 mod notices;
+mod outbox;
 mod query;
 mod receipts;
 mod recordings;
@@ -34,6 +35,7 @@ pub struct Query(
     requests::SubjectRequestQuery,
     audit::AuditQuery,
     receipts::ReceiptQuery,
+    outbox::OutboxQuery,
 );
 
 /// Every write, by area.
@@ -46,6 +48,7 @@ pub struct Mutation(
     courses::CourseMutation,
     requests::SubjectRequestMutation,
     audit::AuditMutation,
+    outbox::OutboxMutation,
 );
 
 /// The schema type.

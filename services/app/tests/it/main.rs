@@ -6,6 +6,7 @@
 
 mod execute;
 mod leases;
+mod outbox;
 mod stories;
 
 use std::sync::Arc;

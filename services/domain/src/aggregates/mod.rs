@@ -15,6 +15,8 @@ pub mod consent;
 pub mod consent_form;
 pub mod course;
 pub mod grant;
+pub mod message;
+pub mod notice_settings;
 pub mod recording;
 pub mod subject_request;
 pub mod tenant;

@@ -13,6 +13,8 @@ use crate::aggregates::client::ClientEvent;
 use crate::aggregates::consent::{ConsentEvent, ExpiryCause, ExpiryTrigger};
 use crate::aggregates::course::CourseEvent;
 use crate::aggregates::grant::{GrantEvent, Grantee, RevocationReason};
+use crate::aggregates::message::{Channel, MessageEvent};
+use crate::aggregates::notice_settings::{NoticeSettingsEvent, WebhookUrl};
 use crate::aggregates::recording::{DestructionReason, RecordingEvent, TranscriptSpan};
 use crate::aggregates::subject_request::{
     SubjectRequestEvent, SubjectRequestKind, SubjectRequestOutcome,
@@ -20,6 +22,7 @@ use crate::aggregates::subject_request::{
 use crate::aggregates::tenant::{AuditScope, TenantEvent};
 use crate::context::{Actor, SystemJob};
 use crate::ids::*;
+use crate::outbox::{NoticeKind, Recipient};
 use crate::testing::*;
 use crate::vocabulary::{Jurisdiction, Medium, Offset, Purpose, Role, Sha256};
 
@@ -363,6 +366,70 @@ fn samples() -> Vec<Event> {
                 late: false,
                 by: by("admin"),
                 at: t(41, 9),
+            },
+        ]
+        .into_iter()
+        .map(Event::from),
+    );
+    let endpoint_id = WebhookEndpointId::from_uuid(uuid(70)).unwrap();
+    events.extend(
+        [
+            NoticeSettingsEvent::NoticeAddressSet {
+                user_id: user("ada"),
+                address: sealed("ada@example.org"),
+                by: by("admin"),
+                at: t(1, 12),
+            },
+            NoticeSettingsEvent::WebhookEndpointAdded {
+                endpoint_id,
+                url: WebhookUrl::parse("https://hooks.example.org/confide").unwrap(),
+                secret: sealed("secret"),
+                by: by("admin"),
+                at: t(1, 13),
+            },
+            NoticeSettingsEvent::WebhookEndpointRemoved {
+                endpoint_id,
+                by: by("admin"),
+                at: t(2, 13),
+            },
+        ]
+        .into_iter()
+        .map(Event::from),
+    );
+    let notices = Actor::system(SystemJob::Notices);
+    let message_id = MessageId::from_uuid(uuid(80)).unwrap();
+    events.extend(
+        [
+            MessageEvent::NoticeDelivered {
+                message_id,
+                tenant_id: tenant_id(),
+                notice: NoticeKind::WithdrawalNotice,
+                recipient: Recipient::Person {
+                    user_id: user("ada"),
+                },
+                source_event_id: uuid(81),
+                source_sequence: 41,
+                source_event_type: "WithdrawalNoticeIssued".into(),
+                channel: Channel::Email,
+                attempts: 1,
+                by: notices.clone(),
+                at: t(30, 9),
+            },
+            MessageEvent::NoticeFailed {
+                message_id,
+                tenant_id: tenant_id(),
+                notice: NoticeKind::ConsentRequest,
+                recipient: Recipient::Client {
+                    client_id: client_id(),
+                },
+                source_event_id: uuid(82),
+                source_sequence: 12,
+                source_event_type: "ConsentRequested".into(),
+                channel: Some(Channel::Email),
+                attempts: 8,
+                reason: "the mail server refused the recipient".into(),
+                by: notices,
+                at: t(30, 10),
             },
         ]
         .into_iter()
