@@ -598,6 +598,31 @@ fn probes(ids: &Value) -> Vec<(&'static str, &'static str, Value)> {
             json!({}),
         ),
         (
+            "setNoticeAddress",
+            "mutation { setNoticeAddress(userId: \"sam\", address: \"sam@clinic.test\") }",
+            json!({}),
+        ),
+        (
+            "addWebhookEndpoint",
+            "mutation { addWebhookEndpoint(url: \"https://hooks.clinic.test/\") { endpoint { id url } secret } }",
+            json!({}),
+        ),
+        (
+            "removeWebhookEndpoint",
+            "mutation($id: UUID!) { removeWebhookEndpoint(id: $id) }",
+            json!({ "id": ids["grant"] }),
+        ),
+        (
+            "webhookEndpoints",
+            "{ webhookEndpoints { id url } }",
+            json!({}),
+        ),
+        (
+            "outboxMessages",
+            "{ outboxMessages { messageId recipient state } }",
+            json!({}),
+        ),
+        (
             "changeMemberRoles",
             "mutation { changeMemberRoles(userId: \"sam\", roles: [TUTOR]) { id } }",
             json!({}),

@@ -9,6 +9,7 @@ mod audit_export;
 mod jwks;
 mod lists;
 mod media;
+mod notices;
 mod receipts;
 mod schema_file;
 mod stories;
