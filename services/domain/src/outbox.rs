@@ -44,6 +44,9 @@ pub const REMINDER_LEAD: TimeDelta = TimeDelta::days(7);
 pub enum NoticeKind {
     /// The client is asked for consent, with their link.
     ConsentRequest,
+    /// Under notified opt-out, the client is given the notice in writing, with their link to
+    /// read it and to opt out of a session or for good.
+    RecordingNotice,
     /// A person who had access is told of a withdrawal (Art. 19).
     WithdrawalNotice,
     /// A person was granted access to a recording.
@@ -71,6 +74,7 @@ impl NoticeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NoticeKind::ConsentRequest => "consent_request",
+            NoticeKind::RecordingNotice => "recording_notice",
             NoticeKind::WithdrawalNotice => "withdrawal_notice",
             NoticeKind::GrantGiven => "grant_given",
             NoticeKind::GrantRevoked => "grant_revoked",
@@ -92,6 +96,7 @@ impl NoticeKind {
 
 const ALL_KINDS: &[NoticeKind] = &[
     NoticeKind::ConsentRequest,
+    NoticeKind::RecordingNotice,
     NoticeKind::WithdrawalNotice,
     NoticeKind::GrantGiven,
     NoticeKind::GrantRevoked,
@@ -284,6 +289,13 @@ pub fn plan(event: &Event, context: &Context<'_>) -> Plan {
     match event {
         Event::Consent(ConsentEvent::ConsentRequested { client_id, .. }) => add(
             NoticeKind::ConsentRequest,
+            Recipient::Client {
+                client_id: *client_id,
+            },
+            now,
+        ),
+        Event::Consent(ConsentEvent::ConsentNoticeGiven { client_id, .. }) => add(
+            NoticeKind::RecordingNotice,
             Recipient::Client {
                 client_id: *client_id,
             },

@@ -459,6 +459,18 @@ impl App {
                 }
             }
             (
+                NoticeKind::RecordingNotice,
+                Event::Consent(ConsentEvent::ConsentNoticeGiven { client_id, .. }),
+            ) => {
+                let Some(links) = &self.notices.links else {
+                    return Ok(Err("no client links can be issued here".to_owned()));
+                };
+                match links.client_link(tenant, *client_id, self.clock.now()) {
+                    Ok(link) => Ok(render::recording_notice(lang, name, &link)),
+                    Err(reason) => Err(format!("the client's link could not be made: {reason}")),
+                }
+            }
+            (
                 NoticeKind::SubjectRequestDecided,
                 Event::SubjectRequest(SubjectRequestEvent::SubjectRequestDecided {
                     outcome,

@@ -118,6 +118,35 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 /// The consent request, to the client.
+/// Under notified opt-out: the notice the practitioner gave, in writing, with the link to
+/// read it and to opt out.
+pub(crate) fn recording_notice(lang: Lang, organisation: &str, link: &str) -> Rendered {
+    Rendered {
+        subject: match lang {
+            Lang::English => format!("{organisation} records your sessions: how to opt out"),
+            Lang::German => format!(
+                "{organisation} zeichnet Ihre Sitzungen auf: so widersprechen Sie"
+            ),
+        },
+        lines: vec![
+            Line::Text(match lang {
+                Lang::English => format!(
+                    "As your practitioner at {organisation} told you, your sessions are recorded for the purposes in the notice. You can read the notice, and opt out of one session or for good, through your own link:"
+                ),
+                Lang::German => format!(
+                    "Wie Ihnen Ihre Beraterin oder Ihr Berater bei {organisation} gesagt hat, werden Ihre Sitzungen für die im Hinweis genannten Zwecke aufgezeichnet. Über Ihren persönlichen Link können Sie den Hinweis lesen und einer Sitzung oder dauerhaft widersprechen:"
+                ),
+            }),
+            Line::Link(link.to_owned()),
+            Line::Text(lang.pick(
+                "The link is yours alone. Through it you can also see who listened to your recordings, and ask for a copy or for deletion.",
+                "Der Link gehört nur Ihnen. Über ihn sehen Sie auch, wer Ihre Aufnahmen gehört hat, und können eine Kopie oder die Löschung verlangen.",
+            )),
+        ],
+        language: lang.tag(),
+    }
+}
+
 pub(crate) fn consent_request(lang: Lang, organisation: &str, link: &str) -> Rendered {
     Rendered {
         subject: match lang {

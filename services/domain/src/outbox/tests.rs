@@ -220,6 +220,37 @@ fn a_destroyed_recording_sends_its_client_a_certificate_and_erasure_cancels_what
 }
 
 #[test]
+fn a_notice_under_notified_opt_out_is_sent_to_its_client_in_writing() {
+    let event = Event::Consent(ConsentEvent::ConsentNoticeGiven {
+        consent_id: consent_id(),
+        tenant_id: tenant_id(),
+        client_id: client_id(),
+        practitioner: user("sam"),
+        terms: Vec::new(),
+        form: form_ref(1),
+        session_on: t(20, 9).date_naive(),
+        by: by("sam"),
+        at: t(20, 9),
+    });
+    let plan = plan(&event, &context(t(20, 9), StreamState::None, &[], &[]));
+    let sent: Vec<(NoticeKind, String)> = plan
+        .send
+        .iter()
+        .map(|i| (i.notice, i.recipient.key()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(
+            NoticeKind::RecordingNotice,
+            Recipient::Client {
+                client_id: client_id()
+            }
+            .key()
+        )]
+    );
+}
+
+#[test]
 fn every_kind_reads_back_from_its_name() {
     for kind in ALL_KINDS {
         assert_eq!(NoticeKind::parse(kind.as_str()), Some(*kind));

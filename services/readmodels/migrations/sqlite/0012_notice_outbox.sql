@@ -13,7 +13,7 @@ CREATE TABLE notice_outbox (
     state              TEXT    NOT NULL,
     PRIMARY KEY (tenant_id, message_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX notice_outbox_pending ON notice_outbox (due_at) WHERE state = 'pending';
+CREATE INDEX notice_outbox_pending ON notice_outbox (tenant_id, due_at) WHERE state = 'pending';
 CREATE INDEX notice_outbox_by_stream ON notice_outbox (tenant_id, source_stream);
 CREATE INDEX notice_outbox_by_recipient ON notice_outbox (tenant_id, recipient);
 
