@@ -465,10 +465,10 @@ fn without_a_mail_server_notices_are_eml_files_in_the_data_directory() {
     let requested = call(
         &sam,
         &format!(
-            "mutation {{ requestConsent(input: {{ clientId: \"{client}\", consentFormId: \"{form}\", purposes: [{{ purpose: COURSE_ASSESSMENT, users: [\"ada\"], media: [AUDIO] }}] }}) {{ clientLink }} }}"
+            "mutation {{ requestConsent(input: {{ clientId: \"{client}\", consentFormId: \"{form}\", purposes: [{{ purpose: COURSE_ASSESSMENT, users: [\"ada\"], media: [AUDIO] }}] }}) {{ clientLink {{ url }} }} }}"
         ),
     );
-    let link = requested["requestConsent"]["clientLink"]
+    let link = requested["requestConsent"]["clientLink"]["url"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -495,9 +495,10 @@ fn without_a_mail_server_notices_are_eml_files_in_the_data_directory() {
     assert!(eml.contains("To: morgan@client.test"), "{eml}");
     assert!(eml.contains("Content-Language: de"), "{eml}");
     assert!(eml.contains("multipart/alternative"), "{eml}");
-    // The link the message carries is one the API gives out: a client link that works.
+    // The link the message carries is the page the API gives out: the client link's URL.
     let unfolded = eml.replace("=\r\n", "").replace("=3D", "=");
-    let prefix: String = link.chars().take(40).collect();
+    assert!(link.starts_with(&format!("http://{}/link/", running.address)), "{link}");
+    let prefix: String = link.chars().take(60).collect();
     assert!(unfolded.contains(&prefix), "{prefix} in {eml}");
     stop(running);
     std::fs::remove_dir_all(&data_dir).unwrap();
