@@ -497,7 +497,10 @@ fn without_a_mail_server_notices_are_eml_files_in_the_data_directory() {
     assert!(eml.contains("multipart/alternative"), "{eml}");
     // The link the message carries is the page the API gives out: the client link's URL.
     let unfolded = eml.replace("=\r\n", "").replace("=3D", "=");
-    assert!(link.starts_with(&format!("http://{}/link/", running.address)), "{link}");
+    assert!(
+        link.starts_with(&format!("http://{}/link/", running.address)),
+        "{link}"
+    );
     let prefix: String = link.chars().take(60).collect();
     assert!(unfolded.contains(&prefix), "{prefix} in {eml}");
     stop(running);

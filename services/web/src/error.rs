@@ -8,7 +8,6 @@ use axum::response::{Html, IntoResponse, Response};
 use confide_app::AppError;
 use confide_domain::DomainError;
 
-use crate::WebState;
 use crate::security::set_page_headers;
 
 /// Why a page could not be shown or a form could not be done.
@@ -158,11 +157,6 @@ impl PageError {
                 "Try again later. If it keeps happening, tell the organisation.",
             ),
         }
-    }
-
-    /// The problem as a page.
-    pub(crate) fn into_page(self, _state: &WebState) -> Response {
-        self.into_response()
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::de::DeserializeOwned;
 
@@ -47,7 +47,7 @@ pub(crate) async fn protect(
 ) -> Response {
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD);
     if unsafe_method && from_another_site(request.headers()) {
-        return PageError::CrossSite.into_page(&state);
+        return PageError::CrossSite.into_response();
     }
     let existing = cookie(request.headers(), CSRF_COOKIE).filter(|t| t.len() == 64);
     let fresh = existing.is_none().then(random_token);
