@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use confide_api::tickets;
@@ -24,32 +23,9 @@ use crate::WebState;
 use crate::client::Empty;
 use crate::error::PageError;
 use crate::security::{
-    Checked, CsrfToken, STAFF_COOKIE, append_cookie, cookie, cookie_header, removed_cookie,
+    Checked, CsrfToken, STAFF_COOKIE, append_cookie, cookie_header, removed_cookie,
 };
-
-/// A staff member signed in on this browser, if one is.
-pub(crate) struct StaffCaller(Option<Caller>);
-
-impl FromRequestParts<Arc<WebState>> for StaffCaller {
-    type Rejection = PageError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<WebState>,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(token) = cookie(&parts.headers, STAFF_COOKIE) else {
-            return Ok(Self(None));
-        };
-        Ok(Self(
-            state
-                .auth
-                .verify(&token)
-                .await
-                .ok()
-                .filter(|caller| caller.client().is_none()),
-        ))
-    }
-}
+use crate::session::StaffCaller;
 
 #[derive(Template)]
 #[template(path = "auditor.html")]

@@ -17,6 +17,7 @@ mod auditor;
 mod client;
 mod error;
 mod security;
+mod session;
 mod texts;
 mod words;
 
