@@ -9,7 +9,16 @@ use chrono::{DateTime, Utc};
 use confide_app::ClientLinks;
 use confide_domain::{ClientId, TenantId};
 
-use crate::auth::{Authenticator, CLIENT_LINK_LIFETIME};
+use crate::auth::{AuthError, Authenticator, CLIENT_LINK_LIFETIME};
+
+/// One client's link as it is handed out.
+pub struct IssuedLink {
+    /// The page the client opens: `{public URL}/link/{secret}`.
+    pub url: String,
+    /// The secret, which is also a bearer token scoped to the client.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// Client links signed by the server's authenticator, as URLs under the server's public URL.
 pub struct SignedClientLinks {
@@ -27,6 +36,25 @@ impl SignedClientLinks {
     }
 }
 
+impl SignedClientLinks {
+    /// A fresh link for `client` of `tenant`, valid for [`CLIENT_LINK_LIFETIME`] from `now`.
+    pub fn issue(
+        &self,
+        tenant: &TenantId,
+        client: ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedLink, AuthError> {
+        let token = self
+            .auth
+            .mint_client_link(tenant, client, CLIENT_LINK_LIFETIME, now)?;
+        Ok(IssuedLink {
+            url: format!("{}/link/{token}", self.public_url),
+            token,
+            expires_at: now + CLIENT_LINK_LIFETIME,
+        })
+    }
+}
+
 impl ClientLinks for SignedClientLinks {
     fn client_link(
         &self,
@@ -34,10 +62,8 @@ impl ClientLinks for SignedClientLinks {
         client: ClientId,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
-        let token = self
-            .auth
-            .mint_client_link(tenant, client, CLIENT_LINK_LIFETIME, now)
-            .map_err(|e| e.to_string())?;
-        Ok(format!("{}/link/{token}", self.public_url))
+        self.issue(tenant, client, now)
+            .map(|link| link.url)
+            .map_err(|e| e.to_string())
     }
 }

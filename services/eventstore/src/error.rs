@@ -61,17 +61,26 @@ impl From<sqlx::Error> for StoreError {
             {
                 Self::Unavailable(error)
             }
-            // Connection-level PostgreSQL errors (class 08, 57P0x shutdown) are worth a retry.
-            sqlx::Error::Database(ref db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) =>
-            {
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| is_outage_code(&c)) => {
                 Self::Unavailable(error)
             }
             other => Self::unexpected(other),
         }
     }
+}
+
+/// Whether a PostgreSQL error code (SQLSTATE) says the database is away or not yet ready for
+/// writes, so that the same call may succeed later:
+/// - class 08, the connection failed or was lost;
+/// - 57P01–57P05, the server is shutting down, crashed, or cannot accept connections yet
+///   (still starting, or in recovery);
+/// - 25006, a write reached a server that is read-only: a standby that is being promoted, or
+///   a primary that started in recovery and is not yet accepting writes, as happens in the
+///   moments when a highly available pair starts again;
+/// - class 53, the server lacks resources for now (too many connections while every node's
+///   pool reconnects at once, out of memory or disk).
+fn is_outage_code(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P0") || code == "25006" || code.starts_with("53")
 }
 
 /// A value the store was given (or read) that the domain's types refuse.
@@ -93,5 +102,19 @@ mod tests {
         assert!(StoreError::from(closed).is_retryable());
         let garbled = sqlx::Error::Protocol("unexpected message".into());
         assert!(!StoreError::from(garbled).is_retryable());
+    }
+
+    #[test]
+    fn a_database_away_or_not_yet_writable_is_an_outage_and_a_wrong_statement_is_not() {
+        for code in [
+            "08006", "08001", "57P01", "57P03", "25006", "53300", "53100",
+        ] {
+            assert!(super::is_outage_code(code), "{code}");
+        }
+        // A syntax error, a unique violation, a check violation, a serialisation failure
+        // (the store's own conflict handling answers it) and a cancelled statement.
+        for code in ["42601", "23505", "23514", "40001", "57014", "25P02"] {
+            assert!(!super::is_outage_code(code), "{code}");
+        }
     }
 }

@@ -24,6 +24,7 @@ use confide_domain::{DomainError, UserId};
 
 use crate::auth::Authenticator;
 use crate::error::Result;
+use crate::links::SignedClientLinks;
 
 /// Every read, by area.
 #[derive(MergedObject, Default)]
@@ -62,16 +63,13 @@ pub const MAX_COMPLEXITY: usize = 1_000;
 pub(crate) fn schema(app: Arc<App>, auth: Arc<Authenticator>, public_url: &str) -> ConfideSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
-        .data(auth)
-        .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
+        .data(auth.clone())
+        .data(SignedClientLinks::new(auth.clone(), public_url))
         .extension(crate::telemetry::ResolverSpans)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
 }
-
-/// Where people reach this server (no trailing slash): the base of the links it hands out.
-pub(crate) struct PublicUrl(String);
 
 /// A client's link as a resolver hands it out: the URL the client opens from an e-mail
 /// (`{public URL}/link/{secret}`), the same secret as a bearer token for programs acting for
@@ -93,17 +91,14 @@ pub(crate) fn client_link(
     tenant: &confide_domain::TenantId,
     client: confide_domain::ClientId,
 ) -> Result<ClientLink> {
-    let now = chrono::Utc::now();
-    let lifetime = crate::auth::CLIENT_LINK_LIFETIME;
-    let token = ctx
-        .data_unchecked::<Arc<Authenticator>>()
-        .mint_client_link(tenant, client, lifetime, now)
+    let link = ctx
+        .data_unchecked::<SignedClientLinks>()
+        .issue(tenant, client, chrono::Utc::now())
         .map_err(|e| crate::error::ApiError::internal(&e))?;
-    let PublicUrl(base) = ctx.data_unchecked::<PublicUrl>();
     Ok(ClientLink {
-        url: format!("{base}/link/{token}"),
-        token,
-        expires_at: now + lifetime,
+        url: link.url,
+        token: link.token,
+        expires_at: link.expires_at,
     })
 }
 
