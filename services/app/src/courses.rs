@@ -129,6 +129,21 @@ impl App {
         self.existing_course(&caller.tenant, course_id).await
     }
 
+    /// The organisation's courses, shown to its members, in the order they were created.
+    pub async fn courses(&self, caller: &Caller) -> Result<Vec<Course>, AppError> {
+        let organisation = self.organisation(&caller.tenant).await?;
+        reads::organisation_member(&organisation, &caller.actor)?;
+        let mut courses = Vec::new();
+        for (_, (_, json)) in self.read.states_of_kind(&caller.tenant, "course").await? {
+            let course: Course = confide_readmodels::parse_state(Some(&json))?;
+            if course.id().is_some() {
+                courses.push(course);
+            }
+        }
+        courses.sort_by_key(|course| course.id().map(|id| id.as_uuid()));
+        Ok(courses)
+    }
+
     /// A course, shown to the organisation's members.
     pub async fn course(&self, caller: &Caller, id: CourseId) -> Result<Option<Course>, AppError> {
         let organisation = self.organisation(&caller.tenant).await?;

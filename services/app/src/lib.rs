@@ -9,7 +9,8 @@
 //! - `consents`: clients, and consent asked, given, refused and withdrawn.
 //! - `clients`: the client directory (search by name through a blind index), the consent
 //!   forms and the form a client signs.
-//! - `history`: who accessed a recording, from the log.
+//! - `history`: who accessed a recording, from the log; `access_log`: every playback allowed
+//!   and refused across the organisation, for its administrators.
 //! - `pages`: lists that grow, read a page at a time with a keyset ([`Page`], [`PageRequest`]).
 //! - `recordings`: recordings, grants, playback decisions, bookmarks and transcripts.
 //! - `media`: uploads (probed, encrypted, stored), playback ranges, and destruction by
@@ -32,6 +33,7 @@
 //! every other stream it read, at the version it read; a conflict decides again, a bounded
 //! number of times.
 
+mod access_log;
 mod annotations;
 mod audit;
 mod clients;
@@ -62,6 +64,7 @@ use confide_eventstore::checkpoint::CheckpointSigner;
 use confide_vault::{BlobStore, KeyStore};
 use uuid::Uuid;
 
+pub use access_log::{AccessAttempt, AccessLogFilter, AccessOutcome};
 pub use annotations::{MAX_COMMENT_CHARS, MAX_LABEL_CHARS, Note, Notes};
 pub use audit::MAX_LOG_PAGE;
 pub use clients::{ClientEntry, FormVersionView, FormView};

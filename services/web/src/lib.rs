@@ -12,6 +12,7 @@
 //! - `client`: `/link/{secret}` and the client's pages under `/me`.
 //! - `auditor`: `/audit`, sign-in with a token, exports, and verification in the page.
 
+mod admin;
 mod assets;
 mod auditor;
 mod client;
@@ -70,6 +71,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/audit/sign-out", post(auditor::sign_out))
         .route("/audit/exports", post(auditor::export))
         .route("/assets/{*path}", get(assets::serve))
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::protect,

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
+mod access_log;
 mod execute;
 mod leases;
 mod outbox;
