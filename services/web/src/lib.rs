@@ -18,6 +18,7 @@ mod client;
 mod error;
 mod security;
 mod session;
+mod staff;
 mod texts;
 mod words;
 
@@ -36,6 +37,8 @@ pub struct WebState {
     pub auth: Arc<Authenticator>,
     /// Cookies are `Secure` (sent only over HTTPS) when the public URL is HTTPS.
     pub secure_cookies: bool,
+    /// The server's public URL, without a trailing slash: client links are made under it.
+    pub public_url: String,
 }
 
 impl WebState {
@@ -45,6 +48,7 @@ impl WebState {
             app,
             auth,
             secure_cookies: public_url.starts_with("https://"),
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
 }
@@ -70,6 +74,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/audit/sign-out", post(auditor::sign_out))
         .route("/audit/exports", post(auditor::export))
         .route("/assets/{*path}", get(assets::serve))
+        .merge(staff::practice::routes())
+        .merge(staff::review::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::protect,
