@@ -266,7 +266,9 @@ impl App {
         let organisation = self.organisation(tenant).await?;
         reads::client_records(&organisation, &caller.actor, client_id)?;
         let client = self.load::<Client>(tenant, &stream(client_id)).await?.state;
-        let id = client.id().ok_or_else(|| DomainError::not_found("client"))?;
+        let id = client
+            .id()
+            .ok_or_else(|| DomainError::not_found("client"))?;
         let details = self.client_details(tenant, &client).await?;
         Ok(ClientEntry {
             id,

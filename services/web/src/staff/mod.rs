@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn moments_are_typed_and_shown_as_minutes_and_seconds() {
         assert_eq!(typed_moment("at", "4:05").unwrap().as_millis(), 245_000);
-        assert_eq!(typed_moment("at", "1:00:01").unwrap().as_millis(), 3_601_000);
+        assert_eq!(
+            typed_moment("at", "1:00:01").unwrap().as_millis(),
+            3_601_000
+        );
         assert_eq!(typed_moment("at", "12.5").unwrap().as_millis(), 12_500);
         assert!(typed_moment("at", "four").is_err());
         assert!(typed_moment("at", "-3").is_err());

@@ -16,7 +16,9 @@ use axum::{Extension, Router};
 use chrono::{NaiveDate, NaiveTime, Utc};
 use confide_app::{ClientDetails, ConsentRequested, PageRequest};
 use confide_domain::aggregates::consent::{Audience, ConsentStatus, Expiry, PurposeTerms};
-use confide_domain::{ClientId, ConsentFormId, ConsentId, DomainError, Medium, Purpose, RecordingId, UserId};
+use confide_domain::{
+    ClientId, ConsentFormId, ConsentId, DomainError, Medium, Purpose, RecordingId, UserId,
+};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -38,7 +40,10 @@ pub(crate) fn routes() -> Router<Arc<WebState>> {
         .route("/practice/clients/{id}/consents", post(request_consent))
         .route("/practice/consents/{id}/recordings", post(create_recording))
         .route("/practice/recordings/{id}", get(recording))
-        .route("/practice/recordings/{id}/media", axum::routing::put(upload))
+        .route(
+            "/practice/recordings/{id}/media",
+            axum::routing::put(upload),
+        )
         .route("/practice/recordings/{id}/bookmarks", post(bookmark))
         .route(
             "/practice/recordings/{id}/destroy",
@@ -237,7 +242,10 @@ async fn client_page(
             let latest = form.versions.last()?;
             Some((
                 form.id.to_string(),
-                format!("{} (version {}, {})", latest.title, latest.version, latest.language),
+                format!(
+                    "{} (version {}, {})",
+                    latest.title, latest.version, latest.language
+                ),
             ))
         })
         .collect();

@@ -51,7 +51,10 @@ fn purpose_of(typed: Option<&str>) -> Result<Purpose, DomainError> {
             if REVIEW_PURPOSES.contains(&purpose) {
                 Ok(purpose)
             } else {
-                Err(DomainError::invalid("purpose", "not a purpose to review for"))
+                Err(DomainError::invalid(
+                    "purpose",
+                    "not a purpose to review for",
+                ))
             }
         }
     }
@@ -389,8 +392,7 @@ pub(crate) async fn vtt(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/vtt; charset=utf-8"),
     );
-    if let Ok(value) =
-        HeaderValue::from_str(&format!("attachment; filename=\"comments-{id}.vtt\""))
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"comments-{id}.vtt\""))
     {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
