@@ -380,10 +380,131 @@ async fn the_student_counsellors_story_through_the_pages(server: Server) {
     assert!(destroyed.body.contains("The recording is destroyed"));
 }
 
+/// The ids of the consents a client's home page links to.
+fn consent_links(body: &str) -> Vec<String> {
+    body.split("href=\"/me/consents/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+async fn the_credentialing_story_ends_with_the_assessors_access_refused(server: Server) {
+    let clinic = Clinic::new(TENANT)
+        .member("mia", Role::Assessor)
+        .form(FORM)
+        .consent("sam", &[(Purpose::Credentialing, &["mia"])])
+        .open_over_http(&server)
+        .await;
+    let client = clinic.client.as_str().unwrap();
+    let mut sam = signed_in(&server, &clinic.practitioner).await;
+    let asked = sam
+        .post(
+            &format!("/practice/clients/{client}/consents"),
+            &[
+                ("form", clinic.form["id"].as_str().unwrap()),
+                ("purpose", "credentialing"),
+                ("listeners", "mia"),
+                ("medium", "audio"),
+                ("ends", "decision"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let url = asked
+        .body
+        .split("value=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|v| v.contains("/link/"))
+        .unwrap()
+        .to_owned();
+
+    // The client opens the link they were handed and gives consent in their pages.
+    let mut morgan = Browser::new(&server);
+    let opened = morgan
+        .get(&format!("/link/{}", url.split("/link/").nth(1).unwrap()))
+        .await;
+    assert_eq!(opened.status, 303);
+    let home = morgan.get("/me").await;
+    let consent = consent_links(&home.body)
+        .into_iter()
+        .find(|id| id != clinic.consent.as_str().unwrap())
+        .unwrap();
+    let given = morgan
+        .post(
+            &format!("/me/consents/{consent}/give"),
+            &[("typed_name", "Morgan Ellis")],
+        )
+        .await;
+    assert!(given.status < 400, "{}", given.body);
+
+    // A session recorded under it; the assessor it names plays it.
+    let page = sam.get(&format!("/practice/clients/{client}")).await;
+    assert!(
+        page.body
+            .contains(&format!("/practice/consents/{consent}/credential-decision")),
+        "{}",
+        page.body
+    );
+    let today = Utc::now().date_naive().to_string();
+    let created = sam
+        .post(
+            &format!("/practice/consents/{consent}/recordings"),
+            &[("session_on", &today)],
+        )
+        .await;
+    let recording = id_after(&created, "/practice/recordings/");
+    let stored = sam
+        .put(
+            &format!("/practice/recordings/{recording}/media"),
+            wav(1),
+            None,
+        )
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let until = (Utc::now().date_naive() + chrono::TimeDelta::days(30)).to_string();
+    let granted = sam
+        .post(
+            &format!("/practice/recordings/{recording}/grants"),
+            &[
+                ("user", "mia"),
+                ("purpose", "credentialing"),
+                ("until", &until),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status, 303, "{}", granted.body);
+    let page = sam.get(granted.location()).await;
+    assert!(page.body.contains("Access granted"), "{}", page.body);
+    let mut mia = signed_in(&server, &server.token(TENANT, "mia")).await;
+    let list = mia.get("/review?purpose=credentialing").await;
+    assert!(list.body.contains(&recording), "{}", list.body);
+    let play = format!("/review/recordings/{recording}/play");
+    let played = mia.post(&play, &[("purpose", "credentialing")]).await;
+    assert_eq!(played.status, 200, "{}", played.body);
+    assert!(player_src(&played.body).starts_with("/v1/media/"));
+
+    // The credentialing body decides: the consent ends, and the assessor is refused.
+    let decided = sam
+        .post(
+            &format!("/practice/consents/{consent}/credential-decision"),
+            &[],
+        )
+        .await;
+    assert_eq!(decided.status, 303, "{}", decided.body);
+    let page = sam.get(decided.location()).await;
+    assert!(page.body.contains("Ended"), "{}", page.body);
+    let refused = mia.post(&play, &[("purpose", "credentialing")]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("id=\"refused\""), "{}", refused.body);
+    let list = mia.get("/review?purpose=credentialing").await;
+    assert!(!list.body.contains(&recording));
+}
+
 both_backends!(
     sqlite => spawn_app(Backend::Sqlite).await,
     postgres => spawn_app(Backend::Postgres).await,
     |server| case(server);
     nobody_signed_in_is_sent_to_sign_in,
     the_student_counsellors_story_through_the_pages,
+    the_credentialing_story_ends_with_the_assessors_access_refused,
 );

@@ -15,7 +15,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::{NaiveDate, NaiveTime, Utc};
 use confide_app::{ClientDetails, ConsentRequested, PageRequest};
-use confide_domain::aggregates::consent::{Audience, ConsentStatus, Expiry, PurposeTerms};
+use confide_domain::aggregates::consent::{
+    Audience, ConsentStatus, Expiry, ExpiryTrigger, PurposeTerms,
+};
+use confide_domain::aggregates::grant::Grantee;
 use confide_domain::{
     ClientId, ConsentFormId, ConsentId, DomainError, Medium, Purpose, RecordingId, UserId,
 };
@@ -39,12 +42,17 @@ pub(crate) fn routes() -> Router<Arc<WebState>> {
         .route("/practice/clients/{id}", get(client))
         .route("/practice/clients/{id}/consents", post(request_consent))
         .route("/practice/consents/{id}/recordings", post(create_recording))
+        .route(
+            "/practice/consents/{id}/credential-decision",
+            post(credential_decision),
+        )
         .route("/practice/recordings/{id}", get(recording))
         .route(
             "/practice/recordings/{id}/media",
             axum::routing::put(upload),
         )
         .route("/practice/recordings/{id}/bookmarks", post(bookmark))
+        .route("/practice/recordings/{id}/grants", post(grant))
         .route(
             "/practice/recordings/{id}/destroy",
             get(confirm_destroy).post(destroy),
@@ -187,6 +195,8 @@ struct ConsentRow {
     purposes: String,
     status: &'static str,
     may_record: bool,
+    /// Given, and ends when the credentialing body decides.
+    ends_with_decision: bool,
 }
 
 fn staff_status(status: Option<ConsentStatus>) -> &'static str {
@@ -231,6 +241,13 @@ async fn client_page(
                     .join(", "),
                 status: staff_status(status),
                 may_record: matches!(status, Some(ConsentStatus::Given | ConsentStatus::Noticed)),
+                ends_with_decision: status == Some(ConsentStatus::Given)
+                    && matches!(
+                        consent.core().and_then(|c| c.expiry),
+                        Some(Expiry::OnEvent {
+                            trigger: ExpiryTrigger::CredentialDecided
+                        })
+                    ),
             })
         })
         .collect();
@@ -292,6 +309,9 @@ pub(crate) struct ConsentForm {
     medium: String,
     #[serde(default)]
     expires: String,
+    /// `decision` when it ends with the credentialing body's decision.
+    #[serde(default)]
+    ends: String,
 }
 
 /// `POST /practice/clients/{id}/consents`: asks the client for consent; the page then hands
@@ -320,6 +340,9 @@ pub(crate) async fn request_consent(
         [Medium::Audio].into_iter().collect()
     };
     let expiry = match form.expires.trim() {
+        "" if form.ends == "decision" => Some(Expiry::OnEvent {
+            trigger: ExpiryTrigger::CredentialDecided,
+        }),
         "" => None,
         day => Some(Expiry::OnDate {
             at: NaiveDate::parse_from_str(day, "%Y-%m-%d")
@@ -361,6 +384,29 @@ pub(crate) async fn request_consent(
     let link = format!("{}/link/{token}", state.public_url);
     let page = client_page(&state, &caller, csrf, id, Some(link)).await?;
     Ok(Html(page.render()?).into_response())
+}
+
+/// `POST /practice/consents/{id}/credential-decision`: the credentialing body decided; the
+/// consent that ends with it ends, and the grants under it are revoked.
+pub(crate) async fn credential_decision(
+    State(state): State<Arc<WebState>>,
+    StaffCaller(caller): StaffCaller,
+    uri: Uri,
+    Path(id): Path<Uuid>,
+    Checked(_): Checked<Empty>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller else {
+        return Ok(sign_in_first(&uri));
+    };
+    let consent = state
+        .app
+        .record_credential_decision(&caller, ConsentId::from_uuid(id)?)
+        .await?;
+    let client = consent
+        .core()
+        .map(|c| c.client_id)
+        .ok_or_else(|| DomainError::not_found("consent"))?;
+    Ok(Redirect::to(&format!("/practice/clients/{client}")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -416,6 +462,8 @@ struct RecordingPage {
     audio_only: bool,
     duration: String,
     bookmarks: Vec<(String, String)>,
+    purposes: Vec<(&'static str, &'static str)>,
+    granted: bool,
 }
 
 async fn recording_page(
@@ -469,6 +517,11 @@ async fn recording_page(
             .map(|m| clock(m.duration))
             .unwrap_or_default(),
         bookmarks,
+        purposes: REVIEW_PURPOSES
+            .iter()
+            .map(|p| (p.as_str(), words::purpose_name(Lang::En, *p)))
+            .collect(),
+        granted: false,
     })
 }
 
@@ -479,12 +532,76 @@ pub(crate) async fn recording(
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
     uri: Uri,
     Path(id): Path<Uuid>,
+    Query(query): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller else {
         return Ok(sign_in_first(&uri));
     };
-    let page = recording_page(&state, &caller, csrf, id).await?;
+    let mut page = recording_page(&state, &caller, csrf, id).await?;
+    page.granted = query.done.as_deref() == Some("grant");
     Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DoneQuery {
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct GrantForm {
+    user: String,
+    purpose: String,
+    until: String,
+    #[serde(default)]
+    external: String,
+}
+
+/// `POST /practice/recordings/{id}/grants`: a named person may play the recording for a
+/// purpose until a day, within what its consent covers (an external assessor only so).
+pub(crate) async fn grant(
+    State(state): State<Arc<WebState>>,
+    StaffCaller(caller): StaffCaller,
+    uri: Uri,
+    Path(id): Path<Uuid>,
+    Checked(form): Checked<GrantForm>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller else {
+        return Ok(sign_in_first(&uri));
+    };
+    let recording_id = RecordingId::from_uuid(id)?;
+    let person = UserId::parse(form.user.trim())?;
+    let grantee = if form.external == "yes" {
+        Grantee::ExternalAssessor { user_id: person }
+    } else {
+        Grantee::Member { user_id: person }
+    };
+    let until = NaiveDate::parse_from_str(form.until.trim(), "%Y-%m-%d")
+        .map_err(|_| DomainError::invalid("until", "a date is written YYYY-MM-DD"))?
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        + chrono::TimeDelta::days(1);
+    let view = state
+        .app
+        .recording(&caller, recording_id, Purpose::PractitionerReflection)
+        .await?
+        .ok_or_else(|| DomainError::not_found("recording"))?;
+    let consent = view
+        .recording
+        .core()
+        .map(|c| c.consent_id)
+        .ok_or_else(|| DomainError::not_found("recording"))?;
+    state
+        .app
+        .grant_access(
+            &caller,
+            recording_id,
+            consent,
+            grantee,
+            Purpose::parse(&form.purpose)?,
+            until,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/practice/recordings/{id}?done=grant")).into_response())
 }
 
 /// `PUT /practice/recordings/{id}/media`: the media as the request's body (from the page's
