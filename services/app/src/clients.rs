@@ -255,6 +255,28 @@ impl App {
         Ok(Page::of(rows, page.first()))
     }
 
+    /// One client, their details opened (none once erased): for a member of the
+    /// organisation, as their consents are.
+    pub async fn client_entry(
+        &self,
+        caller: &Caller,
+        client_id: ClientId,
+    ) -> Result<ClientEntry, AppError> {
+        let tenant = &caller.tenant;
+        let organisation = self.organisation(tenant).await?;
+        reads::client_records(&organisation, &caller.actor, client_id)?;
+        let client = self.load::<Client>(tenant, &stream(client_id)).await?.state;
+        let id = client
+            .id()
+            .ok_or_else(|| DomainError::not_found("client"))?;
+        let details = self.client_details(tenant, &client).await?;
+        Ok(ClientEntry {
+            id,
+            erased: client.is_erased() || details.is_none(),
+            details,
+        })
+    }
+
     /// The organisation's consent forms, each with its versions (title, language, SHA-256 of
     /// the text, when published): for an org_admin or a practitioner. Forms are few; each is
     /// read whole.

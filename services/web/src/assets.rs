@@ -23,6 +23,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../assets/style.css"),
     ),
+    js!("staff/copy.js"),
+    js!("staff/player.js"),
+    js!("staff/upload.js"),
     js!("verify/auditor.js"),
     js!("verify/bundle.js"),
     js!("verify/bytes.js"),
@@ -66,7 +69,7 @@ mod tests {
     fn every_file_under_assets_is_served() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
         let mut on_disk = Vec::new();
-        for dir in [root.clone(), root.join("verify")] {
+        for dir in [root.clone(), root.join("staff"), root.join("verify")] {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
                 if path.is_file() {

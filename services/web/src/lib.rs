@@ -19,6 +19,7 @@ mod client;
 mod error;
 mod security;
 mod session;
+mod staff;
 mod texts;
 mod words;
 
@@ -37,6 +38,8 @@ pub struct WebState {
     pub auth: Arc<Authenticator>,
     /// Cookies are `Secure` (sent only over HTTPS) when the public URL is HTTPS.
     pub secure_cookies: bool,
+    /// The server's public URL, without a trailing slash: client links are made under it.
+    pub public_url: String,
 }
 
 impl WebState {
@@ -46,6 +49,7 @@ impl WebState {
             app,
             auth,
             secure_cookies: public_url.starts_with("https://"),
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
 }
@@ -72,6 +76,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/audit/exports", post(auditor::export))
         .route("/assets/{*path}", get(assets::serve))
         .merge(admin::routes())
+        .merge(staff::practice::routes())
+        .merge(staff::review::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::protect,
