@@ -10,6 +10,8 @@
 //! - `words`: the domain's values in plain words.
 //! - `assets`: the stylesheet and the in-browser verifier, compiled in.
 //! - `client`: `/link/{secret}` and the client's pages under `/me`.
+//! - `session` and `signin`: the organisation's people's sessions (kept on the server),
+//!   `/sign-in` and `/sign-out`.
 //! - `auditor`: `/audit`, sign-in with a token, exports, and verification in the page.
 
 mod assets;
@@ -18,6 +20,7 @@ mod client;
 mod error;
 mod security;
 mod session;
+mod signin;
 mod texts;
 mod words;
 
@@ -36,6 +39,11 @@ pub struct WebState {
     pub auth: Arc<Authenticator>,
     /// Cookies are `Secure` (sent only over HTTPS) when the public URL is HTTPS.
     pub secure_cookies: bool,
+    /// How long a staff member's session may go unused before it ends.
+    pub session_idle: std::time::Duration,
+    /// The server's development mode: `/sign-in` offers choosing a tenant and a member, and
+    /// every page says so.
+    pub development: bool,
 }
 
 impl WebState {
@@ -45,7 +53,15 @@ impl WebState {
             app,
             auth,
             secure_cookies: public_url.starts_with("https://"),
+            session_idle: confide_app::SESSION_IDLE,
+            development: false,
         }
+    }
+
+    /// In the server's development mode (see [`WebState::development`]).
+    pub fn in_development(mut self, development: bool) -> Self {
+        self.development = development;
+        self
     }
 }
 
@@ -70,6 +86,11 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/audit/sign-out", post(auditor::sign_out))
         .route("/audit/exports", post(auditor::export))
         .route("/assets/{*path}", get(assets::serve))
+        .merge(signin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signin::development_banner,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::protect,
