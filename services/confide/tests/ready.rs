@@ -104,7 +104,7 @@ async fn migrator_before_the_split(dialect: &str) -> (sqlx::migrate::Migrator, s
         .unwrap();
     assert_eq!(
         migrator.iter().count(),
-        if dialect == "postgres" { 13 } else { 11 },
+        if dialect == "postgres" { 14 } else { 12 },
         "one migrator over every version"
     );
     (migrator, folder)
