@@ -49,6 +49,7 @@ mod receipt;
 mod recordings;
 mod requests;
 mod retention;
+mod sessions;
 mod streams;
 mod tenancy;
 mod wiring;
@@ -95,6 +96,7 @@ pub use outbox::{
 pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
+pub use sessions::{Membership, SESSION_IDLE, SESSION_LIFETIME};
 pub use streams::{StreamKey, stream, tenant_stream};
 pub use tenancy::PublishedForm;
 pub use wiring::{

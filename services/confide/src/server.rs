@@ -125,11 +125,10 @@ pub(crate) async fn launch(
     let destructions = tokio::spawn(async move { destruction_jobs(&app).await });
     let app = state.app.clone();
     let notices = tokio::spawn(async move { notice_jobs(&app).await });
-    let pages = confide_web::router(Arc::new(confide_web::WebState::new(
-        state.app.clone(),
-        state.auth.clone(),
-        public_url,
-    )));
+    let pages = confide_web::router(Arc::new(
+        confide_web::WebState::new(state.app.clone(), state.auth.clone(), public_url)
+            .in_development(state.development),
+    ));
     confide_api::serve(listener, confide_api::service(state, pages), shutdown).await;
     if let Some(refresher) = refresher {
         refresher.abort();

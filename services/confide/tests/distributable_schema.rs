@@ -134,6 +134,7 @@ fn every_table_is_keyed_and_guarded_by_tenant_and_nothing_refers_across() {
         "data_keys",
         "aggregate_states",
         "job_leases",
+        "staff_sessions",
     ] {
         assert!(
             seen.iter().any(|t| t == table),

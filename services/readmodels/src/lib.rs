@@ -12,6 +12,8 @@
 //! - `lists`: [`RecordingList`] and [`Memberships`], read through [`Lists`].
 //! - `leases`: [`Leases`], which node does a tenant's background job (a row per lease on
 //!   PostgreSQL; always the one node on SQLite).
+//! - `sessions`: [`Sessions`], the signed-in sessions of the organisation's people on the
+//!   pages (a row per session, keyed by tenant and the hash of its secret).
 //! - `outbox`: [`NoticeOutbox`], the asynchronous projection that turns events into the
 //!   notices to send, and [`Outbox`], how the sender reads it and keeps its attempts.
 //! - `read`: [`ReadModels`], the reads decisions are made from, and [`WithReadModels`], which
@@ -29,6 +31,7 @@ mod lists;
 mod migrations;
 mod outbox;
 mod read;
+mod sessions;
 mod states;
 
 pub use directory::{ClientDirectory, ClientFilter, PagedReads};
@@ -37,4 +40,5 @@ pub use links::{StreamLinks, Subject};
 pub use lists::{Lists, MemberRow, Memberships, RecordingList, RecordingRow, RoleNames};
 pub use outbox::{NoticeOutbox, OUTBOX_PROJECTION, Outbox, OutboxRow};
 pub use read::{DueRow, ReadModels, WithReadModels};
+pub use sessions::Sessions;
 pub use states::{AggregateStates, StoredState, kind_of, parse_state};

@@ -15,6 +15,7 @@ use crate::leases::Leases;
 use crate::links::Subject;
 use crate::migrations;
 use crate::outbox::Outbox;
+use crate::sessions::Sessions;
 use crate::states::StoredState;
 use crate::{AggregateStates, Memberships, StreamLinks};
 
@@ -33,7 +34,7 @@ pub struct DueRow {
 /// transaction, so what they return is never older than the log at the time of the read.
 /// Lists read a page at a time through [`PagedReads`].
 #[async_trait]
-pub trait ReadModels: PagedReads + Leases + Outbox + Send + Sync {
+pub trait ReadModels: PagedReads + Leases + Outbox + Sessions + Send + Sync {
     /// Whether every read-model migration this build embeds is applied unchanged
     /// ([`StoreError::NotReady`] naming the first that is not): the read models' part of
     /// `/ready`, next to the log's `EventStore::ready`.

@@ -1,4 +1,4 @@
-//! The auditor's page: sign in with a token (kept in an HttpOnly cookie), ask for an export
+//! The auditor's page: sign in with a token (which begins a session kept on the server), ask for an export
 //! of the log (whole, or chosen clients, recordings, consents and dates, with the checkpoint
 //! of the last audit), download the bundle, and drop it on the page to verify it there with
 //! the in-browser verifier. An `auditor` or an `org_admin` may; anyone else is told so, and
@@ -14,17 +14,15 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use confide_api::tickets;
 use confide_app::Caller;
-use confide_domain::DomainError;
 use confide_domain::aggregates::tenant::AuditScope;
+use confide_domain::{Actor, DomainError};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::WebState;
 use crate::client::Empty;
 use crate::error::PageError;
-use crate::security::{
-    Checked, CsrfToken, STAFF_COOKIE, append_cookie, cookie_header, removed_cookie,
-};
+use crate::security::{Checked, CsrfToken};
 use crate::session::StaffCaller;
 
 #[derive(Template)]
@@ -136,12 +134,12 @@ pub(crate) async fn sign_in(
 ) -> Result<Response, PageError> {
     let token = form.token.trim();
     match state.auth.verify(token).await {
-        Ok(caller) if caller.client().is_none() => {
+        Ok(Caller {
+            tenant,
+            actor: Actor::User { user_id },
+        }) => {
             let mut response = Redirect::to("/audit").into_response();
-            append_cookie(
-                response.headers_mut(),
-                &cookie_header(STAFF_COOKIE, token, None, "Strict", state.secure_cookies),
-            );
+            crate::session::begin(&state, response.headers_mut(), &tenant, &user_id).await?;
             Ok(response)
         }
         verified => {
@@ -155,17 +153,15 @@ pub(crate) async fn sign_in(
     }
 }
 
-/// `POST /audit/sign-out`.
+/// `POST /audit/sign-out`: ends the session.
 pub(crate) async fn sign_out(
     State(state): State<Arc<WebState>>,
+    request: axum::http::HeaderMap,
     Checked(_): Checked<Empty>,
-) -> Response {
+) -> Result<Response, PageError> {
     let mut response = Redirect::to("/audit").into_response();
-    append_cookie(
-        response.headers_mut(),
-        &removed_cookie(STAFF_COOKIE, state.secure_cookies),
-    );
-    response
+    crate::session::end(&state, &request, response.headers_mut()).await?;
+    Ok(response)
 }
 
 #[derive(Deserialize)]

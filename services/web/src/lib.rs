@@ -10,6 +10,8 @@
 //! - `words`: the domain's values in plain words.
 //! - `assets`: the stylesheet and the in-browser verifier, compiled in.
 //! - `client`: `/link/{secret}` and the client's pages under `/me`.
+//! - `session` and `signin`: the organisation's people's sessions (kept on the server),
+//!   `/sign-in` and `/sign-out`.
 //! - `auditor`: `/audit`, sign-in with a token, exports, and verification in the page.
 
 mod admin;
@@ -19,6 +21,7 @@ mod client;
 mod error;
 mod security;
 mod session;
+mod signin;
 mod staff;
 mod texts;
 mod words;
@@ -40,6 +43,11 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// The server's public URL, without a trailing slash: client links are made under it.
     pub public_url: String,
+    /// How long a staff member's session may go unused before it ends.
+    pub session_idle: std::time::Duration,
+    /// The server's development mode: `/sign-in` offers choosing a tenant and a member, and
+    /// every page says so.
+    pub development: bool,
 }
 
 impl WebState {
@@ -50,7 +58,15 @@ impl WebState {
             auth,
             secure_cookies: public_url.starts_with("https://"),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            session_idle: confide_app::SESSION_IDLE,
+            development: false,
         }
+    }
+
+    /// In the server's development mode (see [`WebState::development`]).
+    pub fn in_development(mut self, development: bool) -> Self {
+        self.development = development;
+        self
     }
 }
 
@@ -78,6 +94,11 @@ pub fn router(state: Arc<WebState>) -> Router {
         .merge(admin::routes())
         .merge(staff::practice::routes())
         .merge(staff::review::routes())
+        .merge(signin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signin::development_banner,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::protect,

@@ -1,15 +1,22 @@
 //! Who is signed in on this browser for the organisation's pages: a staff member (a member of
 //! the tenant, or an external assessor), never a client, whose links have their own cookie.
+//!
+//! The `confide_staff` cookie (HttpOnly, `SameSite=Lax`, `Secure` when the public URL is
+//! HTTPS) holds a session the application keeps on the server: its tenant and a random
+//! secret, of which the database keeps only a hash. The session ends when idle, at its
+//! lifetime, or on signing out, on every node alike.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use confide_app::Caller;
+use confide_domain::{TenantId, UserId};
 
 use crate::WebState;
 use crate::error::PageError;
-use crate::security::{STAFF_COOKIE, cookie};
+use crate::security::{STAFF_COOKIE, append_cookie, cookie, cookie_header, removed_cookie};
 
 /// A staff member signed in on this browser, if one is.
 pub(crate) struct StaffCaller(pub(crate) Option<Caller>);
@@ -21,16 +28,43 @@ impl FromRequestParts<Arc<WebState>> for StaffCaller {
         parts: &mut Parts,
         state: &Arc<WebState>,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = cookie(&parts.headers, STAFF_COOKIE) else {
+        let Some(session) = cookie(&parts.headers, STAFF_COOKIE) else {
             return Ok(Self(None));
         };
         Ok(Self(
             state
-                .auth
-                .verify(&token)
-                .await
-                .ok()
+                .app
+                .staff_session(&session, state.session_idle)
+                .await?
                 .filter(|caller| caller.client().is_none()),
         ))
     }
+}
+
+/// Begins a session of `user` in `tenant` and sets its cookie on `headers`.
+pub(crate) async fn begin(
+    state: &WebState,
+    headers: &mut HeaderMap,
+    tenant: &TenantId,
+    user: &UserId,
+) -> Result<(), PageError> {
+    let session = state.app.start_staff_session(tenant, user).await?;
+    append_cookie(
+        headers,
+        &cookie_header(STAFF_COOKIE, &session, None, "Lax", state.secure_cookies),
+    );
+    Ok(())
+}
+
+/// Ends this browser's session, if it has one, and removes its cookie.
+pub(crate) async fn end(
+    state: &WebState,
+    request: &HeaderMap,
+    headers: &mut HeaderMap,
+) -> Result<(), PageError> {
+    if let Some(session) = cookie(request, STAFF_COOKIE) {
+        state.app.end_staff_session(&session).await?;
+    }
+    append_cookie(headers, &removed_cookie(STAFF_COOKIE, state.secure_cookies));
+    Ok(())
 }

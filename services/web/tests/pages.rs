@@ -649,8 +649,12 @@ async fn the_auditor_signs_in_with_a_token_and_exports(server: Server) {
     assert_eq!(signed.status, 303);
     let kept = signed.set_cookie("confide_staff");
     assert!(
-        kept.contains("HttpOnly") && kept.contains("SameSite=Strict"),
+        kept.contains("HttpOnly") && kept.contains("SameSite=Lax"),
         "{kept}"
+    );
+    assert!(
+        !kept.contains(&clinic.practitioner),
+        "the token is not kept: {kept}"
     );
     let refused = browser.get("/audit").await;
     assert_eq!(refused.status, 403);
@@ -693,6 +697,56 @@ async fn the_auditor_signs_in_with_a_token_and_exports(server: Server) {
     assert_eq!(header["type"], "header");
 }
 
+/// A staff session is the server's: the cookie holds no token, signing out ends it (the old
+/// cookie, replayed, no longer signs anyone in), and without an identity provider or
+/// development mode `/sign-in` says sign-in is not set up.
+async fn a_staff_session_is_kept_on_the_server_and_ends_on_sign_out(server: Server) {
+    let (_clinic, _, _) = clinic(&server).await;
+    let mut browser = Browser::new(&server);
+    let sign_in = browser.get("/sign-in?next=//evil.example/").await;
+    assert_eq!(sign_in.status, 503);
+    assert!(sign_in.body.contains("not set up"), "{}", sign_in.body);
+    assert!(!sign_in.body.contains("Development mode"));
+    assert!(!sign_in.body.contains("evil.example"));
+    let refused = browser
+        .post(
+            "/sign-in/development",
+            &[("tenant", TENANT), ("user", "audrey")],
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+
+    let audrey = server.token(TENANT, "audrey");
+    let signed = browser.post("/audit/sign-in", &[("token", &audrey)]).await;
+    assert_eq!(signed.status, 303);
+    let session = browser.cookies.get("confide_staff").unwrap().clone();
+    assert!(session.starts_with(&format!("{TENANT}.")), "{session}");
+    assert!(!session.contains(&audrey));
+    // Signed in, `/sign-in` goes on to `next`, when it is a path of this site.
+    let onward = browser.get("/sign-in?next=/audit%3Fx%3D1").await;
+    assert_eq!(onward.status, 303);
+    assert_eq!(onward.headers[LOCATION], "/audit?x=1");
+    let offsite = browser.get("/sign-in?next=https://evil.example/").await;
+    assert_eq!(offsite.headers[LOCATION], "/audit");
+
+    let out = browser.post("/sign-out", &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.headers[LOCATION], "/sign-in?signed-out=1");
+    assert!(!browser.cookies.contains_key("confide_staff"));
+    assert!(
+        browser
+            .get("/sign-in?signed-out=1")
+            .await
+            .body
+            .contains("You are signed out")
+    );
+
+    // The old cookie, replayed, signs nobody in.
+    browser.cookies.insert("confide_staff".into(), session);
+    let page = browser.get("/audit").await;
+    assert!(page.body.contains("Your access token"), "{}", page.body);
+}
+
 both_backends!(
     sqlite => spawn_app(Backend::Sqlite).await,
     postgres => spawn_app(Backend::Postgres).await,
@@ -706,4 +760,5 @@ both_backends!(
     another_clients_consent_and_recording_are_not_found,
     the_receipt_downloads_as_a_file,
     the_auditor_signs_in_with_a_token_and_exports,
+    a_staff_session_is_kept_on_the_server_and_ends_on_sign_out,
 );

@@ -30,7 +30,7 @@ fn as_user(name: &str) -> Actor {
     Actor::user(user(name))
 }
 
-fn counselling_service() -> TenantPolicy {
+pub(crate) fn counselling_service() -> TenantPolicy {
     TenantPolicy {
         consent_model: ConsentModel::WrittenOptIn,
         allowed_media: MediaPolicy::AudioOnly,

@@ -1,6 +1,7 @@
 //! The application's tests, in one binary: commands, refusals and concurrency (`execute`),
 //! the practices' stories (`stories`, `docs/design.md` section 7), each on both backends, and
-//! background work leased across two nodes on one database (`leases`).
+//! background work leased across two nodes on one database (`leases`), and the
+//! organisation's people's sessions on the pages (`sessions`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
@@ -8,6 +9,7 @@ mod access_log;
 mod execute;
 mod leases;
 mod outbox;
+mod sessions;
 mod stories;
 
 use std::sync::Arc;
