@@ -12,7 +12,8 @@ use serde_json::Value;
 /// reach further).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("confide-api", &["confide-app", "confide-domain"]),
-    // The pages use the API crate only for its token and ticket edge (`auth`, `tickets`).
+    // The pages use the API crate only for its token, ticket and link edge (`auth`, `tickets`,
+    // `links`).
     (
         "confide-web",
         &["confide-api", "confide-app", "confide-domain"],

@@ -372,16 +372,10 @@ pub(crate) async fn request_consent(
             },
         )
         .await?;
-    let token = state
-        .auth
-        .mint_client_link(
-            &caller.tenant,
-            client_id,
-            confide_api::auth::CLIENT_LINK_LIFETIME,
-            Utc::now(),
-        )
-        .map_err(|_| DomainError::conflict("the client's link could not be made"))?;
-    let link = format!("{}/link/{token}", state.public_url);
+    let link = confide_api::links::SignedClientLinks::new(state.auth.clone(), &state.public_url)
+        .issue(&caller.tenant, client_id, Utc::now())
+        .map_err(|_| DomainError::conflict("the client's link could not be made"))?
+        .url;
     let page = client_page(&state, &caller, csrf, id, Some(link)).await?;
     Ok(Html(page.render()?).into_response())
 }
