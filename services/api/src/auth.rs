@@ -46,6 +46,9 @@ pub const TICKET_SCOPE: &str = "media_ticket";
 /// The scope of an audit export's download ticket, which is never a bearer token either.
 pub const EXPORT_TICKET_SCOPE: &str = "audit_export";
 
+/// The scope of a sign-in in progress at the identity provider, held by the browser.
+pub const SIGN_IN_SCOPE: &str = "sign_in";
+
 /// What a ticket is for: its scope claim and the suffix of its audience. Each kind has an
 /// audience of its own, so one kind of ticket is never taken for another, nor for a token.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +57,8 @@ pub enum TicketKind {
     Media,
     /// An audit bundle's download (`exportAuditTrail`).
     AuditExport,
+    /// A sign-in through the identity provider, between leaving for it and choosing a tenant.
+    SignIn,
 }
 
 impl TicketKind {
@@ -61,6 +66,7 @@ impl TicketKind {
         match self {
             Self::Media => TICKET_SCOPE,
             Self::AuditExport => EXPORT_TICKET_SCOPE,
+            Self::SignIn => SIGN_IN_SCOPE,
         }
     }
 
@@ -68,6 +74,7 @@ impl TicketKind {
         match self {
             Self::Media => "#media",
             Self::AuditExport => "#audit-export",
+            Self::SignIn => "#sign-in",
         }
     }
 }

@@ -96,7 +96,7 @@ pub use outbox::{
 pub use pages::{MAX_PAGE, Page, PageRequest};
 pub use receipt::ConsentReceipt;
 pub use recordings::{Playback, RecordingView};
-pub use sessions::{Membership, SESSION_IDLE, SESSION_LIFETIME};
+pub use sessions::{MemberSignIn, Membership, SESSION_IDLE, SESSION_LIFETIME};
 pub use streams::{StreamKey, stream, tenant_stream};
 pub use tenancy::PublishedForm;
 pub use wiring::{

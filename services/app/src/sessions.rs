@@ -25,6 +25,18 @@ pub struct Membership {
     pub organisation: String,
 }
 
+/// What signing in as a member comes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberSignIn {
+    /// A session began in the one tenant asked for, or the only one the person belongs to:
+    /// what the browser is to hold.
+    Started { tenant: TenantId, session: String },
+    /// The person belongs to several tenants and chose none: they are to choose one.
+    Choose(Vec<Membership>),
+    /// The person is a member of no tenant here, or not of the one asked for.
+    NotAMember,
+}
+
 /// What a browser holds: `<tenant>.<secret>`.
 fn split(session: &str) -> Option<(TenantId, [u8; 32])> {
     let (tenant, secret) = session.split_once('.')?;
@@ -97,6 +109,30 @@ impl App {
             self.read.delete_session(&tenant, &hash).await?;
         }
         Ok(())
+    }
+
+    /// Signs in `user`, whom the organisation's identity provider vouched for, to `tenant`, or
+    /// to the one tenant they are a member of when none is named. Only members sign in: roles
+    /// come from membership events alone, so someone the identity provider knows but no tenant
+    /// has added gets no session.
+    pub async fn sign_in_member(
+        &self,
+        user: &UserId,
+        tenant: Option<&TenantId>,
+    ) -> Result<MemberSignIn, AppError> {
+        let mut memberships = self.member_tenants(user).await?;
+        let chosen = match tenant {
+            Some(tenant) => memberships.into_iter().find(|m| &m.tenant == tenant),
+            None if memberships.len() > 1 => return Ok(MemberSignIn::Choose(memberships)),
+            None => memberships.pop(),
+        };
+        Ok(match chosen {
+            Some(membership) => MemberSignIn::Started {
+                session: self.start_staff_session(&membership.tenant, user).await?,
+                tenant: membership.tenant,
+            },
+            None => MemberSignIn::NotAMember,
+        })
     }
 
     /// The tenants `user` is a member of now (from membership events), by organisation name:

@@ -351,6 +351,13 @@ async fn serve(settings: Settings) -> Result<()> {
     println!("  notices: {}", app.notice_channels().describe());
     println!("  GraphQL: http://{address}/graphql");
     println!("  pages: http://{address}/ (client links open under /link/, auditors at /audit)");
+    match &settings.oidc {
+        Some(oidc) => println!("  sign-in: through {}", oidc.issuer),
+        None if settings.development => {
+            println!("  sign-in: development mode, as anyone, at http://{address}/sign-in")
+        }
+        None => println!("  sign-in: no identity provider (CONFIDE_OIDC_ISSUER) is set"),
+    }
     if settings.development {
         println!("  GraphiQL: open http://{address}/graphql in a browser");
         println!("  a token: confide token --tenant <tenant> --user <user>");
@@ -358,7 +365,8 @@ async fn serve(settings: Settings) -> Result<()> {
     // Last: scripts and tests read up to this line.
     println!("  health: http://{address}/health");
     let state = Arc::new(ApiState::new(app, auth, settings.development, &public_url));
-    server::launch(state, &public_url, listener, shutdown).await
+    let pages = server::pages(&settings, &state, &public_url)?;
+    server::launch(state, pages, listener, shutdown).await
 }
 
 /// Where the events are, for people: the database's URL may hold a password.

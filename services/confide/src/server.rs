@@ -108,11 +108,32 @@ pub(crate) fn authenticator(settings: &Settings, missing: Missing) -> Result<Aut
     Ok(auth)
 }
 
+/// The pages, reached at `public_url`, signing people in through the identity provider the
+/// settings name.
+pub(crate) fn pages(
+    settings: &Settings,
+    state: &ApiState,
+    public_url: &str,
+) -> Result<confide_web::WebState> {
+    let pages = confide_web::WebState::new(state.app.clone(), state.auth.clone(), public_url)
+        .in_development(state.development);
+    Ok(match &settings.oidc {
+        Some(oidc) => pages
+            .with_identity_provider(confide_web::ProviderSettings {
+                issuer: oidc.issuer.clone(),
+                client_id: oidc.client_id.clone(),
+                client_secret: oidc.client_secret.as_ref().map(|s| s.expose().to_owned()),
+            })
+            .map_err(|e| anyhow::anyhow!("CONFIDE_OIDC_ISSUER: {e}"))?,
+        None => pages,
+    })
+}
+
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests. The
 /// identity provider's key set, if one is configured, is fetched now and kept fresh meanwhile.
 pub(crate) async fn launch(
     state: Arc<ApiState>,
-    public_url: &str,
+    pages: confide_web::WebState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
@@ -125,10 +146,7 @@ pub(crate) async fn launch(
     let destructions = tokio::spawn(async move { destruction_jobs(&app).await });
     let app = state.app.clone();
     let notices = tokio::spawn(async move { notice_jobs(&app).await });
-    let pages = confide_web::router(Arc::new(
-        confide_web::WebState::new(state.app.clone(), state.auth.clone(), public_url)
-            .in_development(state.development),
-    ));
+    let pages = confide_web::router(Arc::new(pages));
     confide_api::serve(listener, confide_api::service(state, pages), shutdown).await;
     if let Some(refresher) = refresher {
         refresher.abort();

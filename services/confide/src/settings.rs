@@ -109,6 +109,20 @@ pub(crate) struct Settings {
     pub(crate) public_url: Option<String>,
     /// Where e-mail notices go.
     pub(crate) mail: MailSettings,
+    /// The organisation's OpenID Connect provider, for signing in to the pages.
+    pub(crate) oidc: Option<OidcSettings>,
+}
+
+/// How the pages sign people in through the organisation's OpenID Connect provider
+/// (`CONFIDE_OIDC_ISSUER` and `CONFIDE_OIDC_CLIENT_ID`; the client's secret from
+/// `CONFIDE_OIDC_CLIENT_SECRET`, else the file `CONFIDE_OIDC_CLIENT_SECRET_FILE`, else none
+/// for a public client). Confide is registered there with the redirect URI
+/// `{public URL}/sign-in/callback`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OidcSettings {
+    pub(crate) issuer: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<Secret>,
 }
 
 /// Where e-mail notices go: an SMTP server (`CONFIDE_SMTP_URL`), else `.eml` files in a
@@ -214,10 +228,39 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("mail")),
         };
+        let oidc = match (var("CONFIDE_OIDC_ISSUER"), var("CONFIDE_OIDC_CLIENT_ID")) {
+            (Some(issuer), Some(client_id)) => {
+                let client_secret = match (
+                    var("CONFIDE_OIDC_CLIENT_SECRET"),
+                    var("CONFIDE_OIDC_CLIENT_SECRET_FILE"),
+                ) {
+                    (Some(secret), _) => Some(Secret(secret)),
+                    (None, Some(path)) => Some(Secret(
+                        std::fs::read_to_string(&path)
+                            .with_context(|| {
+                                format!("reading CONFIDE_OIDC_CLIENT_SECRET_FILE {path}")
+                            })?
+                            .trim()
+                            .to_owned(),
+                    )),
+                    (None, None) => None,
+                };
+                Some(OidcSettings {
+                    issuer,
+                    client_id,
+                    client_secret,
+                })
+            }
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "CONFIDE_OIDC_ISSUER and CONFIDE_OIDC_CLIENT_ID go together: set both, or neither"
+            ),
+        };
         Ok(Self {
             public_url,
             media,
             mail,
+            oidc,
             token_key: var("CONFIDE_TOKEN_KEY").map(Secret),
             token_key_file: var("CONFIDE_TOKEN_KEY_FILE")
                 .map(PathBuf::from)
@@ -269,6 +312,10 @@ const FILE_KEYS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "mail_dir",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_client_secret_file",
 ];
 
 /// A configuration file's values, by the variable each stands for. It holds secrets, so it has
@@ -382,6 +429,49 @@ mod tests {
                 ("CONFIDE_S3_FORCE_PATH_STYLE", "maybe"),
             ])
             .is_err()
+        );
+    }
+
+    #[test]
+    fn an_identity_provider_needs_its_issuer_and_client_and_hides_its_secret() {
+        assert!(
+            settings(&[("CONFIDE_DATA_DIR", "/srv/confide")])
+                .unwrap()
+                .oidc
+                .is_none()
+        );
+        let secret_file =
+            std::env::temp_dir().join(format!("confide-oidc-secret-{}", std::process::id()));
+        std::fs::write(&secret_file, "from-a-file\n").unwrap();
+        let s = settings(&[
+            ("CONFIDE_DATA_DIR", "/srv/confide"),
+            ("CONFIDE_OIDC_ISSUER", "https://login.example.org"),
+            ("CONFIDE_OIDC_CLIENT_ID", "confide"),
+            (
+                "CONFIDE_OIDC_CLIENT_SECRET_FILE",
+                secret_file.to_str().unwrap(),
+            ),
+        ])
+        .unwrap();
+        std::fs::remove_file(&secret_file).unwrap();
+        let oidc = s.oidc.as_ref().unwrap();
+        assert_eq!(oidc.issuer, "https://login.example.org");
+        assert_eq!(oidc.client_id, "confide");
+        assert_eq!(oidc.client_secret.as_ref().unwrap().expose(), "from-a-file");
+        assert!(!format!("{s:?}").contains("from-a-file"));
+        let only_issuer = settings(&[
+            ("CONFIDE_DATA_DIR", "/srv/confide"),
+            ("CONFIDE_OIDC_ISSUER", "https://login.example.org"),
+        ]);
+        assert!(format!("{:#}", only_issuer.unwrap_err()).contains("go together"));
+        let missing_file = settings(&[
+            ("CONFIDE_DATA_DIR", "/srv/confide"),
+            ("CONFIDE_OIDC_ISSUER", "https://login.example.org"),
+            ("CONFIDE_OIDC_CLIENT_ID", "confide"),
+            ("CONFIDE_OIDC_CLIENT_SECRET_FILE", "/nonexistent/secret"),
+        ]);
+        assert!(
+            format!("{:#}", missing_file.unwrap_err()).contains("CONFIDE_OIDC_CLIENT_SECRET_FILE")
         );
     }
 

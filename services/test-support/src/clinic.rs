@@ -131,6 +131,12 @@ impl Clinic {
         }
     }
 
+    /// The organisation's name.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
     pub fn policy(mut self, policy: TenantPolicy) -> Self {
         self.policy = policy;
         self

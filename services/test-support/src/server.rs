@@ -98,19 +98,27 @@ impl Drop for Server {
     }
 }
 
+/// How a test sets up the pages beyond the binary's defaults: an identity provider, say, or
+/// development mode.
+pub type PagesSetup = Box<dyn FnOnce(confide_web::WebState) -> confide_web::WebState + Send>;
+
 /// Serves `app` as the binary does: [`confide_api::service`] (the API, `/health`, `/ready`,
-/// the pages, telemetry) on `127.0.0.1:0`.
-async fn serve(app: Arc<App>, auth: Arc<Authenticator>) -> (SocketAddr, JoinHandle<()>) {
+/// the pages as `pages` sets them up, telemetry) on `127.0.0.1:0`.
+async fn serve(
+    app: Arc<App>,
+    auth: Arc<Authenticator>,
+    pages: PagesSetup,
+) -> (SocketAddr, JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding 127.0.0.1:0");
     let address = listener.local_addr().expect("the listener's address");
     let public_url = format!("http://{address}");
-    let pages = confide_web::router(Arc::new(confide_web::WebState::new(
+    let pages = confide_web::router(Arc::new(pages(confide_web::WebState::new(
         app.clone(),
         auth.clone(),
         &public_url,
-    )));
+    ))));
     let service = confide_api::service(
         Arc::new(ApiState::new(app, auth, false, &public_url)),
         pages,
@@ -126,6 +134,11 @@ async fn serve(app: Arc<App>, auth: Arc<Authenticator>) -> (SocketAddr, JoinHand
 /// master key and checkpoint seed, [`App::open`], and the binary's router with an
 /// authenticator over a fresh key.
 pub async fn spawn_app(backend: Backend) -> Server {
+    spawn_app_with_pages(backend, Box::new(|pages| pages)).await
+}
+
+/// [`spawn_app`], with the pages set up by `pages`.
+pub async fn spawn_app_with_pages(backend: Backend, pages: PagesSetup) -> Server {
     let mut cleanup: Vec<Box<dyn Any + Send + Sync>> = Vec::new();
     let media = TempDir::new("media");
     let media_dir = media.path().to_path_buf();
@@ -196,7 +209,7 @@ pub async fn spawn_app(backend: Backend) -> Server {
     let signer = Arc::new(CheckpointSigner::new(note_signer, LOG_ORIGIN));
 
     let auth = authenticator();
-    let (address, serving) = serve(app.clone(), auth.clone()).await;
+    let (address, serving) = serve(app.clone(), auth.clone(), pages).await;
     Server {
         address,
         app,
@@ -265,7 +278,7 @@ where
         clock: Arc::new(SystemClock),
     }));
     let auth = authenticator();
-    let (address, serving) = serve(app.clone(), auth.clone()).await;
+    let (address, serving) = serve(app.clone(), auth.clone(), Box::new(|pages| pages)).await;
     Server {
         address,
         app,

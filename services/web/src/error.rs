@@ -23,6 +23,12 @@ pub(crate) enum PageError {
     StaleForm,
     /// A form that could not be read.
     BadForm(String),
+    /// The organisation's identity provider could not be reached.
+    ProviderUnreachable,
+    /// Signing in through the identity provider did not finish, for this reason.
+    SignInFailed(String),
+    /// The identity provider vouched for this user id, but no tenant here has it as a member.
+    NotAMember(String),
     /// The application refused or failed.
     App(AppError),
     /// A page could not be rendered (a bug).
@@ -98,6 +104,31 @@ impl PageError {
                 "The form could not be used",
                 message.clone(),
                 AGAIN,
+            ),
+            Self::ProviderUnreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your organisation's sign-in cannot be reached",
+                "Confide could not reach your organisation's identity provider, so nobody can \
+                 sign in through it just now."
+                    .to_owned(),
+                "Try again in a minute. If it keeps happening, tell whoever runs Confide for \
+                 your organisation.",
+            ),
+            Self::SignInFailed(reason) => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in did not finish",
+                format!("You are not signed in: {reason}."),
+                "Go to the sign-in page and start again.",
+            ),
+            Self::NotAMember(user) => (
+                StatusCode::FORBIDDEN,
+                "No organisation here has added you",
+                format!(
+                    "Your organisation's sign-in knows you as \u{201c}{user}\u{201d}, but no \
+                     organisation on this Confide has added that identity as a member."
+                ),
+                "Ask your organisation's administrator to add you with that identity, then sign \
+                 in again.",
             ),
             Self::App(error) if error.is_unavailable() => (
                 StatusCode::SERVICE_UNAVAILABLE,

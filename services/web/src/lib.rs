@@ -11,7 +11,8 @@
 //! - `assets`: the stylesheet and the in-browser verifier, compiled in.
 //! - `client`: `/link/{secret}` and the client's pages under `/me`.
 //! - `session` and `signin`: the organisation's people's sessions (kept on the server),
-//!   `/sign-in` and `/sign-out`.
+//!   `/sign-in` (through the organisation's OpenID Connect provider, or in development mode
+//!   as anyone) and `/sign-out`.
 //! - `auditor`: `/audit`, sign-in with a token, exports, and verification in the page.
 
 mod admin;
@@ -35,6 +36,8 @@ use axum::routing::{get, post};
 use confide_api::auth::Authenticator;
 use confide_app::App;
 
+pub use signin::provider::{IdentityProvider, ProviderSettings};
+
 /// What the pages share.
 pub struct WebState {
     pub app: Arc<App>,
@@ -48,6 +51,8 @@ pub struct WebState {
     /// The server's development mode: `/sign-in` offers choosing a tenant and a member, and
     /// every page says so.
     pub development: bool,
+    /// The organisation's identity provider, when one is configured.
+    pub identity: Option<Arc<IdentityProvider>>,
 }
 
 impl WebState {
@@ -60,7 +65,16 @@ impl WebState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             session_idle: confide_app::SESSION_IDLE,
             development: false,
+            identity: None,
         }
+    }
+
+    /// Signing in through the identity provider `settings` name, which sends people back to
+    /// `/sign-in/callback` under the public URL.
+    pub fn with_identity_provider(mut self, settings: ProviderSettings) -> Result<Self, String> {
+        let callback = format!("{}/sign-in/callback", self.public_url);
+        self.identity = Some(Arc::new(IdentityProvider::new(settings, &callback)?));
+        Ok(self)
     }
 
     /// In the server's development mode (see [`WebState::development`]).

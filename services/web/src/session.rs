@@ -49,11 +49,16 @@ pub(crate) async fn begin(
     user: &UserId,
 ) -> Result<(), PageError> {
     let session = state.app.start_staff_session(tenant, user).await?;
+    hold(state, headers, &session);
+    Ok(())
+}
+
+/// Sets the cookie of `session`, begun by the application, on `headers`.
+pub(crate) fn hold(state: &WebState, headers: &mut HeaderMap, session: &str) {
     append_cookie(
         headers,
-        &cookie_header(STAFF_COOKIE, &session, None, "Lax", state.secure_cookies),
+        &cookie_header(STAFF_COOKIE, session, None, "Lax", state.secure_cookies),
     );
-    Ok(())
 }
 
 /// Ends this browser's session, if it has one, and removes its cookie.

@@ -10,10 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
 use chrono::Utc;
+use common::{browser_dir, parts_present};
 use confide_domain::{Purpose, Role};
 use confide_test_support::audio::{upload, wav};
 use confide_test_support::clinic::Clinic;
@@ -21,30 +23,6 @@ use confide_test_support::server::{Backend, spawn_app};
 use serde_json::json;
 
 const TENANT: &str = "coaching";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Whether the browser and its driver are here; with `CI=true`, they must be.
-fn parts_present() -> bool {
-    let chromium = std::env::var("CONFIDE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let driver = browser_dir().join("node_modules/playwright-core").is_dir();
-    let present = node && driver && Path::new(&chromium).exists();
-    if !present {
-        let missing = format!(
-            "the browser tests need node ({node}), `npm ci` in {} ({driver}) and {chromium}",
-            browser_dir().display()
-        );
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{missing}");
-        eprintln!("skipped outside CI: {missing}");
-    }
-    present
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_administrator_runs_the_organisation_in_a_real_browser() {

@@ -13,10 +13,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
 use chrono::Utc;
+use common::{browser_dir, parts_present};
 use confide_domain::{Purpose, Role};
 use confide_test_support::audio::{upload, wav};
 use confide_test_support::clinic::Clinic;
@@ -25,30 +28,6 @@ use serde_json::{Value, json};
 
 const TENANT: &str = "course";
 const FORM: &str = "Recording your counselling sessions\n\nYour counsellor is a student on a counselling course. With your agreement, your sessions are recorded so that the course's tutors, named below, can assess your counsellor's work.\n\nOnly the people named may listen. The recordings are encrypted, and destroyed once the course has finished. You can withdraw your consent at any time, and ask for the recordings to be destroyed; this will not affect your counselling.";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Whether the browser and its driver are here; with `CI=true`, they must be.
-fn parts_present() -> bool {
-    let chromium = std::env::var("CONFIDE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let driver = browser_dir().join("node_modules/playwright-core").is_dir();
-    let present = node && driver && Path::new(&chromium).exists();
-    if !present {
-        let missing = format!(
-            "the browser tests need node ({node}), `npm ci` in {} ({driver}) and {chromium}",
-            browser_dir().display()
-        );
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{missing}");
-        eprintln!("skipped outside CI: {missing}");
-    }
-    present
-}
 
 /// Runs one phase of `story.mjs`; its output is shown if it fails.
 fn phase(scenario: &Path, work: &Path, name: &str) {

@@ -1,6 +1,7 @@
 //! The student counsellor's story through the organisation's pages in a real Chromium, with
 //! axe-core checking each page at desktop and phone width (`tests/browser/staff-story.mjs`):
-//! from registering a client to the tutor's play refused after the client withdrew.
+//! from signing in through a real OpenID Connect provider (`oidc-provider`) and registering a
+//! client to the tutor's play refused after the client withdrew.
 //!
 //! Needs `node`, `npm ci` in `tests/browser/`, and `/usr/bin/chromium` (or
 //! `CONFIDE_CHROMIUM`). With `CI=true` a missing part fails the test. Screenshots are written
@@ -8,48 +9,48 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
+use common::identity::{CLIENT_ID, CLIENT_SECRET, TestProvider};
+use common::{browser_dir, parts_present};
 use confide_domain::{Purpose, Role};
 use confide_test_support::audio::wav;
 use confide_test_support::clinic::Clinic;
-use confide_test_support::server::{Backend, spawn_app};
+use confide_test_support::server::{Backend, spawn_app_with_pages};
+use confide_web::ProviderSettings;
 use serde_json::json;
 
 const TENANT: &str = "course";
 const FORM: &str = "Recording your counselling sessions\n\nYour counsellor is a student on a counselling course. With your agreement, your sessions are recorded so that the course's tutors, named below, can assess your counsellor's work.";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn parts_present() -> bool {
-    let chromium = std::env::var("CONFIDE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let driver = browser_dir().join("node_modules/playwright-core").is_dir();
-    let present = node && driver && Path::new(&chromium).exists();
-    if !present {
-        let missing = format!(
-            "the browser tests need node ({node}), `npm ci` in {} ({driver}) and {chromium}",
-            browser_dir().display()
-        );
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{missing}");
-        eprintln!("skipped outside CI: {missing}");
-    }
-    present
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_practitioners_and_the_tutors_work_in_a_real_browser() {
     if !parts_present() {
         return;
     }
-    let server = spawn_app(Backend::Sqlite).await;
-    let clinic = Clinic::new(TENANT)
+    // Sam and Ada sign in through the organisation's identity provider.
+    let mut provider = TestProvider::start(&browser_dir());
+    let issuer = provider.issuer.clone();
+    let server = spawn_app_with_pages(
+        Backend::Sqlite,
+        Box::new(move |pages| {
+            pages
+                .with_identity_provider(ProviderSettings {
+                    issuer,
+                    client_id: CLIENT_ID.to_owned(),
+                    client_secret: Some(CLIENT_SECRET.to_owned()),
+                })
+                .expect("the identity provider's settings")
+        }),
+    )
+    .await;
+    provider.register(
+        &format!("http://{}/sign-in/callback", server.address),
+        json!({ "sam": "Sam Practitioner", "ada": "Ada Tutor" }),
+    );
+    let _clinic = Clinic::new(TENANT)
         .member("ada", Role::Tutor)
         .form(FORM)
         .consent("sam", &[(Purpose::CourseAssessment, &["ada"])])
@@ -63,8 +64,8 @@ async fn the_practitioners_and_the_tutors_work_in_a_real_browser() {
         &scenario,
         json!({
             "base": format!("http://{}", server.address),
-            "practitionerToken": clinic.practitioner,
-            "tutorToken": server.token(TENANT, "ada"),
+            "practitioner": "sam",
+            "tutor": "ada",
             "wav": audio,
         })
         .to_string(),
@@ -80,6 +81,7 @@ async fn the_practitioners_and_the_tutors_work_in_a_real_browser() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.contains("staff story: passed"),
-        "--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        "{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
     );
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use confide_app::{App, Clock, ReadModels, SESSION_LIFETIME};
+use confide_app::{App, Clock, MemberSignIn, ReadModels, SESSION_LIFETIME};
 use confide_domain::{Actor, TenantId, UserId};
 use confide_eventstore::EventStore;
 use confide_test_support::both_backends;
@@ -157,6 +157,48 @@ where
             .await
             .unwrap()
             .is_empty()
+    );
+
+    // Signing in: a member of both chooses; a named tenant begins a session there; someone
+    // who belongs nowhere, or not to the tenant named, gets no session.
+    assert_eq!(
+        app.sign_in_member(&admin, None).await.unwrap(),
+        MemberSignIn::Choose(found)
+    );
+    let MemberSignIn::Started {
+        tenant: signed_in_to,
+        session,
+    } = app.sign_in_member(&admin, Some(&south)).await.unwrap()
+    else {
+        panic!("a member of South signs in to South");
+    };
+    assert_eq!(signed_in_to, south);
+    let caller = app.staff_session(&session, IDLE).await.unwrap().unwrap();
+    assert_eq!(caller.tenant, south);
+    assert_eq!(caller.actor, Actor::User { user_id: admin });
+    let only_north = user(&format!("north-only-{suffix}"));
+    let west = tenant(&format!("west-{suffix}"));
+    app.create_tenant(
+        &west,
+        "West".into(),
+        counselling_service(),
+        only_north.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        app.sign_in_member(&only_north, None).await.unwrap(),
+        MemberSignIn::Started { tenant: signed_in_to, .. } if signed_in_to == west
+    ));
+    assert_eq!(
+        app.sign_in_member(&only_north, Some(&north)).await.unwrap(),
+        MemberSignIn::NotAMember
+    );
+    assert_eq!(
+        app.sign_in_member(&user(&format!("nobody-{suffix}")), None)
+            .await
+            .unwrap(),
+        MemberSignIn::NotAMember
     );
 }
 

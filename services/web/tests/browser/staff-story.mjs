@@ -1,38 +1,23 @@
 // The student counsellor's story through the organisation's pages, in a real browser: the
-// practitioner signs in, registers a client, asks for consent and hands over the link; the
-// client gives consent through it; the practitioner creates a recording and uploads it with
-// the page's script; the tutor plays, seeks, comments at the current moment and downloads
-// the comments as WebVTT; the client withdraws; the tutor's next play is refused with the
-// reasons shown. Usage: node staff-story.mjs, with SCENARIO naming the JSON file the Rust
+// practitioner signs in through the organisation's identity provider, registers a client,
+// asks for consent and hands over the link; the client gives consent through it; the
+// practitioner creates a recording and uploads it with the page's script; the tutor plays,
+// seeks, comments at the current moment and downloads the comments as WebVTT; the client
+// withdraws; the tutor's next play is refused with the reasons shown. Usage: node staff-story.mjs, with SCENARIO naming the JSON file the Rust
 // test `services/web/tests/staff_browser.rs` wrote.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, newPage, assertGoodPage, assertQuiet } from './harness.mjs';
+import { launch, newPage, assertGoodPage, assertQuiet, signInWithProvider } from './harness.mjs';
 
 const scenario = JSON.parse(readFileSync(process.env.SCENARIO, 'utf8'));
 const base = scenario.base;
-
-/**
- * Signs a staff member in with a token: the sign-in form's post (for now on the audit page),
- * sent with this browser's cookies, without following it to the audit page (which refuses,
- * with a 403, anyone but an auditor).
- */
-async function signIn(page, token) {
-  await page.goto(`${base}/audit`);
-  const csrf = (await page.context().cookies()).find((c) => c.name === 'confide_csrf').value;
-  const answer = await page.request.post(`${base}/audit/sign-in`, {
-    form: { csrf, token },
-    maxRedirects: 0,
-  });
-  assert.equal(answer.status(), 303);
-}
 
 const browser = await launch();
 try {
   // The practitioner: the client registered, consent asked, the link handed over.
   const sam = await newPage(browser);
-  await signIn(sam, scenario.practitionerToken);
-  await sam.goto(`${base}/practice`);
+  await signInWithProvider(sam, base, scenario.practitioner, '/practice');
+  assert.equal(new URL(sam.url()).pathname, '/practice');
   await assertGoodPage(sam, 'practice-clients');
   await sam.getByLabel('Name', { exact: true }).fill('Chris Client');
   await sam.getByLabel(/^Contact/).fill('chris@example.org');
@@ -73,8 +58,8 @@ try {
 
   // The tutor plays, seeks, comments at the current moment and exports the comments.
   const ada = await newPage(browser);
-  await signIn(ada, scenario.tutorToken);
-  await ada.goto(`${base}/review?purpose=course_assessment`);
+  await signInWithProvider(ada, base, scenario.tutor, '/review?purpose=course_assessment');
+  assert.equal(new URL(ada.url()).pathname, '/review');
   await assertGoodPage(ada, 'review-list');
   await ada.getByRole('link', { name: /^Session of/ }).click();
   await ada.getByRole('button', { name: /^Play for/ }).click();

@@ -1,5 +1,5 @@
 //! Sign-in for the organisation's people: `GET /sign-in` (keeping a same-site `next` path),
-//! the development sign-in (the server in development mode, no identity provider: choose a
+//! the organisation's identity provider (`oidc`, over `provider`), the development sign-in (the server in development mode, no identity provider: choose a
 //! tenant and a member, as `confide token` does), and `POST /sign-out`, which ends the
 //! session on every node. In development mode every page says so, through
 //! [`development_banner`].
@@ -17,6 +17,9 @@ use axum::routing::{get, post};
 use confide_domain::{TenantId, UserId};
 use serde::Deserialize;
 
+mod oidc;
+pub(crate) mod provider;
+
 use crate::WebState;
 use crate::client::Empty;
 use crate::error::PageError;
@@ -27,6 +30,9 @@ use crate::session::StaffCaller;
 pub(crate) fn routes() -> axum::Router<Arc<WebState>> {
     axum::Router::new()
         .route("/sign-in", get(page))
+        .route("/sign-in/start", get(oidc::start))
+        .route("/sign-in/callback", get(oidc::callback))
+        .route("/sign-in/choose", post(oidc::choose))
         .route("/sign-in/development", post(development))
         .route("/sign-out", post(sign_out))
 }
@@ -51,6 +57,10 @@ struct SignInPage {
     t: &'static crate::texts::Texts,
     csrf: String,
     next: String,
+    /// Where the provider's sign-in begins (a link: a form could not go on to the provider,
+    /// which the pages' `form-action 'self'` forbids).
+    start: String,
+    provider: bool,
     development: bool,
     tenants: Vec<String>,
     problem: Option<String>,
@@ -87,6 +97,11 @@ async fn render(
         t: &crate::texts::EN,
         csrf,
         next: same_site(next).to_owned(),
+        start: format!(
+            "/sign-in/start?{}",
+            serde_urlencoded::to_string([("next", same_site(next))]).unwrap_or_default()
+        ),
+        provider: state.identity.is_some(),
         development: state.development,
         tenants,
         problem,
@@ -94,8 +109,9 @@ async fn render(
     })
 }
 
-/// `GET /sign-in`: where someone signed in goes on to `next`; otherwise the development
-/// sign-in, or a page saying sign-in is not set up.
+/// `GET /sign-in`: where someone signed in goes on to `next`; otherwise sign-in through the
+/// identity provider and, in development mode, the development sign-in; or a page saying
+/// sign-in is not set up.
 async fn page(
     State(state): State<Arc<WebState>>,
     StaffCaller(caller): StaffCaller,
@@ -107,7 +123,7 @@ async fn page(
     }
     let signed_out = query.signed_out.is_some();
     let page = render(&state, csrf, &query.next, None, signed_out).await?;
-    let status = if state.development {
+    let status = if state.development || state.identity.is_some() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
