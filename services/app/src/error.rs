@@ -100,12 +100,6 @@ pub enum UploadRefusal {
         "the container is not one Confide can read (WAV, MP3, FLAC, Ogg, MP4/M4A, WebM/Matroska); nothing was kept"
     )]
     UnsupportedContainer,
-    /// The client asked to stop part-way, and the upload is not WAV, which alone can be cut
-    /// exactly.
-    #[error(
-        "the client asked to stop part-way: Confide keeps only what precedes the stop, which it can cut exactly in WAV (PCM) uploads; this upload is not one, and nothing was kept"
-    )]
-    StopNeedsWav,
 }
 
 impl UploadRefusal {
@@ -121,7 +115,6 @@ impl UploadRefusal {
             Self::VideoNotAllowed => "VIDEO_NOT_ALLOWED",
             Self::VideoForAudioRecording => "VIDEO_FOR_AUDIO_RECORDING",
             Self::UnsupportedContainer => "UNSUPPORTED_CONTAINER",
-            Self::StopNeedsWav => "STOP_NEEDS_WAV",
         }
     }
 }

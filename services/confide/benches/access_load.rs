@@ -5,6 +5,11 @@
 //! client holds 2,000 consents, against a small tenant on the same server and `GET /health`
 //! in the same run.
 //!
+//! Two sets of rows: while the server does its start-up work (the notice outbox's first
+//! catch-up over the whole log, and the delivery of what it finds due), and once that is done
+//! (the target's rows); after each row, how far that work had got and PostgreSQL's checkpoint
+//! count, so that a slow row can be put down to what ran beside it.
+//!
 //! Run with `cargo bench -p confide --bench access_load`. It needs PostgreSQL with a database
 //! the `confide` role owns: `CONFIDE_BENCH_DATABASE_URL`, by default
 //! `postgres://confide:confide@127.0.0.1:5432/confide_perf`. The large tenant is written
@@ -189,8 +194,6 @@ async fn main() {
          large tenant: {size} events ({states} streams and {links} links in the server's tables), \
          small tenant: {small_size} events"
     );
-    println!("| request | tenant | requests/s served | p50 ms | p99 ms | max ms | unexpected |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
     // (request, tenant, URL, token, bodies, what each answer must be)
     type Row<'a> = (
         &'a str,
@@ -200,6 +203,52 @@ async fn main() {
         Vec<String>,
         Expect,
     );
+    let baseline: Row<'_> = (
+        "startPlayback, allowed",
+        "small (baseline)",
+        &graphql,
+        Some(small_ada.as_str()),
+        plays(&small_recordings, "SUPERVISION"),
+        Expect::Allowed,
+    );
+    let refusal: Row<'_> = (
+        "startPlayback, refused: the client with 2,000 consents",
+        "large",
+        &graphql,
+        Some(eve.as_str()),
+        plays(&written.many, "SUPERVISION"),
+        Expect::Refused,
+    );
+    let header = "| request | tenant | requests/s served | p50 ms | p99 ms | max ms | unexpected | \
+                  after it: outbox read to / log size, notices due, checkpoints |\n\
+                  |---|---|---:|---:|---:|---:|---:|---|";
+
+    // While the server's start-up work runs: the notice outbox's first catch-up over the
+    // whole log, and the delivery of what it finds due.
+    let started = Instant::now();
+    println!("\nWhile the server catches up after starting (rows in the order run):\n{header}");
+    for row in [baseline.clone(), refusal.clone()] {
+        measure_row(&http, row, &mut counter, &store, &large).await;
+    }
+    // Then until it has: the outbox read to the log's head and nothing left due.
+    let settled = loop {
+        let now = background(&mut counter, &store, &large).await;
+        if now.caught_up() {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(45 * 60),
+            "the server did not catch up within 45 minutes: {now}"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+    println!(
+        "\nThe start-up work was done {:.0} s after the first row began ({}).",
+        settled.as_secs_f64(),
+        background(&mut counter, &store, &large).await
+    );
+
+    println!("\nOnce it is done (rows in the order run):\n{header}");
     let rows: Vec<Row<'_>> = vec![
         (
             "GET /health (baseline)",
@@ -209,24 +258,10 @@ async fn main() {
             vec![String::new()],
             Expect::Health,
         ),
-        (
-            "startPlayback, allowed",
-            "small (baseline)",
-            &graphql,
-            Some(small_ada.as_str()),
-            plays(&small_recordings, "SUPERVISION"),
-            Expect::Allowed,
-        ),
+        baseline,
         // Refusals measured twice, first and last, so that the order of the rows (the
         // database's work left by the rows before) shows in the figures.
-        (
-            "startPlayback, refused: the client with 2,000 consents (first)",
-            "large",
-            &graphql,
-            Some(eve.as_str()),
-            plays(&written.many, "SUPERVISION"),
-            Expect::Refused,
-        ),
+        refusal.clone(),
         (
             "startPlayback, allowed: clients with one consent",
             "large",
@@ -243,21 +278,86 @@ async fn main() {
             plays(&written.many, "SUPERVISION"),
             Expect::Allowed,
         ),
-        (
-            "startPlayback, refused: the client with 2,000 consents",
-            "large",
-            &graphql,
-            Some(eve.as_str()),
-            plays(&written.many, "SUPERVISION"),
-            Expect::Refused,
-        ),
+        refusal,
     ];
-    for (name, tenant, url, token, bodies, expect) in rows {
-        let f = offer(&http, url, token, &bodies, expect).await;
-        println!(
-            "| {name} | {tenant} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
-            f.served, f.p50_ms, f.p99_ms, f.max_ms, f.unexpected
-        );
+    for row in rows {
+        measure_row(&http, row, &mut counter, &store, &large).await;
+    }
+}
+
+/// Offers one row's load, then prints its figures and what the server's background work had
+/// done by its end.
+async fn measure_row(
+    http: &reqwest::Client,
+    (name, tenant, url, token, bodies, expect): (
+        &str,
+        &str,
+        &str,
+        Option<&str>,
+        Vec<String>,
+        Expect,
+    ),
+    counter: &mut PgConnection,
+    store: &PgEventStore,
+    large: &TenantId,
+) {
+    let f = offer(http, url, token, &bodies, expect).await;
+    let after = background(counter, store, large).await;
+    println!(
+        "| {name} | {tenant} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {after} |",
+        f.served, f.p50_ms, f.p99_ms, f.max_ms, f.unexpected
+    );
+}
+
+/// What the server's background work has done, as its database shows: how far the notice
+/// outbox's projection has read the large tenant's log (which the notices' outcomes lengthen),
+/// the notices still due, and PostgreSQL's checkpoints since its statistics were reset.
+struct Background {
+    /// The next position of the log the outbox will read.
+    outbox_at: i64,
+    log_size: u64,
+    due: i64,
+    checkpoints: i64,
+}
+
+impl Background {
+    fn caught_up(&self) -> bool {
+        u64::try_from(self.outbox_at).unwrap_or(0) >= self.log_size && self.due == 0
+    }
+}
+
+impl std::fmt::Display for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} / {}, {} due, {} checkpoints",
+            self.outbox_at, self.log_size, self.due, self.checkpoints
+        )
+    }
+}
+
+async fn background(
+    counter: &mut PgConnection,
+    store: &PgEventStore,
+    large: &TenantId,
+) -> Background {
+    let (outbox_at, due, checkpoints): (Option<i64>, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT max(position) FROM consumer_positions
+                  WHERE consumer = 'notice_outbox' AND tenant_id = $1),
+                (SELECT count(*) FROM notice_outbox
+                  WHERE tenant_id = $1 AND state = 'pending' AND due_at <= now()),
+                (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)",
+    )
+    .bind(LARGE)
+    .fetch_one(counter)
+    .await
+    .unwrap();
+    let log_size = store.tree_head(large).await.unwrap().map_or(0, |h| h.size);
+    Background {
+        outbox_at: outbox_at.unwrap_or(0),
+        log_size,
+        due,
+        checkpoints,
     }
 }
 

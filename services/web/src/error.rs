@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use confide_app::AppError;
+use confide_app::{AppError, UploadRefusal};
 use confide_domain::DomainError;
 
 use crate::security::set_page_headers;
@@ -165,6 +165,16 @@ impl PageError {
                     )
                 }
             },
+            Self::App(AppError::Upload(refusal)) => (
+                if matches!(refusal, UploadRefusal::Empty | UploadRefusal::Incomplete) {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE
+                },
+                "The recording was not stored",
+                sentence(&refusal.to_string()),
+                "Choose another file, or record again, and send it.",
+            ),
             Self::App(AppError::Gone { what }) => (
                 StatusCode::GONE,
                 "Destroyed",

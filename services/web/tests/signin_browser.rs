@@ -10,14 +10,11 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::identity::{CLIENT_ID, CLIENT_SECRET, TestProvider};
-use common::{browser_dir, parts_present};
+use common::identity::server_signing_in_through_a_provider;
+use common::{parts_present, run_script};
 use confide_domain::Role;
 use confide_test_support::clinic::Clinic;
 use confide_test_support::server::{Backend, spawn_app, spawn_app_with_pages};
-use confide_web::ProviderSettings;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
@@ -27,25 +24,8 @@ async fn people_sign_in_through_the_organisations_identity_provider() {
     if !parts_present() {
         return;
     }
-    let mut provider = TestProvider::start(&browser_dir());
-    let issuer = provider.issuer.clone();
-    let server = spawn_app_with_pages(
-        Backend::Sqlite,
-        Box::new(move |pages| {
-            pages
-                .with_identity_provider(ProviderSettings {
-                    issuer,
-                    client_id: CLIENT_ID.to_owned(),
-                    client_secret: Some(CLIENT_SECRET.to_owned()),
-                })
-                .expect("the identity provider's settings")
-        }),
-    )
-    .await;
-    provider.register(
-        &format!("http://{}/sign-in/callback", server.address),
-        json!({ "ada": "Ada Tutor" }),
-    );
+    let (server, provider) =
+        server_signing_in_through_a_provider(Backend::Sqlite, json!({ "ada": "Ada Tutor" })).await;
     // Ada tutors on a counselling course and supervises at a coaching company; a third
     // organisation has not added her.
     Clinic::new("course")
@@ -138,19 +118,7 @@ async fn people_sign_in_through_the_organisations_identity_provider() {
         .to_string(),
     )
     .unwrap();
-    let output = Command::new("node")
-        .arg("signin.mjs")
-        .current_dir(browser_dir())
-        .env("SCENARIO", &scenario)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("sign-in: passed"),
-        "{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
+    run_script("signin.mjs", &scenario, "sign-in: passed");
 }
 
 /// The value of the cookie `name` an answer sets.
@@ -275,4 +243,37 @@ async fn development_mode_signs_in_as_anyone_and_says_so_on_every_page() {
         .await
         .unwrap();
     assert_eq!(start.status(), StatusCode::NOT_FOUND);
+
+    // A provider that cannot be reached: said at once, as an outage, and nobody signed in.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable = spawn_app_with_pages(
+        Backend::Sqlite,
+        Box::new(move |pages| {
+            pages
+                .with_identity_provider(confide_web::ProviderSettings {
+                    issuer,
+                    client_id: "confide".to_owned(),
+                    client_secret: None,
+                })
+                .unwrap()
+        }),
+    )
+    .await;
+    let start = http
+        .get(format!("http://{}/sign-in/start", unreachable.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(start.headers().contains_key("retry-after"));
+    assert!(set_cookie(&start, "confide_sign_in").is_none());
+    assert!(
+        start
+            .text()
+            .await
+            .unwrap()
+            .contains("sign-in cannot be reached")
+    );
 }

@@ -11,18 +11,16 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::identity::{CLIENT_ID, CLIENT_SECRET, TestProvider};
-use common::{browser_dir, parts_present};
+use common::identity::server_signing_in_through_a_provider;
+use common::{parts_present, run_script};
 use confide_domain::{Purpose, Role};
 use confide_test_support::audio::wav;
 use confide_test_support::clinic::Clinic;
-use confide_test_support::server::{Backend, spawn_app_with_pages};
-use confide_web::ProviderSettings;
+use confide_test_support::server::Backend;
 use serde_json::json;
 
 const TENANT: &str = "course";
+const CREDENTIALING_FORM: &str = "Recording your coaching sessions for your coach's credential\n\nYour coach is applying for a coaching credential. With your agreement, one session is recorded and heard by the credentialing body's assessor, named below, and by nobody else. The recording is destroyed once the credentialing body has decided.";
 const FORM: &str = "Recording your counselling sessions\n\nYour counsellor is a student on a counselling course. With your agreement, your sessions are recorded so that the course's tutors, named below, can assess your counsellor's work.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,26 +29,12 @@ async fn the_practitioners_and_the_tutors_work_in_a_real_browser() {
         return;
     }
     // Sam and Ada sign in through the organisation's identity provider.
-    let mut provider = TestProvider::start(&browser_dir());
-    let issuer = provider.issuer.clone();
-    let server = spawn_app_with_pages(
+    let (server, _provider) = server_signing_in_through_a_provider(
         Backend::Sqlite,
-        Box::new(move |pages| {
-            pages
-                .with_identity_provider(ProviderSettings {
-                    issuer,
-                    client_id: CLIENT_ID.to_owned(),
-                    client_secret: Some(CLIENT_SECRET.to_owned()),
-                })
-                .expect("the identity provider's settings")
-        }),
+        json!({ "sam": "Sam Practitioner", "ada": "Ada Tutor" }),
     )
     .await;
-    provider.register(
-        &format!("http://{}/sign-in/callback", server.address),
-        json!({ "sam": "Sam Practitioner", "ada": "Ada Tutor" }),
-    );
-    let _clinic = Clinic::new(TENANT)
+    Clinic::new(TENANT)
         .member("ada", Role::Tutor)
         .form(FORM)
         .consent("sam", &[(Purpose::CourseAssessment, &["ada"])])
@@ -71,17 +55,47 @@ async fn the_practitioners_and_the_tutors_work_in_a_real_browser() {
         .to_string(),
     )
     .unwrap();
-    let output = Command::new("node")
-        .arg("staff-story.mjs")
-        .current_dir(browser_dir())
-        .env("SCENARIO", &scenario)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("staff story: passed"),
-        "{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
+    run_script("staff-story.mjs", &scenario, "staff story: passed");
+}
+
+/// The credentialing story: a coach asks for consent that ends with the credentialing body's
+/// decision, records a session, and lets the assessor listen; once the decision is recorded,
+/// the assessor's access has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credentialing_story_ends_with_the_assessors_access_expired() {
+    if !parts_present() {
+        return;
+    }
+    let (server, _provider) = server_signing_in_through_a_provider(
+        Backend::Sqlite,
+        json!({ "sam": "Sam Coach", "mia": "Mia Assessor" }),
+    )
+    .await;
+    Clinic::new("coaching")
+        .named("Northside Coaching")
+        .member("mia", Role::Assessor)
+        .form(CREDENTIALING_FORM)
+        .open_over_http(&server)
+        .await;
+    let work = tempfile::tempdir().unwrap();
+    let audio = work.path().join("session.wav");
+    std::fs::write(&audio, wav(3)).unwrap();
+    let scenario = work.path().join("scenario.json");
+    std::fs::write(
+        &scenario,
+        json!({
+            "base": format!("http://{}", server.address),
+            "coach": "sam",
+            "assessor": "mia",
+            "wav": audio,
+            "until": (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(30)).to_string(),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    run_script(
+        "credentialing.mjs",
+        &scenario,
+        "credentialing story: passed",
     );
 }

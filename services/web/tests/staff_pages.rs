@@ -500,6 +500,74 @@ async fn the_credentialing_story_ends_with_the_assessors_access_refused(server: 
     assert!(!list.body.contains(&recording));
 }
 
+/// The client asks, mid-session, to stop the recording: the practitioner records the moment
+/// (the no-JavaScript form), and the WAV stored afterwards ends there.
+async fn the_clients_stop_cuts_what_is_stored(server: Server) {
+    let clinic = Clinic::new(TENANT)
+        .consent("sam", &[(Purpose::Supervision, &["ada"])])
+        .open_over_http(&server)
+        .await;
+    let mut sam = signed_in(&server, &clinic.practitioner).await;
+    let consent = clinic.consent.as_str().unwrap();
+    let today = Utc::now().date_naive().to_string();
+    let created = sam
+        .post(
+            &format!("/practice/consents/{consent}/recordings"),
+            &[("session_on", &today)],
+        )
+        .await;
+    let recording = id_after(&created, "/practice/recordings/");
+    let page = sam.get(&format!("/practice/recordings/{recording}")).await;
+    let stop = format!("/practice/recordings/{recording}/stop");
+    assert!(
+        page.body.contains(&format!("action=\"{stop}\"")),
+        "{}",
+        page.body
+    );
+    let typo = sam.post(&stop, &[("at", "two seconds")]).await;
+    assert_eq!(typo.status, 400, "{}", typo.body);
+    assert!(typo.body.contains("m:ss"), "{}", typo.body);
+    let stopped = sam.post(&stop, &[("at", "0:02")]).await;
+    assert_eq!(stopped.status, 303, "{}", stopped.body);
+    let page = sam.get(&format!("/practice/recordings/{recording}")).await;
+    assert!(page.body.contains("id=\"stop-recorded\""), "{}", page.body);
+    assert!(page.body.contains("at 0:02."), "{}", page.body);
+
+    // What is not audio is refused in plain words, and nothing is kept.
+    let junk = sam
+        .put(
+            &format!("/practice/recordings/{recording}/media"),
+            b"not a recording at all".to_vec(),
+            None,
+        )
+        .await;
+    assert_eq!(junk.status, 415, "{}", junk.body);
+    assert!(
+        junk.body.contains("not audio Confide can read"),
+        "{}",
+        junk.body
+    );
+    // Three seconds sent; two kept.
+    let stored = sam
+        .put(
+            &format!("/practice/recordings/{recording}/media"),
+            wav(3),
+            None,
+        )
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let page = sam.get(&format!("/practice/recordings/{recording}")).await;
+    assert!(page.body.contains("0:02 long"), "{}", page.body);
+    // Once stored, a stop is too late, and the page says why.
+    let late = sam.post(&stop, &[("at", "0:01")]).await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert!(
+        late.body.contains("before the media is stored"),
+        "{}",
+        late.body
+    );
+}
+
 both_backends!(
     sqlite => spawn_app(Backend::Sqlite).await,
     postgres => spawn_app(Backend::Postgres).await,
@@ -507,4 +575,5 @@ both_backends!(
     nobody_signed_in_is_sent_to_sign_in,
     the_student_counsellors_story_through_the_pages,
     the_credentialing_story_ends_with_the_assessors_access_refused,
+    the_clients_stop_cuts_what_is_stored,
 );

@@ -197,12 +197,14 @@ impl App {
                 tracing::info!(%reason, "an upload's body did not arrive whole");
                 return Err(AppError::Upload(UploadRefusal::Incomplete));
             }
+            // The cut at the client's stop refused the bytes, so the stream stopped: whatever
+            // the store made of that, it is the upload's refusal, not an outage.
+            if let Some(refusal) = trim_refused {
+                return Err(AppError::Upload(refusal));
+            }
             // An outage of the store, not a refusal that stopped the stream: retry later.
             if error.is_retryable() {
                 return Err(error.into());
-            }
-            if let Some(refusal) = trim_refused {
-                return Err(AppError::Upload(refusal));
             }
             return Err(match probed {
                 Err(_) if bytes == 0 => AppError::Upload(UploadRefusal::Empty),

@@ -1,20 +1,19 @@
 //! Cutting a WAV upload at the client's stop: nothing after the offset the client asked to
 //! stop at is kept. PCM in a RIFF/WAVE file is a header and then frames of a fixed size, so
 //! the cut is exact: the header's sizes are rewritten and the frames after the stop are never
-//! stored (or even encrypted).
+//! stored (or even encrypted). Other containers (a browser's WebM/Opus, say) cannot be cut
+//! exactly here: they pass through whole, and the recording's own rule refuses one whose
+//! packets run past the stop (`RecordingCommand::StoreMedia`), so nothing after it is kept
+//! either way.
 
 use bytes::{Bytes, BytesMut};
 
 /// The most header a WAV upload may have before its `data` chunk.
 const MAX_HEADER: usize = 64 * 1024;
 
-/// Why an upload cannot be cut at the stop.
+/// Why a WAV upload cannot be cut at the stop.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum TrimError {
-    #[error(
-        "the client asked to stop part-way: Confide keeps only what precedes the stop, which it can cut exactly in WAV (PCM) uploads; this upload is not one"
-    )]
-    NotWav,
     #[error("the WAV header is malformed: {0}")]
     Malformed(&'static str),
 }
@@ -22,10 +21,18 @@ pub(crate) enum TrimError {
 impl From<TrimError> for crate::UploadRefusal {
     fn from(error: TrimError) -> Self {
         match error {
-            TrimError::NotWav => Self::StopNeedsWav,
             TrimError::Malformed(reason) => Self::MalformedAudio(reason),
         }
     }
+}
+
+/// What the bytes gathered so far turn out to be.
+enum Parsed {
+    /// Not yet known: more bytes are needed.
+    Incomplete,
+    /// Not PCM in RIFF/WAVE: passed through whole.
+    NotWav,
+    Wav(Header),
 }
 
 /// A stream's WAV cut at `stop_ms`, fed a frame at a time.
@@ -36,7 +43,11 @@ pub(crate) struct WavTrim {
 
 enum State {
     Header(BytesMut),
-    Body { remaining: u64 },
+    Body {
+        remaining: u64,
+    },
+    /// Not a WAV file: everything is kept, for the recording's rule to judge.
+    Whole,
 }
 
 impl WavTrim {
@@ -50,6 +61,7 @@ impl WavTrim {
     /// The bytes of `input` to keep (possibly none yet, while the header is gathered).
     pub(crate) fn feed(&mut self, input: Bytes) -> Result<Bytes, TrimError> {
         match &mut self.state {
+            State::Whole => Ok(input),
             State::Body { remaining } => {
                 let take = input
                     .len()
@@ -59,13 +71,21 @@ impl WavTrim {
             }
             State::Header(buffer) => {
                 buffer.extend_from_slice(&input);
-                let Some(header) = parse(buffer)? else {
-                    if buffer.len() > MAX_HEADER {
-                        return Err(TrimError::Malformed(
-                            "its WAV header has no data chunk in the first 64 KiB",
-                        ));
+                let header = match parse(buffer)? {
+                    Parsed::Wav(header) => header,
+                    Parsed::NotWav => {
+                        let whole = std::mem::take(buffer).freeze();
+                        self.state = State::Whole;
+                        return Ok(whole);
                     }
-                    return Ok(Bytes::new());
+                    Parsed::Incomplete => {
+                        if buffer.len() > MAX_HEADER {
+                            return Err(TrimError::Malformed(
+                                "its WAV header has no data chunk in the first 64 KiB",
+                            ));
+                        }
+                        return Ok(Bytes::new());
+                    }
                 };
                 let mut buffer = std::mem::take(buffer);
                 let frames = self.stop_ms.saturating_mul(u64::from(header.byte_rate))
@@ -105,12 +125,12 @@ struct Header {
 }
 
 /// The header once `buffer` holds all of it up to the `data` chunk's first byte.
-fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
+fn parse(buffer: &[u8]) -> Result<Parsed, TrimError> {
     if buffer.len() < 12 {
-        return Ok(None);
+        return Ok(Parsed::Incomplete);
     }
     if &buffer[..4] != b"RIFF" || &buffer[8..12] != b"WAVE" {
-        return Err(TrimError::NotWav);
+        return Ok(Parsed::NotWav);
     }
     let u32_at = |at: usize| {
         u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]])
@@ -125,7 +145,7 @@ fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
                 "its audio comes before its format chunk",
             ))?;
             let declared = u32_at(at + 4);
-            return Ok(Some(Header {
+            return Ok(Parsed::Wav(Header {
                 data_start: at + 8,
                 byte_rate,
                 block_align,
@@ -135,12 +155,12 @@ fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
         }
         if id == b"fmt " {
             if buffer.len() < at + 8 + 16 {
-                return Ok(None);
+                return Ok(Parsed::Incomplete);
             }
             let tag = u16::from_le_bytes([buffer[at + 8], buffer[at + 9]]);
             // 1: integer PCM, 3: float PCM, 0xFFFE: extensible (PCM in practice).
             if !matches!(tag, 1 | 3 | 0xFFFE) {
-                return Err(TrimError::NotWav);
+                return Ok(Parsed::NotWav);
             }
             let byte_rate = u32_at(at + 16);
             let block_align = u16::from_le_bytes([buffer[at + 20], buffer[at + 21]]);
@@ -151,7 +171,7 @@ fn parse(buffer: &[u8]) -> Result<Option<Header>, TrimError> {
         }
         at += 8 + size + size % 2;
     }
-    Ok(None)
+    Ok(Parsed::Incomplete)
 }
 
 #[cfg(test)]
@@ -208,11 +228,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_wav_can_be_cut() {
-        assert_eq!(
-            trim(b"ID3\x04\0\0\0\0\0\0\xff\xfb", 1_000, 4),
-            Err(TrimError::NotWav)
-        );
+    fn only_wav_is_cut_and_other_containers_pass_whole() {
+        let mp3 = b"ID3\x04\0\0\0\0\0\0\xff\xfb";
+        for frame in [1, 4, 100] {
+            assert_eq!(
+                trim(mp3, 1_000, frame).unwrap(),
+                mp3.to_vec(),
+                "frame {frame}"
+            );
+        }
+        // A RIFF/WAVE file of compressed audio (not PCM) cannot be cut by frames either.
+        let mut adpcm = wav(8_000, 8_000);
+        adpcm[20..22].copy_from_slice(&2u16.to_le_bytes());
+        assert_eq!(trim(&adpcm, 500, 7).unwrap(), adpcm);
         let mut no_data = wav(8_000, 10)[..36].to_vec();
         no_data.extend(std::iter::repeat_n(0u8, MAX_HEADER + 10));
         assert!(trim(&no_data, 1_000, 4096).is_err());

@@ -146,6 +146,17 @@ impl App {
         &self.notices
     }
 
+    /// Where a client's notices by e-mail go (a consent request with their link, say): the
+    /// first e-mail address among their contact details, when this server sends e-mail.
+    pub fn client_mail_address(&self, details: &crate::ClientDetails) -> Option<String> {
+        self.notices.mail.as_ref()?;
+        details
+            .contact
+            .as_deref()
+            .and_then(deliver::email_in)
+            .map(str::to_owned)
+    }
+
     /// Brings the outbox up to the log: applies every event committed so far, a batch at a
     /// time, resting after each batch as long as the batch took. A long catch-up (the first
     /// start on a large log, or after a long stop) then takes at most about half of one

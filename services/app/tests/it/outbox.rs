@@ -248,6 +248,22 @@ where
     let hooks = Sink::start("webhook_sink.py", &dirs.path().join("hooks"), None);
     let app = app_over(store, smtp.port);
     let clinic = clinic(&app, "student-counselling").await;
+    // The consent request's notice goes to the e-mail address among the client's contact
+    // details, which the practitioner's page names.
+    let details = |contact: Option<&str>| confide_app::ClientDetails {
+        name: "Morgan Ellis".to_owned(),
+        contact: contact.map(str::to_owned),
+    };
+    assert_eq!(
+        app.client_mail_address(&details(Some("07700 900123, morgan@client.test")))
+            .as_deref(),
+        Some("morgan@client.test")
+    );
+    assert_eq!(
+        app.client_mail_address(&details(Some("07700 900123"))),
+        None
+    );
+    assert_eq!(app.client_mail_address(&details(None)), None);
     let added = app
         .add_webhook_endpoint(
             &clinic.admin,

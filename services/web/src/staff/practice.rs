@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<Arc<WebState>> {
             "/practice/recordings/{id}/media",
             axum::routing::put(upload),
         )
+        .route("/practice/recordings/{id}/stop", post(stop))
         .route("/practice/recordings/{id}/bookmarks", post(bookmark))
         .route("/practice/recordings/{id}/grants", post(grant))
         .route(
@@ -187,6 +188,9 @@ struct ClientPage {
     forms: Vec<(String, String)>,
     purposes: Vec<(&'static str, &'static str)>,
     link: Option<String>,
+    /// Where the link is also on its way by e-mail (the consent request's notice), when this
+    /// server sends e-mail and the client has a contact address.
+    emailed_to: Option<String>,
     today: String,
 }
 
@@ -266,13 +270,20 @@ async fn client_page(
             ))
         })
         .collect();
+    let emailed_to = entry
+        .details
+        .as_ref()
+        .filter(|_| link.is_some())
+        .and_then(|d| app.client_mail_address(d));
+    let name = entry
+        .details
+        .map_or_else(|| "An erased client".to_owned(), |d| d.name);
     Ok(ClientPage {
         t: T,
         csrf,
         id: id.to_string(),
-        name: entry
-            .details
-            .map_or_else(|| "An erased client".to_owned(), |d| d.name),
+        name,
+        emailed_to,
         consents,
         forms,
         purposes: REVIEW_PURPOSES
@@ -455,6 +466,8 @@ struct RecordingPage {
     stored: bool,
     audio_only: bool,
     duration: String,
+    /// Where the client asked the recording to stop, if they did.
+    stop_at: Option<String>,
     bookmarks: Vec<(String, String)>,
     purposes: Vec<(&'static str, &'static str)>,
     granted: bool,
@@ -510,6 +523,7 @@ async fn recording_page(
             .media()
             .map(|m| clock(m.duration))
             .unwrap_or_default(),
+        stop_at: recording.stop_at().map(clock),
         bookmarks,
         purposes: REVIEW_PURPOSES
             .iter()
@@ -640,6 +654,33 @@ pub(crate) async fn upload(
 pub(crate) struct BookmarkForm {
     at: String,
     label: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StopForm {
+    at: String,
+}
+
+/// `POST /practice/recordings/{id}/stop`: the client asked, during the session, to stop the
+/// recording at a moment; nothing after it is ever stored. The page's recorder sends it, to
+/// the millisecond, when its "The client asks to stop" button is pressed; without
+/// JavaScript the practitioner types the moment.
+pub(crate) async fn stop(
+    State(state): State<Arc<WebState>>,
+    StaffCaller(caller): StaffCaller,
+    uri: Uri,
+    Path(id): Path<Uuid>,
+    Checked(form): Checked<StopForm>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller else {
+        return Ok(sign_in_first(&uri));
+    };
+    let offset = typed_moment("at", &form.at)?;
+    state
+        .app
+        .request_stop(&caller, RecordingId::from_uuid(id)?, offset)
+        .await?;
+    Ok(Redirect::to(&format!("/practice/recordings/{id}")).into_response())
 }
 
 /// `POST /practice/recordings/{id}/bookmarks`.

@@ -2,9 +2,11 @@
 // practitioner signs in through the organisation's identity provider, registers a client,
 // asks for consent and hands over the link; the client gives consent through it; the
 // practitioner creates a recording and uploads it with the page's script; the tutor plays,
-// seeks, comments at the current moment and downloads the comments as WebVTT; the client
-// withdraws; the tutor's next play is refused with the reasons shown. Usage: node staff-story.mjs, with SCENARIO naming the JSON file the Rust
-// test `services/web/tests/staff_browser.rs` wrote.
+// seeks, comments at the current moment and downloads the comments as WebVTT; the next
+// session is recorded in the browser and the client asks part-way to stop; the client
+// withdraws; the tutor's next play is refused with the reasons shown. Usage: node
+// staff-story.mjs, with SCENARIO naming the JSON file the Rust test
+// `services/web/tests/staff_browser.rs` wrote.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { launch, newPage, assertGoodPage, assertQuiet, signInWithProvider } from './harness.mjs';
@@ -81,7 +83,25 @@ try {
   assert.match(vtt, /^WEBVTT\n\n1\n00:00:01\.000 --> 00:00:06\.000\nGood opening\n$/);
   await assertGoodPage(ada, 'review-commented');
 
-  // The client withdraws; the tutor's next play is refused, with the reasons.
+  // The next session is recorded in the practitioner's browser (Chromium's fake microphone);
+  // part-way the client asks to stop: the moment is recorded, and what is stored ends there.
+  await sam.goto(clientPage);
+  await Promise.all([sam.waitForURL('**/practice/recordings/**'), sam.getByRole('button', { name: 'New recording' }).click()]);
+  await sam.getByRole('button', { name: 'Start recording' }).click();
+  await sam.getByText('Recording. Press Stop').waitFor();
+  await sam.waitForTimeout(1500); // the length of what is recorded, not a wait for readiness
+  await Promise.all([
+    sam.waitForEvent('load').catch(async (e) => {
+      throw new Error(`${e}: the page says ${await sam.locator('#upload-status').innerText()}`);
+    }),
+    sam.getByRole('button', { name: 'The client asks to stop' }).click(),
+  ]);
+  const stoppedAt = await sam.locator('#stop-recorded').innerText();
+  assert.match(stoppedAt, /asked to stop the recording at 0:01/);
+  await sam.getByText('Stored, encrypted').waitFor();
+  await assertGoodPage(sam, 'practice-recording-client-stop');
+
+    // The client withdraws; the tutor's next play is refused, with the reasons.
   await client.goto(`${base}/me`);
   await client.getByRole('link', { name: 'Recording consent' }).click();
   await client.getByLabel('All of it', { exact: false }).check();

@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use confide_test_support::server::{Backend, Server, spawn_app_with_pages};
+use confide_web::ProviderSettings;
 use serde_json::{Value, json};
 
 /// Confide's client id and secret at the test provider.
@@ -76,4 +78,32 @@ impl Drop for TestProvider {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A server on `backend` whose pages sign people in through a fresh test provider, which
+/// knows the people of `names` (subject to name); the provider lives as long as the pair.
+pub(crate) async fn server_signing_in_through_a_provider(
+    backend: Backend,
+    names: Value,
+) -> (Server, TestProvider) {
+    let mut provider = TestProvider::start(&super::browser_dir());
+    let issuer = provider.issuer.clone();
+    let server = spawn_app_with_pages(
+        backend,
+        Box::new(move |pages| {
+            pages
+                .with_identity_provider(ProviderSettings {
+                    issuer,
+                    client_id: CLIENT_ID.to_owned(),
+                    client_secret: Some(CLIENT_SECRET.to_owned()),
+                })
+                .expect("the identity provider's settings")
+        }),
+    )
+    .await;
+    provider.register(
+        &format!("http://{}/sign-in/callback", server.address),
+        names,
+    );
+    (server, provider)
 }

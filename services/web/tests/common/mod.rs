@@ -34,3 +34,21 @@ pub(crate) fn parts_present() -> bool {
     }
     present
 }
+
+/// Runs `script` of `tests/browser` on the scenario at `scenario`; it passes when it exits
+/// well and prints `passed`. Its output is shown if it fails.
+pub(crate) fn run_script(script: &str, scenario: &Path, passed: &str) {
+    let output = Command::new("node")
+        .arg(script)
+        .current_dir(browser_dir())
+        .env("SCENARIO", scenario)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(passed),
+        "{script}: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+}
