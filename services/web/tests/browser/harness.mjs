@@ -109,11 +109,17 @@ export async function tabTo(page, selector, limit = 60) {
 /**
  * Signs `user` in through the organisation's identity provider, as a person does: the
  * sign-in page's button, the provider's login (any password at the test provider) and
- * consent, and back to Confide at `next`.
+ * consent, and back to Confide at `next`. With `keyboard`, Confide's own button is reached
+ * with Tab and pressed with Enter.
  */
-export async function signInWithProvider(page, base, user, next = '/practice') {
+export async function signInWithProvider(page, base, user, next = '/practice', { keyboard = false } = {}) {
   await page.goto(`${base}/sign-in?next=${encodeURIComponent(next)}`);
-  await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+  if (keyboard) {
+    await tabTo(page, 'a.button');
+    await page.keyboard.press('Enter');
+  } else {
+    await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+  }
   await page.locator('input[name=login]').fill(user);
   await page.locator('input[name=password]').fill('any password');
   const back = page.waitForURL((url) => url.href.startsWith(base));
