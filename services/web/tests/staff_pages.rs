@@ -568,6 +568,113 @@ async fn the_clients_stop_cuts_what_is_stored(server: Server) {
     );
 }
 
+/// The student counsellor asks for consent that ends with their course; when the
+/// administrator ends the course, the consent has ended with it.
+async fn a_consent_asked_to_end_with_the_course_ends_with_it(server: Server) {
+    let clinic = Clinic::new(TENANT)
+        .member("ada", Role::Tutor)
+        .form(FORM)
+        .consent("sam", &[(Purpose::CourseAssessment, &["ada"])])
+        .open_over_http(&server)
+        .await;
+    let admin = confide_app::Caller {
+        tenant: confide_domain::TenantId::parse(TENANT).unwrap(),
+        actor: confide_domain::Actor::user(confide_domain::UserId::parse("admin").unwrap()),
+    };
+    let today = Utc::now().date_naive();
+    let course = server
+        .app
+        .create_course(
+            &admin,
+            "Diploma in Counselling, year 2".to_owned(),
+            today,
+            today + chrono::TimeDelta::days(200),
+            [confide_domain::UserId::parse("ada").unwrap()].into(),
+        )
+        .await
+        .unwrap();
+    let course_id = course.id().unwrap();
+    server
+        .app
+        .enrol_in_course(
+            &admin,
+            course_id,
+            confide_domain::UserId::parse("sam").unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let mut sam = signed_in(&server, &clinic.practitioner).await;
+    let client = clinic.client.as_str().unwrap();
+    let page = sam.get(&format!("/practice/clients/{client}")).await;
+    assert!(
+        page.body.contains("Diploma in Counselling, year 2"),
+        "{}",
+        page.body
+    );
+    let ask = |ends: &'static str, course: String| {
+        vec![
+            ("form", clinic.form["id"].as_str().unwrap().to_owned()),
+            ("purpose", "course_assessment".to_owned()),
+            ("listeners", "ada".to_owned()),
+            ("medium", "audio".to_owned()),
+            ("ends", ends.to_owned()),
+            ("course", course),
+        ]
+    };
+    // A course that is not one of the listed is refused in plain words.
+    let fields = ask("course", "not-a-course".to_owned());
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wrong = sam
+        .post(&format!("/practice/clients/{client}/consents"), &pairs)
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Choose one of the courses listed."),
+        "{}",
+        wrong.body
+    );
+    let fields = ask("course", course_id.to_string());
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let asked = sam
+        .post(&format!("/practice/clients/{client}/consents"), &pairs)
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let url = asked
+        .body
+        .split("value=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|v| v.contains("/link/"))
+        .unwrap()
+        .to_owned();
+    let mut morgan = Browser::new(&server);
+    morgan
+        .get(&format!("/link/{}", url.split("/link/").nth(1).unwrap()))
+        .await;
+    let home = morgan.get("/me").await;
+    let consent = consent_links(&home.body)
+        .into_iter()
+        .find(|id| id != clinic.consent.as_str().unwrap())
+        .unwrap();
+    let given = morgan
+        .post(
+            &format!("/me/consents/{consent}/give"),
+            &[("typed_name", "Morgan Ellis")],
+        )
+        .await;
+    assert!(given.status < 400, "{}", given.body);
+
+    // The course ends: the consent asked to end with it has ended; the other has not.
+    server
+        .app
+        .end_course(&admin, course_id, today)
+        .await
+        .unwrap();
+    let page = sam.get(&format!("/practice/clients/{client}")).await;
+    assert_eq!(page.body.matches(">Ended<").count(), 1, "{}", page.body);
+    assert!(page.body.contains(">Given<"), "{}", page.body);
+}
+
 both_backends!(
     sqlite => spawn_app(Backend::Sqlite).await,
     postgres => spawn_app(Backend::Postgres).await,
@@ -576,4 +683,5 @@ both_backends!(
     the_student_counsellors_story_through_the_pages,
     the_credentialing_story_ends_with_the_assessors_access_refused,
     the_clients_stop_cuts_what_is_stored,
+    a_consent_asked_to_end_with_the_course_ends_with_it,
 );

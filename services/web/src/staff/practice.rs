@@ -14,13 +14,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::{NaiveDate, NaiveTime, Utc};
-use confide_app::{ClientDetails, ConsentRequested, PageRequest};
+use confide_app::{ClientDetails, ConsentEnd, ConsentRequested, PageRequest, consent_expiry};
 use confide_domain::aggregates::consent::{
     Audience, ConsentStatus, Expiry, ExpiryTrigger, PurposeTerms,
 };
 use confide_domain::aggregates::grant::Grantee;
 use confide_domain::{
-    ClientId, ConsentFormId, ConsentId, DomainError, Medium, Purpose, RecordingId, UserId,
+    ClientId, ConsentFormId, ConsentId, CourseId, DomainError, Medium, Purpose, RecordingId, UserId,
 };
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -191,6 +191,8 @@ struct ClientPage {
     /// Where the link is also on its way by e-mail (the consent request's notice), when this
     /// server sends e-mail and the client has a contact address.
     emailed_to: Option<String>,
+    /// The courses, not yet ended, the practitioner is a student on: a consent may end with one.
+    courses: Vec<(String, String)>,
     today: String,
 }
 
@@ -275,6 +277,16 @@ async fn client_page(
         .as_ref()
         .filter(|_| link.is_some())
         .and_then(|d| app.client_mail_address(d));
+    let courses = match &caller.actor {
+        confide_domain::Actor::User { user_id } => app
+            .courses(caller)
+            .await?
+            .into_iter()
+            .filter(|c| c.ended_on().is_none() && c.students().contains(user_id))
+            .filter_map(|c| Some((c.id()?.to_string(), c.title().to_owned())))
+            .collect(),
+        _ => Vec::new(),
+    };
     let name = entry
         .details
         .map_or_else(|| "An erased client".to_owned(), |d| d.name);
@@ -284,6 +296,7 @@ async fn client_page(
         id: id.to_string(),
         name,
         emailed_to,
+        courses,
         consents,
         forms,
         purposes: REVIEW_PURPOSES
@@ -320,9 +333,12 @@ pub(crate) struct ConsentForm {
     medium: String,
     #[serde(default)]
     expires: String,
-    /// `decision` when it ends with the credentialing body's decision.
+    /// `decision` when it ends with the credentialing body's decision, `course` with the end
+    /// of `course`.
     #[serde(default)]
     ends: String,
+    #[serde(default)]
+    course: String,
 }
 
 /// `POST /practice/clients/{id}/consents`: asks the client for consent; the page then hands
@@ -350,18 +366,29 @@ pub(crate) async fn request_consent(
     } else {
         [Medium::Audio].into_iter().collect()
     };
-    let expiry = match form.expires.trim() {
-        "" if form.ends == "decision" => Some(Expiry::OnEvent {
-            trigger: ExpiryTrigger::CredentialDecided,
-        }),
+    let expires_at = match form.expires.trim() {
         "" => None,
-        day => Some(Expiry::OnDate {
-            at: NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        day => Some(
+            NaiveDate::parse_from_str(day, "%Y-%m-%d")
                 .map_err(|_| DomainError::invalid("expires", "a date is written YYYY-MM-DD"))?
                 .and_time(NaiveTime::MIN)
                 .and_utc(),
-        }),
+        ),
     };
+    let (ends_with, course_id) = match form.ends.as_str() {
+        "decision" => (Some(ConsentEnd::CredentialDecision), None),
+        "course" => (
+            Some(ConsentEnd::CourseEnd),
+            match form.course.trim() {
+                "" => None,
+                course => Some(CourseId::from_uuid(Uuid::parse_str(course).map_err(
+                    |_| DomainError::invalid("course", "choose one of the courses listed"),
+                )?)?),
+            },
+        ),
+        _ => (None, None),
+    };
+    let expiry = consent_expiry(expires_at, ends_with, course_id)?;
     let terms = vec![PurposeTerms {
         purpose: Purpose::parse(&form.purpose)?,
         audience: Audience::users(listeners),
@@ -378,7 +405,7 @@ pub(crate) async fn request_consent(
                 form_version: None,
                 terms,
                 session_on: None,
-                course_id: None,
+                course_id,
                 expiry,
             },
         )
