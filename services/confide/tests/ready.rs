@@ -104,7 +104,7 @@ async fn migrator_before_the_split(dialect: &str) -> (sqlx::migrate::Migrator, s
         .unwrap();
     assert_eq!(
         migrator.iter().count(),
-        if dialect == "postgres" { 14 } else { 12 },
+        if dialect == "postgres" { 15 } else { 12 },
         "one migrator over every version"
     );
     (migrator, folder)
@@ -197,7 +197,7 @@ async fn postgres_is_ready_when_its_migrations_are() {
             forget_latest: "CREATE TABLE saved AS SELECT * FROM _sqlx_migrations; \
                 DELETE FROM _sqlx_migrations \
                 WHERE version = (SELECT max(version) FROM saved WHERE version < 9000)",
-            latest: "migration 14 (staff sessions) is not applied",
+            latest: "migration 15 (keyset bound on both sides) is not applied",
             change_checksum: "CREATE TABLE saved AS SELECT * FROM _sqlx_migrations; \
                 UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea WHERE version = 1",
             mark_failed: "CREATE TABLE saved AS SELECT * FROM _sqlx_migrations; \
