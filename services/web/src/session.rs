@@ -41,6 +41,26 @@ impl FromRequestParts<Arc<WebState>> for StaffCaller {
     }
 }
 
+/// A staff member signed in on this browser; anyone else is sent to sign in first, and back
+/// to the page they asked for after.
+pub(crate) struct SignedIn(pub(crate) Caller);
+
+impl FromRequestParts<Arc<WebState>> for SignedIn {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Self, Self::Rejection> {
+        let StaffCaller(caller) = StaffCaller::from_request_parts(parts, state)
+            .await
+            .map_err(axum::response::IntoResponse::into_response)?;
+        caller
+            .map(Self)
+            .ok_or_else(|| crate::staff::sign_in_first(&parts.uri))
+    }
+}
+
 /// Begins a session of `user` in `tenant` and sets its cookie on `headers`.
 pub(crate) async fn begin(
     state: &WebState,

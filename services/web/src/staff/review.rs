@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -19,11 +19,11 @@ use confide_domain::{AccessDecision, DomainError, Medium, Purpose, RecordingId};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{REVIEW_PURPOSES, clock, reasons, sign_in_first, typed_moment, vtt_time};
+use super::{REVIEW_PURPOSES, clock, reasons, typed_moment, vtt_time};
 use crate::WebState;
 use crate::error::PageError;
 use crate::security::{Checked, CsrfToken};
-use crate::session::StaffCaller;
+use crate::session::SignedIn;
 use crate::words::{self, Lang};
 
 /// The `/review` routes.
@@ -99,14 +99,10 @@ struct Row {
 /// `GET /review?purpose=…`: the recordings the caller may play for the purpose now.
 pub(crate) async fn list(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Query(query): Query<PurposeQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let purpose = purpose_of(query.purpose.as_deref())?;
     let page = state
         .app
@@ -265,15 +261,11 @@ async fn recording_page(
 /// `GET /review/recordings/{id}?purpose=…`: the recording, a Play button, its notes.
 pub(crate) async fn recording(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Query(query): Query<PurposeQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let purpose = purpose_of(query.purpose.as_deref())?;
     let mut page = recording_page(&state, &caller, csrf, id, purpose, None).await?;
     page.done = query.done.as_deref() == Some("comment");
@@ -289,15 +281,11 @@ pub(crate) struct PlayForm {
 /// its refusal); the player, or the reasons.
 pub(crate) async fn play(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Checked(form): Checked<PlayForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let purpose = purpose_of(Some(&form.purpose))?;
     let playback = state
         .app
@@ -323,14 +311,10 @@ pub(crate) struct CommentForm {
 /// `POST /review/recordings/{id}/comments`: a comment at a moment (`m:ss`).
 pub(crate) async fn comment(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(form): Checked<CommentForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let purpose = purpose_of(Some(&form.purpose))?;
     let offset = typed_moment("at", &form.at)?;
     state
@@ -354,14 +338,10 @@ pub(crate) async fn comment(
 /// feedback session.
 pub(crate) async fn vtt(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Query(query): Query<PurposeQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let purpose = purpose_of(query.purpose.as_deref())?;
     let notes = state
         .app

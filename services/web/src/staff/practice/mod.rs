@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::Uri;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -24,12 +23,12 @@ use confide_domain::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{REVIEW_PURPOSES, sign_in_first};
+use super::REVIEW_PURPOSES;
 use crate::WebState;
 use crate::client::Empty;
 use crate::error::PageError;
 use crate::security::{Checked, CsrfToken};
-use crate::session::StaffCaller;
+use crate::session::SignedIn;
 use crate::words::{self, Lang};
 use recording::{bookmark, confirm_destroy, destroy, grant, recording, stop, upload};
 
@@ -92,14 +91,10 @@ pub(crate) struct ClientsQuery {
 /// words typed.
 pub(crate) async fn clients(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Query(query): Query<ClientsQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let search = query.q.trim().to_owned();
     let page = state
         .app
@@ -152,13 +147,9 @@ pub(crate) struct RegisterForm {
 /// `POST /practice/clients`: registers a client (their details sealed by the application).
 pub(crate) async fn register(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Checked(form): Checked<RegisterForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let contact = Some(form.contact.trim().to_owned()).filter(|c| !c.is_empty());
     let id = state
         .app
@@ -310,14 +301,10 @@ async fn client_page(
 /// `GET /practice/clients/{id}`.
 pub(crate) async fn client(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let page = client_page(&state, &caller, csrf, id, None).await?;
     Ok(Html(page.render()?).into_response())
 }
@@ -344,15 +331,11 @@ pub(crate) struct ConsentForm {
 /// over the client's link (to copy, or to send).
 pub(crate) async fn request_consent(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Checked(form): Checked<ConsentForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let client_id = ClientId::from_uuid(id)?;
     let listeners = form
         .listeners
@@ -421,14 +404,10 @@ pub(crate) async fn request_consent(
 /// consent that ends with it ends, and the grants under it are revoked.
 pub(crate) async fn credential_decision(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(_): Checked<Empty>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let consent = state
         .app
         .record_credential_decision(&caller, ConsentId::from_uuid(id)?)
@@ -450,14 +429,10 @@ pub(crate) struct NewRecording {
 /// `POST /practice/consents/{id}/recordings`: a recording of a session under the consent.
 pub(crate) async fn create_recording(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(form): Checked<NewRecording>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let session_on = NaiveDate::parse_from_str(form.session_on.trim(), "%Y-%m-%d")
         .map_err(|_| DomainError::invalid("session_on", "a date is written YYYY-MM-DD"))?;
     let medium = if form.medium == "video" {

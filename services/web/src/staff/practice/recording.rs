@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, NaiveTime};
 use confide_domain::aggregates::grant::Grantee;
@@ -21,8 +21,8 @@ use crate::WebState;
 use crate::client::Empty;
 use crate::error::PageError;
 use crate::security::{CSRF_COOKIE, Checked, CsrfToken, cookie};
-use crate::session::StaffCaller;
-use crate::staff::{REVIEW_PURPOSES, clock, sign_in_first, typed_moment};
+use crate::session::{SignedIn, StaffCaller};
+use crate::staff::{REVIEW_PURPOSES, clock, typed_moment};
 use crate::words::{self, Lang};
 
 use super::T;
@@ -110,15 +110,11 @@ async fn recording_page(
 /// `GET /practice/recordings/{id}`.
 pub(crate) async fn recording(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let mut page = recording_page(&state, &caller, csrf, id).await?;
     page.granted = query.done.as_deref() == Some("grant");
     Ok(Html(page.render()?).into_response())
@@ -142,14 +138,10 @@ pub(crate) struct GrantForm {
 /// purpose until a day, within what its consent covers (an external assessor only so).
 pub(crate) async fn grant(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(form): Checked<GrantForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let recording_id = RecordingId::from_uuid(id)?;
     let person = UserId::parse(form.user.trim())?;
     let grantee = if form.external == "yes" {
@@ -241,14 +233,10 @@ pub(crate) struct StopForm {
 /// JavaScript the practitioner types the moment.
 pub(crate) async fn stop(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(form): Checked<StopForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let offset = typed_moment("at", &form.at)?;
     state
         .app
@@ -260,14 +248,10 @@ pub(crate) async fn stop(
 /// `POST /practice/recordings/{id}/bookmarks`.
 pub(crate) async fn bookmark(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
-    uri: Uri,
+    SignedIn(caller): SignedIn,
     Path(id): Path<Uuid>,
     Checked(form): Checked<BookmarkForm>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let offset = typed_moment("at", &form.at)?;
     state
         .app
@@ -289,14 +273,10 @@ struct DestroyPage {
 /// `GET /practice/recordings/{id}/destroy`: what destroying means, and the button.
 pub(crate) async fn confirm_destroy(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let page = recording_page(&state, &caller, csrf, id).await?;
     let page = DestroyPage {
         t: T,
@@ -311,15 +291,11 @@ pub(crate) async fn confirm_destroy(
 /// `POST /practice/recordings/{id}/destroy`.
 pub(crate) async fn destroy(
     State(state): State<Arc<WebState>>,
-    StaffCaller(caller): StaffCaller,
+    SignedIn(caller): SignedIn,
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Checked(_): Checked<Empty>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(sign_in_first(&uri));
-    };
     let recording = state
         .app
         .destroy_recording(&caller, RecordingId::from_uuid(id)?)
